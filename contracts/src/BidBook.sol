@@ -1,0 +1,164 @@
+// SPDX-License-Identifier: Apache-2.0
+pragma solidity 0.8.30;
+
+import {AccessControl} from "@openzeppelin/contracts/access/AccessControl.sol";
+import {Pausable} from "@openzeppelin/contracts/utils/Pausable.sol";
+import {EIP712} from "@openzeppelin/contracts/utils/cryptography/EIP712.sol";
+import {ECDSA} from "@openzeppelin/contracts/utils/cryptography/ECDSA.sol";
+import {IBidBook} from "./interfaces/IBidBook.sol";
+import {IJobMarket} from "./interfaces/IJobMarket.sol";
+import {IProviderRegistry} from "./interfaces/IProviderRegistry.sol";
+import {BidRanking} from "./libraries/BidRanking.sol";
+
+/// @title BidBook
+/// @notice Collects providers' bids for JobMarket jobs and ranks them for assignment.
+/// @dev Two ways to bid, one ranking rule (BidRanking): an on-chain `bid` into a bounded book of the best
+/// `2 * replicas` entries, or an EIP-712 signature (bound to chain id, this contract and the job) that
+/// anyone hands to `JobMarket.assignWithSignedBids`. The market calls `rank` and locks collateral in the
+/// returned order, so this contract holds no funds and moves none.
+contract BidBook is IBidBook, AccessControl, Pausable, EIP712 {
+    using BidRanking for IJobMarket.Bid[];
+
+    bytes32 public constant PAUSER_ROLE = keccak256("PAUSER_ROLE");
+    bytes32 public constant BID_TYPEHASH =
+        keccak256("Bid(uint256 jobId,address provider,uint80 price,uint32 sla,uint32 expiry)");
+
+    IProviderRegistry public immutable registry;
+    IJobMarket public market;
+
+    mapping(uint256 jobId => uint256) private _counts;
+    mapping(uint256 jobId => mapping(uint256 index => IJobMarket.Bid)) private _bids;
+
+    /// @param admin Receives DEFAULT_ADMIN_ROLE (to bind the market once) and PAUSER_ROLE.
+    constructor(address admin, IProviderRegistry registry_) EIP712("PolkaCompute BidBook", "1") {
+        if (admin == address(0) || address(registry_) == address(0)) revert ZeroAddress();
+        registry = registry_;
+        _grantRole(DEFAULT_ADMIN_ROLE, admin);
+        _grantRole(PAUSER_ROLE, admin);
+    }
+
+    /// @notice Binds the job market this book serves. Once only (the two contracts reference each other).
+    function bindMarket(IJobMarket market_) external onlyRole(DEFAULT_ADMIN_ROLE) {
+        if (address(market) != address(0)) revert MarketAlreadyBound();
+        if (address(market_) == address(0)) revert ZeroAddress();
+        market = market_;
+        emit MarketBound(address(market_));
+    }
+
+    /// @notice Places (or replaces) the caller's bid while the job's bid window is open.
+    /// @dev When the book is full a new bid must rank before the worst entry, which it evicts.
+    /// `sla` (seconds to a committed result) is informational for requesters and indexers.
+    function bid(uint256 jobId, uint80 price, uint32 sla) external whenNotPaused {
+        IJobMarket.Job memory job = market.getJob(jobId);
+        if (job.status != IJobMarket.JobStatus.Open) revert WrongStatus(jobId, job.status);
+        if (job.bidDeadline == 0) revert InstantJob(jobId);
+        if (block.timestamp >= job.bidDeadline) revert BiddingClosed(jobId);
+        _checkPrice(price, job.maxPrice);
+        (bool eligible, uint16 reputation) =
+            registry.eligibleReputation(msg.sender, job.capabilities, market.collateralOf(jobId));
+        if (!eligible) revert NotEligible(jobId, msg.sender);
+
+        IJobMarket.Bid memory entry = IJobMarket.Bid(msg.sender, price, reputation);
+        uint256 count = _counts[jobId];
+        uint256 worst;
+        for (uint256 i; i < count; ++i) {
+            IJobMarket.Bid memory b = _bids[jobId][i];
+            if (b.provider == msg.sender) {
+                _bids[jobId][i] = entry;
+                emit BidPlaced(jobId, msg.sender, price, sla, address(0));
+                return;
+            }
+            if (i != 0 && BidRanking.better(_bids[jobId][worst], b)) worst = i;
+        }
+        address evicted;
+        if (count < 2 * uint256(job.replicas)) {
+            _bids[jobId][count] = entry;
+            _counts[jobId] = count + 1;
+        } else {
+            IJobMarket.Bid memory loser = _bids[jobId][worst];
+            if (!BidRanking.better(entry, loser)) revert BidNotCompetitive(jobId, msg.sender);
+            evicted = loser.provider;
+            _bids[jobId][worst] = entry;
+        }
+        emit BidPlaced(jobId, msg.sender, price, sla, evicted);
+    }
+
+    /// @notice The job's on-chain bids and the valid, eligible signed bids, best first.
+    /// @dev Reverts on a bad signature, an expired or overpriced signed bid, or a provider named twice;
+    /// drops signed bids from providers that are not eligible. On-chain entries are re-checked for
+    /// eligibility by the market when it locks their collateral.
+    function rank(
+        uint256 jobId,
+        uint80 maxPrice,
+        uint32 capabilities,
+        uint96 collateral,
+        uint8 replicas,
+        IJobMarket.SignedBid[] calldata signed
+    ) external view returns (IJobMarket.Bid[] memory ranked) {
+        uint256 maxSigned = 2 * uint256(replicas);
+        if (signed.length > maxSigned) revert TooManySignedBids(signed.length, maxSigned);
+        uint256 n = _counts[jobId];
+        ranked = new IJobMarket.Bid[](n + signed.length);
+        for (uint256 i; i < n; ++i) {
+            ranked[i] = _bids[jobId][i];
+        }
+        for (uint256 i; i < signed.length; ++i) {
+            IJobMarket.SignedBid calldata s = signed[i];
+            _verify(jobId, maxPrice, s);
+            for (uint256 j; j < n; ++j) {
+                if (ranked[j].provider == s.provider) revert DuplicateBid(jobId, s.provider);
+            }
+            (bool eligible, uint16 reputation) = registry.eligibleReputation(s.provider, capabilities, collateral);
+            if (eligible) ranked[n++] = IJobMarket.Bid(s.provider, s.price, reputation);
+        }
+        assembly ("memory-safe") {
+            mstore(ranked, n) // drop the slots of ineligible signed bids
+        }
+        ranked.sort();
+    }
+
+    /// @notice The job's on-chain bid book (unordered).
+    function bidsOf(uint256 jobId) external view returns (IJobMarket.Bid[] memory bids) {
+        bids = new IJobMarket.Bid[](_counts[jobId]);
+        for (uint256 i; i < bids.length; ++i) {
+            bids[i] = _bids[jobId][i];
+        }
+    }
+
+    /// @notice The EIP-712 digest a provider signs for an off-chain bid.
+    function bidDigest(uint256 jobId, address provider, uint80 price, uint32 sla, uint32 expiry)
+        public
+        view
+        returns (bytes32)
+    {
+        return _hashTypedDataV4(keccak256(abi.encode(BID_TYPEHASH, jobId, provider, price, sla, expiry)));
+    }
+
+    /// @notice The EIP-712 domain separator.
+    function domainSeparator() external view returns (bytes32) {
+        return _domainSeparatorV4();
+    }
+
+    /// @notice Emergency stop of on-chain bidding.
+    function pause() external onlyRole(PAUSER_ROLE) {
+        _pause();
+    }
+
+    /// @notice Lifts the emergency stop.
+    function unpause() external onlyRole(PAUSER_ROLE) {
+        _unpause();
+    }
+
+    function _verify(uint256 jobId, uint80 maxPrice, IJobMarket.SignedBid calldata s) private view {
+        _checkPrice(s.price, maxPrice);
+        if (block.timestamp > s.expiry) revert BidExpired(s.provider, s.expiry);
+        bytes32 digest = bidDigest(jobId, s.provider, s.price, s.sla, s.expiry);
+        (address signer, ECDSA.RecoverError err,) = ECDSA.tryRecover(digest, s.r, s.vs);
+        if (err != ECDSA.RecoverError.NoError || signer != s.provider) revert InvalidBidSignature(s.provider);
+    }
+
+    function _checkPrice(uint80 price, uint80 maxPrice) private pure {
+        if (price == 0) revert ZeroPrice();
+        if (price > maxPrice) revert PriceAboveMax(price, maxPrice);
+    }
+}

@@ -1,0 +1,167 @@
+// SPDX-License-Identifier: Apache-2.0
+pragma solidity 0.8.30;
+
+import {AccessControl} from "@openzeppelin/contracts/access/AccessControl.sol";
+import {Pausable} from "@openzeppelin/contracts/utils/Pausable.sol";
+import {ReentrancyGuardTransient} from "@openzeppelin/contracts/utils/ReentrancyGuardTransient.sol";
+import {Address} from "@openzeppelin/contracts/utils/Address.sol";
+import {IERC20} from "@openzeppelin/contracts/token/ERC20/IERC20.sol";
+import {SafeERC20} from "@openzeppelin/contracts/token/ERC20/utils/SafeERC20.sol";
+import {IPaymentEscrow} from "./interfaces/IPaymentEscrow.sol";
+
+/// @title PaymentEscrow
+/// @notice Holds every job's budget (native token or ERC-20) and a pull-payment ledger of credited
+/// balances. Only the job market moves budgets; owners take their balances out with `withdraw`.
+/// @dev Accounting rule, per token: balance of this contract == sum of job budgets + sum of credits.
+/// Tokens whose transfer delivers a different amount than requested (fee-on-transfer, rebasing on
+/// transfer) are rejected at deposit instead of being accounted by balance delta: a job's budget is then
+/// exactly what the requester approved, and payouts can never exceed what arrived.
+contract PaymentEscrow is IPaymentEscrow, AccessControl, Pausable, ReentrancyGuardTransient {
+    using SafeERC20 for IERC20;
+
+    bytes32 public constant GOVERNOR_ROLE = keccak256("GOVERNOR_ROLE");
+    /// @notice Moves job budgets (the JobMarket).
+    bytes32 public constant MARKET_ROLE = keccak256("MARKET_ROLE");
+    /// @notice Credits native value to the ledger (the ProviderRegistry for slashes, the market for bonds).
+    bytes32 public constant FUNDER_ROLE = keccak256("FUNDER_ROLE");
+    bytes32 public constant PAUSER_ROLE = keccak256("PAUSER_ROLE");
+
+    uint16 public constant MAX_FEE_BPS = 1_000;
+    uint16 private constant BPS = 10_000;
+
+    /// @dev One slot per job: the token and what is left of the budget.
+    struct JobFunds {
+        address token;
+        uint96 amount;
+    }
+
+    address public treasury;
+    uint16 public feeBps;
+
+    mapping(uint256 jobId => JobFunds) private _jobs;
+    mapping(address token => mapping(address owner => uint256)) private _balances;
+
+    /// @param admin Receives DEFAULT_ADMIN_ROLE, GOVERNOR_ROLE and PAUSER_ROLE.
+    constructor(address admin, address treasury_, uint16 feeBps_) {
+        if (admin == address(0)) revert ZeroAddress();
+        _grantRole(DEFAULT_ADMIN_ROLE, admin);
+        _grantRole(GOVERNOR_ROLE, admin);
+        _grantRole(PAUSER_ROLE, admin);
+        _setTreasury(treasury_);
+        _setFee(feeBps_);
+    }
+
+    /// @notice Takes a job's budget from `payer` (or `msg.value` for the native token).
+    /// @dev ERC-20 deposits pull from `payer`, who must have approved this contract.
+    function deposit(uint256 jobId, address token, address payer, uint256 amount)
+        external
+        payable
+        onlyRole(MARKET_ROLE)
+        nonReentrant
+        whenNotPaused
+    {
+        if (amount == 0) revert ZeroAmount();
+        if (amount > type(uint96).max) revert AmountTooLarge(amount);
+        if (_jobs[jobId].amount != 0) revert JobAlreadyFunded(jobId);
+        _jobs[jobId] = JobFunds(token, uint96(amount));
+        emit Deposited(jobId, token, payer, amount);
+        if (token == address(0)) {
+            if (msg.value != amount) revert NativeAmountMismatch(amount, msg.value);
+            return;
+        }
+        if (msg.value != 0) revert UnexpectedNativeValue(msg.value);
+        if (token.code.length == 0) revert NotAContract(token);
+        uint256 before = IERC20(token).balanceOf(address(this));
+        IERC20(token).safeTransferFrom(payer, address(this), amount);
+        uint256 received = IERC20(token).balanceOf(address(this)) - before;
+        if (received != amount) revert TransferAmountMismatch(token, amount, received);
+    }
+
+    /// @notice Credits `amount` of a job's budget to `payee`, less the protocol fee (credited to the treasury).
+    function pay(uint256 jobId, address payee, uint256 amount) external onlyRole(MARKET_ROLE) whenNotPaused {
+        address token = _take(jobId, amount);
+        uint256 fee = amount * feeBps / BPS;
+        _balances[token][payee] += amount - fee;
+        if (fee != 0) _balances[token][treasury] += fee;
+        emit Paid(jobId, token, payee, amount - fee, fee);
+    }
+
+    /// @notice Credits `amount` of a job's budget back to `to` (no fee).
+    function refund(uint256 jobId, address to, uint256 amount) external onlyRole(MARKET_ROLE) whenNotPaused {
+        address token = _take(jobId, amount);
+        _balances[token][to] += amount;
+        emit Refunded(jobId, token, to, amount);
+    }
+
+    /// @notice Credits `msg.value` of the native token to `to` (slashed stake, dispute bonds).
+    function creditNative(address to) external payable onlyRole(FUNDER_ROLE) {
+        if (msg.value == 0) revert ZeroAmount();
+        if (to == address(0)) revert ZeroAddress();
+        _balances[address(0)][to] += msg.value;
+        emit NativeCredited(to, msg.value);
+    }
+
+    /// @notice Sends the caller its whole credited balance of `token` (`address(0)`: native).
+    function withdraw(address token) external nonReentrant whenNotPaused returns (uint256 amount) {
+        amount = _balances[token][msg.sender];
+        if (amount == 0) revert NothingToWithdraw(token, msg.sender);
+        _balances[token][msg.sender] = 0;
+        emit Withdrawn(token, msg.sender, amount);
+        if (token == address(0)) Address.sendValue(payable(msg.sender), amount);
+        else IERC20(token).safeTransfer(msg.sender, amount);
+    }
+
+    /// @notice Sets the protocol fee in basis points (at most MAX_FEE_BPS = 10%).
+    function setFee(uint16 feeBps_) external onlyRole(GOVERNOR_ROLE) {
+        _setFee(feeBps_);
+    }
+
+    /// @notice Sets the treasury that receives fees and the treasury share of slashes.
+    /// @dev Credits already made stay with the previous treasury address.
+    function setTreasury(address treasury_) external onlyRole(GOVERNOR_ROLE) {
+        _setTreasury(treasury_);
+    }
+
+    /// @notice Emergency stop of deposits, payouts and withdrawals.
+    function pause() external onlyRole(PAUSER_ROLE) {
+        _pause();
+    }
+
+    /// @notice Lifts the emergency stop.
+    function unpause() external onlyRole(PAUSER_ROLE) {
+        _unpause();
+    }
+
+    /// @notice Credited balance of `owner` in `token`.
+    function balanceOf(address token, address owner) external view returns (uint256) {
+        return _balances[token][owner];
+    }
+
+    /// @notice What is left of a job's budget, and in which token.
+    function jobFunds(uint256 jobId) external view returns (address token, uint256 amount) {
+        JobFunds storage f = _jobs[jobId];
+        return (f.token, f.amount);
+    }
+
+    /// @dev Debits a job's budget; the record is deleted when it reaches zero (the job is closed).
+    function _take(uint256 jobId, uint256 amount) private returns (address token) {
+        JobFunds storage f = _jobs[jobId];
+        token = f.token;
+        uint256 available = f.amount;
+        if (amount > available) revert InsufficientJobFunds(jobId, available, amount);
+        if (amount == available) delete _jobs[jobId];
+        else f.amount = uint96(available - amount);
+    }
+
+    function _setFee(uint16 feeBps_) private {
+        if (feeBps_ > MAX_FEE_BPS) revert FeeTooHigh(feeBps_, MAX_FEE_BPS);
+        feeBps = feeBps_;
+        emit FeeUpdated(feeBps_);
+    }
+
+    function _setTreasury(address treasury_) private {
+        if (treasury_ == address(0)) revert ZeroAddress();
+        treasury = treasury_;
+        emit TreasuryUpdated(treasury_);
+    }
+}

@@ -1,0 +1,315 @@
+// SPDX-License-Identifier: Apache-2.0
+pragma solidity 0.8.30;
+
+import {AccessControl} from "@openzeppelin/contracts/access/AccessControl.sol";
+import {Pausable} from "@openzeppelin/contracts/utils/Pausable.sol";
+import {ReentrancyGuardTransient} from "@openzeppelin/contracts/utils/ReentrancyGuardTransient.sol";
+import {Address} from "@openzeppelin/contracts/utils/Address.sol";
+import {IProviderRegistry} from "./interfaces/IProviderRegistry.sol";
+import {IPaymentEscrow} from "./interfaces/IPaymentEscrow.sol";
+
+/// @title ProviderRegistry
+/// @notice Providers stake the native token to be eligible for jobs. The job market locks part of the
+/// stake as collateral for every assignment, releases it on settlement, changes reputation and slashes.
+/// @dev Listings come from events: nothing here iterates over providers. Slashed value is credited to
+/// the beneficiary in the PaymentEscrow ledger (pull payment), never pushed to an arbitrary address.
+contract ProviderRegistry is IProviderRegistry, AccessControl, Pausable, ReentrancyGuardTransient {
+    bytes32 public constant GOVERNOR_ROLE = keccak256("GOVERNOR_ROLE");
+    bytes32 public constant MARKET_ROLE = keccak256("MARKET_ROLE");
+    bytes32 public constant ARBITER_ROLE = keccak256("ARBITER_ROLE");
+    bytes32 public constant PAUSER_ROLE = keccak256("PAUSER_ROLE");
+
+    /// @notice Reputation is an integer in [0, MAX_REPUTATION]; new providers start at INITIAL_REPUTATION.
+    uint16 public constant MAX_REPUTATION = 10_000;
+    uint16 public constant INITIAL_REPUTATION = 5_000;
+    uint256 public constant MAX_PEER_ID_LENGTH = 128;
+    uint32 public constant MIN_UNBONDING_PERIOD = 60;
+    uint32 public constant MAX_UNBONDING_PERIOD = 90 days;
+
+    /// @dev Two slots: the hot one (read and written by the market on every job) and the cold one.
+    struct Provider {
+        uint96 stake;
+        uint96 locked;
+        uint16 reputation;
+        uint32 capabilities;
+        ProviderStatus status;
+        uint96 unbonding;
+        uint40 unbondingReleaseAt;
+        bytes8 region;
+    }
+
+    IPaymentEscrow public immutable escrow;
+    uint96 public minStake;
+    uint32 public unbondingPeriod;
+
+    mapping(address provider => Provider) private _providers;
+    mapping(address provider => bytes32) private _metadata;
+    mapping(address provider => bytes) private _peerIds;
+
+    /// @param admin Receives DEFAULT_ADMIN_ROLE, GOVERNOR_ROLE and PAUSER_ROLE.
+    /// @param escrow_ Ledger credited with slashed stake.
+    constructor(address admin, IPaymentEscrow escrow_, uint96 minStake_, uint32 unbondingPeriod_) {
+        if (admin == address(0) || address(escrow_) == address(0)) revert ZeroAddress();
+        escrow = escrow_;
+        _grantRole(DEFAULT_ADMIN_ROLE, admin);
+        _grantRole(GOVERNOR_ROLE, admin);
+        _grantRole(PAUSER_ROLE, admin);
+        _setMinStake(minStake_);
+        _setUnbondingPeriod(unbondingPeriod_);
+    }
+
+    // ------------------------------------------------------------------ provider actions
+
+    /// @notice Registers the caller as a provider, staking `msg.value` (at least `minStake`).
+    /// @dev A deregistered provider may register again and keeps its reputation.
+    /// @param capabilities Bitmask of what the provider can run (runtimes, TEE, GPU, ...).
+    /// @param metadataDigest Content digest of the provider's off-chain metadata document.
+    /// @param peerId libp2p peer id bytes, at most MAX_PEER_ID_LENGTH.
+    /// @param region Free-form short region code, e.g. "eu-west".
+    function register(uint32 capabilities, bytes32 metadataDigest, bytes calldata peerId, bytes8 region)
+        external
+        payable
+        whenNotPaused
+    {
+        Provider storage p = _providers[msg.sender];
+        if (p.status == ProviderStatus.Active) revert AlreadyRegistered(msg.sender);
+        if (peerId.length > MAX_PEER_ID_LENGTH) revert PeerIdTooLong(peerId.length, MAX_PEER_ID_LENGTH);
+        uint96 stake = _toUint96(uint256(p.stake) + msg.value);
+        if (stake < minStake) revert StakeBelowMinimum(stake, minStake);
+        bool fresh = p.status == ProviderStatus.None;
+        p.stake = stake;
+        p.capabilities = capabilities;
+        p.status = ProviderStatus.Active;
+        p.region = region;
+        _metadata[msg.sender] = metadataDigest;
+        _peerIds[msg.sender] = peerId;
+        emit ProviderRegistered(msg.sender, capabilities, metadataDigest, peerId, region, stake);
+        if (fresh) {
+            p.reputation = INITIAL_REPUTATION;
+            emit ReputationChanged(msg.sender, 0, 0, INITIAL_REPUTATION, "REGISTERED");
+        }
+    }
+
+    /// @notice Updates the caller's advertised capabilities and metadata.
+    function updateProfile(uint32 capabilities, bytes32 metadataDigest, bytes calldata peerId, bytes8 region)
+        external
+        whenNotPaused
+    {
+        Provider storage p = _activeProvider(msg.sender);
+        if (peerId.length > MAX_PEER_ID_LENGTH) revert PeerIdTooLong(peerId.length, MAX_PEER_ID_LENGTH);
+        p.capabilities = capabilities;
+        p.region = region;
+        _metadata[msg.sender] = metadataDigest;
+        _peerIds[msg.sender] = peerId;
+        emit ProviderUpdated(msg.sender, capabilities, metadataDigest, peerId, region);
+    }
+
+    /// @notice Adds `msg.value` to the caller's stake.
+    function addStake() external payable whenNotPaused {
+        if (msg.value == 0) revert ZeroAmount();
+        Provider storage p = _activeProvider(msg.sender);
+        uint96 stake = _toUint96(uint256(p.stake) + msg.value);
+        p.stake = stake;
+        emit StakeAdded(msg.sender, uint96(msg.value), stake);
+    }
+
+    /// @notice Starts unbonding `amount` of unlocked stake; it can be withdrawn after `unbondingPeriod`.
+    /// @dev A new request restarts the period for everything unbonding. Stake left below `minStake`
+    /// makes the provider ineligible for new jobs but keeps it registered.
+    function requestUnbond(uint96 amount) external whenNotPaused {
+        if (amount == 0) revert ZeroAmount();
+        Provider storage p = _activeProvider(msg.sender);
+        uint96 free = p.stake - p.locked;
+        if (amount > free) revert InsufficientFreeStake(msg.sender, amount, free);
+        p.stake -= amount;
+        _startUnbonding(p, amount);
+    }
+
+    /// @notice Leaves the registry: all stake starts unbonding. Requires no locked collateral.
+    function deregister() external whenNotPaused {
+        Provider storage p = _activeProvider(msg.sender);
+        if (p.locked != 0) revert CollateralStillLocked(msg.sender, p.locked);
+        uint96 amount = p.stake;
+        p.stake = 0;
+        p.status = ProviderStatus.Deregistered;
+        emit ProviderDeregistered(msg.sender);
+        if (amount != 0) _startUnbonding(p, amount);
+    }
+
+    /// @notice Withdraws the caller's unbonded stake once its release time has passed.
+    function withdrawUnbonded() external nonReentrant whenNotPaused returns (uint96 amount) {
+        Provider storage p = _providers[msg.sender];
+        amount = p.unbonding;
+        if (amount == 0) revert NothingUnbonding(msg.sender);
+        if (block.timestamp < p.unbondingReleaseAt) revert UnbondingNotReleased(msg.sender, p.unbondingReleaseAt);
+        p.unbonding = 0;
+        emit UnbondedWithdrawn(msg.sender, amount);
+        Address.sendValue(payable(msg.sender), amount);
+    }
+
+    // ------------------------------------------------------------------ market hooks
+
+    /// @notice Locks `amount` of the provider's free stake as collateral for `jobId`, if it is eligible.
+    /// @dev Returns false (and changes nothing) unless the provider is active, meets `minStake`, has the
+    /// required capabilities and enough free stake, so the market can move on to the next best bid.
+    function tryLockCollateral(address provider, uint256 jobId, uint96 amount, uint32 requiredCapabilities)
+        external
+        onlyRole(MARKET_ROLE)
+        returns (bool)
+    {
+        Provider storage p = _providers[provider];
+        if (!_eligible(p, requiredCapabilities, amount)) return false;
+        uint96 locked = p.locked + amount;
+        p.locked = locked;
+        emit CollateralLocked(provider, jobId, amount, locked);
+        return true;
+    }
+
+    /// @notice Releases collateral locked for `jobId` and applies a reputation change.
+    /// @dev Releases at most what is still locked (an arbiter slash may have consumed collateral).
+    function releaseCollateral(address provider, uint256 jobId, uint96 amount, int32 reputationDelta, bytes32 reason)
+        external
+        onlyRole(MARKET_ROLE)
+    {
+        Provider storage p = _providers[provider];
+        uint96 locked = p.locked;
+        if (amount > locked) amount = locked;
+        locked -= amount;
+        p.locked = locked;
+        emit CollateralReleased(provider, jobId, amount, locked);
+        if (reputationDelta != 0) {
+            uint16 previous = p.reputation;
+            int256 next = int256(uint256(previous)) + reputationDelta;
+            if (next < 0) next = 0;
+            if (next > int256(uint256(MAX_REPUTATION))) next = int256(uint256(MAX_REPUTATION));
+            p.reputation = uint16(uint256(next));
+            emit ReputationChanged(provider, jobId, previous, uint16(uint256(next)), reason);
+        }
+    }
+
+    /// @notice Slashes up to `amount` of the provider's stake and credits it to `beneficiary` in the escrow
+    /// ledger (`address(0)`: the treasury). Callable by the job market and the arbiter.
+    /// @dev Takes from bonded stake first, then from unbonding stake. Locked collateral shrinks with the stake.
+    function slash(address provider, uint256 jobId, uint96 amount, address beneficiary, bytes32 reason) external {
+        if (!hasRole(MARKET_ROLE, msg.sender) && !hasRole(ARBITER_ROLE, msg.sender)) {
+            revert AccessControlUnauthorizedAccount(msg.sender, ARBITER_ROLE);
+        }
+        Provider storage p = _providers[provider];
+        uint96 fromStake = amount < p.stake ? amount : p.stake;
+        uint96 rest = amount - fromStake;
+        uint96 fromUnbonding = rest < p.unbonding ? rest : p.unbonding;
+        uint96 taken = fromStake + fromUnbonding;
+        if (taken == 0) return;
+        p.stake -= fromStake;
+        p.unbonding -= fromUnbonding;
+        if (p.locked > p.stake) p.locked = p.stake;
+        address to = beneficiary == address(0) ? escrow.treasury() : beneficiary;
+        emit Slashed(provider, jobId, taken, to, reason);
+        escrow.creditNative{value: taken}(to);
+    }
+
+    // ------------------------------------------------------------------ governance
+
+    /// @notice Sets the minimum stake for eligibility (bounds: 1 wei .. 2^96-1).
+    function setMinStake(uint96 minStake_) external onlyRole(GOVERNOR_ROLE) {
+        _setMinStake(minStake_);
+    }
+
+    /// @notice Sets the unbonding period (bounds: MIN_UNBONDING_PERIOD .. MAX_UNBONDING_PERIOD).
+    function setUnbondingPeriod(uint32 period) external onlyRole(GOVERNOR_ROLE) {
+        _setUnbondingPeriod(period);
+    }
+
+    /// @notice Emergency stop of every state-changing provider action.
+    function pause() external onlyRole(PAUSER_ROLE) {
+        _pause();
+    }
+
+    /// @notice Lifts the emergency stop.
+    function unpause() external onlyRole(PAUSER_ROLE) {
+        _unpause();
+    }
+
+    // ------------------------------------------------------------------ views
+
+    /// @notice True if `provider` may take a job needing `requiredCapabilities` and `collateral`.
+    function isEligible(address provider, uint32 requiredCapabilities, uint96 collateral) external view returns (bool) {
+        return _eligible(_providers[provider], requiredCapabilities, collateral);
+    }
+
+    /// @notice Eligibility and reputation in one call (what the market needs to rank a bid).
+    function eligibleReputation(address provider, uint32 requiredCapabilities, uint96 collateral)
+        external
+        view
+        returns (bool eligible, uint16 reputation)
+    {
+        Provider storage p = _providers[provider];
+        return (_eligible(p, requiredCapabilities, collateral), p.reputation);
+    }
+
+    /// @notice The provider's current reputation (0 for unknown providers).
+    function reputationOf(address provider) external view returns (uint16) {
+        return _providers[provider].reputation;
+    }
+
+    /// @notice The provider's on-chain record.
+    function providerInfo(address provider) external view returns (ProviderInfo memory info) {
+        Provider storage p = _providers[provider];
+        info = ProviderInfo({
+            status: p.status,
+            stake: p.stake,
+            locked: p.locked,
+            reputation: p.reputation,
+            capabilities: p.capabilities,
+            unbonding: p.unbonding,
+            unbondingReleaseAt: p.unbondingReleaseAt,
+            region: p.region,
+            metadataDigest: _metadata[provider]
+        });
+    }
+
+    /// @notice The libp2p peer id the provider registered.
+    function peerIdOf(address provider) external view returns (bytes memory) {
+        return _peerIds[provider];
+    }
+
+    // ------------------------------------------------------------------ internals
+
+    function _eligible(Provider storage p, uint32 requiredCapabilities, uint96 collateral) private view returns (bool) {
+        uint96 stake = p.stake;
+        return p.status == ProviderStatus.Active && stake >= minStake && stake - p.locked >= collateral
+            && p.capabilities & requiredCapabilities == requiredCapabilities;
+    }
+
+    function _activeProvider(address provider) private view returns (Provider storage p) {
+        p = _providers[provider];
+        if (p.status != ProviderStatus.Active) revert NotRegistered(provider);
+    }
+
+    function _startUnbonding(Provider storage p, uint96 amount) private {
+        uint96 unbonding = p.unbonding + amount;
+        uint40 releaseAt = uint40(block.timestamp + unbondingPeriod);
+        p.unbonding = unbonding;
+        p.unbondingReleaseAt = releaseAt;
+        emit UnbondRequested(msg.sender, amount, unbonding, releaseAt);
+    }
+
+    function _setMinStake(uint96 minStake_) private {
+        if (minStake_ == 0) revert ParameterOutOfBounds(minStake_, 1, type(uint96).max);
+        minStake = minStake_;
+        emit MinStakeUpdated(minStake_);
+    }
+
+    function _setUnbondingPeriod(uint32 period) private {
+        if (period < MIN_UNBONDING_PERIOD || period > MAX_UNBONDING_PERIOD) {
+            revert ParameterOutOfBounds(period, MIN_UNBONDING_PERIOD, MAX_UNBONDING_PERIOD);
+        }
+        unbondingPeriod = period;
+        emit UnbondingPeriodUpdated(period);
+    }
+
+    function _toUint96(uint256 value) private pure returns (uint96) {
+        if (value > type(uint96).max) revert StakeOverflow();
+        return uint96(value);
+    }
+}
