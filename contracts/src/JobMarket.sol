@@ -16,7 +16,11 @@ import {WorkSlot} from "./libraries/WorkSlot.sol";
 /// finalize the job, pay the agreeing workers, refund the rest and slash the dishonest or absent.
 /// @dev Storage per job: two packed words at submission, one word per assigned worker (see WorkSlot),
 /// the result digest at finalization. Everything else an indexer needs is in events. External calls go
-/// only to the registry and the escrow (trusted, deployed together) after state and events are written.
+/// only to the registry, the bid book and the escrow (trusted, deployed together) after state and events
+/// are written.
+/// Budget accounting: a job deposits `replicas * maxPrice`. Each replica's share is released exactly
+/// once: refunded when the replica goes unassigned, or when its worker is settled (price to the worker
+/// and `maxPrice - price` back to the requester if it agreed, all of it back to the requester otherwise).
 contract JobMarket is IJobMarket, AccessControl, Pausable, ReentrancyGuardTransient {
     using WorkSlot for bytes32;
 
@@ -25,6 +29,8 @@ contract JobMarket is IJobMarket, AccessControl, Pausable, ReentrancyGuardTransi
     bytes32 public constant PAUSER_ROLE = keccak256("PAUSER_ROLE");
     uint8 public constant MAX_REPLICAS = 16;
     uint256 private constant BPS = 10_000;
+    uint8 private constant FLAG_TOKEN = 1;
+    uint8 private constant FLAG_REFUNDED = 2;
 
     IProviderRegistry public immutable registry;
     IPaymentEscrow public immutable escrow;
@@ -34,6 +40,8 @@ contract JobMarket is IJobMarket, AccessControl, Pausable, ReentrancyGuardTransi
     uint256 public jobCount;
 
     mapping(uint256 jobId => Job) private _jobs;
+    /// @dev Only for ERC-20 jobs (FLAG_TOKEN): native jobs spend no storage on their token.
+    mapping(uint256 jobId => address) private _jobTokens;
     mapping(uint256 jobId => mapping(address worker => bytes32)) private _work;
     mapping(uint256 jobId => mapping(address worker => bytes32)) private _revealed;
     mapping(uint256 jobId => mapping(bytes32 digest => uint256)) private _revealCount;
@@ -74,9 +82,11 @@ contract JobMarket is IJobMarket, AccessControl, Pausable, ReentrancyGuardTransi
     /// @return jobId The new job's id (sequential, from 1).
     function submitJob(JobSpec calldata spec) external payable nonReentrant whenNotPaused returns (uint256 jobId) {
         uint256 budget = _budget(spec);
-        uint256 value = spec.paymentToken == address(0) ? budget : 0;
+        address token = spec.paymentToken;
+        uint256 value = token == address(0) ? budget : 0;
         if (msg.value != value) revert NativeValueMismatch(value, msg.value);
-        jobId = _submit(spec, budget);
+        jobId = _store(spec);
+        escrow.deposit{value: value}(jobId, 1, token, msg.sender, budget);
     }
 
     /// @notice Submits several jobs in one call; `msg.value` must equal the native budgets' sum.
@@ -95,8 +105,12 @@ contract JobMarket is IJobMarket, AccessControl, Pausable, ReentrancyGuardTransi
         if (msg.value != native) revert NativeValueMismatch(native, msg.value);
         firstJobId = jobCount + 1;
         for (uint256 i; i < specs.length; ++i) {
-            _submit(specs[i], _budget(specs[i]));
+            uint256 jobId = _store(specs[i]);
+            address token = specs[i].paymentToken;
+            if (token != address(0)) escrow.deposit(jobId, 1, token, msg.sender, _budget(specs[i]));
         }
+        // One deposit for every native budget: one value transfer instead of one per job.
+        if (native != 0) escrow.deposit{value: native}(firstJobId, specs.length, address(0), msg.sender, native);
     }
 
     /// @notice Cancels an Open job that has no assignee yet; the whole budget is refunded. Requester only.
@@ -104,8 +118,9 @@ contract JobMarket is IJobMarket, AccessControl, Pausable, ReentrancyGuardTransi
         Job storage job = _job(jobId);
         if (msg.sender != job.requester) revert NotRequester(jobId, msg.sender);
         if (job.status != JobStatus.Open) revert WrongStatus(jobId, job.status);
-        _setStatus(jobId, job, JobStatus.Cancelled);
-        _refundRemaining(jobId, job);
+        _setStatus(job, JobStatus.Cancelled);
+        emit JobCancelled(jobId);
+        _refund(jobId, job, uint256(job.replicas) * job.maxPrice);
     }
 
     // ================================================================== bidding and assignment
@@ -143,22 +158,26 @@ contract JobMarket is IJobMarket, AccessControl, Pausable, ReentrancyGuardTransi
         if (job.assigned == job.replicas) revert JobFull(jobId);
         if (_work[jobId][msg.sender] != 0) revert AlreadyAssigned(jobId, msg.sender);
         _assignWorker(jobId, job, msg.sender, job.maxPrice);
+        if (status == JobStatus.Open) _setStatus(job, JobStatus.Assigned);
+        address[] memory workers = new address[](1);
+        uint80[] memory prices = new uint80[](1);
+        (workers[0], prices[0]) = (msg.sender, job.maxPrice);
+        emit JobAssigned(jobId, workers, prices);
         if (!registry.tryLockCollateral(msg.sender, jobId, _collateral(job), job.capabilities)) {
             revert NotEligible(jobId, msg.sender);
         }
-        if (status == JobStatus.Open) _setStatus(jobId, job, JobStatus.Assigned);
     }
 
     // ================================================================== sealed results
 
     /// @notice Commits the caller's seal `keccak256(abi.encode(jobId, worker, resultDigest, salt))`.
     /// @dev If the job still waits for assignment after its bid window, this call assigns it first.
-    function commit(uint256 jobId, bytes32 seal) external nonReentrant whenNotPaused {
+    function commit(uint256 jobId, bytes32 seal) external nonReentrant {
         _commit(jobId, seal);
     }
 
     /// @notice Commits seals for many jobs in one call.
-    function commitMany(uint256[] calldata jobIds, bytes32[] calldata seals) external nonReentrant whenNotPaused {
+    function commitMany(uint256[] calldata jobIds, bytes32[] calldata seals) external nonReentrant {
         if (jobIds.length == 0) revert EmptyBatch();
         if (jobIds.length != seals.length) revert LengthMismatch();
         for (uint256 i; i < jobIds.length; ++i) {
@@ -170,16 +189,12 @@ contract JobMarket is IJobMarket, AccessControl, Pausable, ReentrancyGuardTransi
     /// call, once all assignees have committed or the commit deadline has passed. Anyone may call.
     /// @param openings Sorted by worker address, strictly ascending. A worker that already revealed
     /// on-chain may be listed with any salt.
-    function finalize(uint256 jobId, bytes32 resultDigest, Opening[] calldata openings)
-        external
-        nonReentrant
-        whenNotPaused
-    {
+    function finalize(uint256 jobId, bytes32 resultDigest, Opening[] calldata openings) external nonReentrant {
         _finalize(jobId, resultDigest, openings);
     }
 
     /// @notice `finalize` for many jobs in one call.
-    function finalizeMany(Finalization[] calldata items) external nonReentrant whenNotPaused {
+    function finalizeMany(Finalization[] calldata items) external nonReentrant {
         if (items.length == 0) revert EmptyBatch();
         for (uint256 i; i < items.length; ++i) {
             _finalize(items[i].jobId, items[i].resultDigest, items[i].openings);
@@ -189,11 +204,7 @@ contract JobMarket is IJobMarket, AccessControl, Pausable, ReentrancyGuardTransi
     /// @notice Fallback opening by the worker itself, until the reveal deadline. Before finalization it
     /// records the digest (the quorum-th matching reveal finalizes the job); after finalization a matching
     /// reveal is paid (or held during the dispute window) and a different digest is slashed.
-    function reveal(uint256 jobId, bytes32 resultDigest, bytes32 salt, uint80 price)
-        external
-        nonReentrant
-        whenNotPaused
-    {
+    function reveal(uint256 jobId, bytes32 resultDigest, bytes32 salt, uint80 price) external nonReentrant {
         Job storage job = _job(jobId);
         bytes32 word = _work[jobId][msg.sender];
         if (word != WorkSlot.committed(WorkSlot.seal(jobId, msg.sender, resultDigest, salt), price)) {
@@ -220,14 +231,13 @@ contract JobMarket is IJobMarket, AccessControl, Pausable, ReentrancyGuardTransi
         } else {
             revert WrongStatus(jobId, status);
         }
-        _afterSettlement(jobId, job);
     }
 
     // ================================================================== payouts and settlement
 
     /// @notice Pays an agreeing worker whose payout was held (dispute window) or who revealed on-chain
     /// before the job finalized. Anyone may call; the money is credited to the worker.
-    function claimPayout(uint256 jobId, address worker) external nonReentrant whenNotPaused {
+    function claimPayout(uint256 jobId, address worker) external nonReentrant {
         Job storage job = _job(jobId);
         JobStatus status = job.status;
         if (status != JobStatus.Finalized && status != JobStatus.Resolved) revert WrongStatus(jobId, status);
@@ -238,22 +248,25 @@ contract JobMarket is IJobMarket, AccessControl, Pausable, ReentrancyGuardTransi
             || (tag == WorkSlot.REVEALED && _revealed[jobId][worker] == job.resultDigest);
         if (!matching) revert InvalidOpening(jobId, worker);
         _pay(jobId, job, worker, word.price());
-        _afterSettlement(jobId, job);
     }
 
     /// @notice Settles a job after its deadlines: a job without quorum fails (full refund); every listed
     /// assignee still pending is paid (matching result), released (failed job) or slashed (no-show, wrong
-    /// or unopened result). `workers` must name every pending assignee (from WorkerAssigned events).
+    /// or unopened result). `workers` must name every pending assignee (from JobAssigned events).
     /// Anyone may call; workers act as keepers.
-    function settle(uint256 jobId, address[] calldata workers) external nonReentrant whenNotPaused {
+    function settle(uint256 jobId, address[] calldata workers) external nonReentrant {
         Job storage job = _job(jobId);
         JobStatus status = job.status;
         if (status == JobStatus.Open) {
             if (block.timestamp < job.commitDeadline) revert SettlementTooEarly(jobId, job.commitDeadline);
-            _setStatus(jobId, job, JobStatus.Failed);
+            _setStatus(job, JobStatus.Failed);
+            emit JobFailed(jobId);
+            _refundUnassigned(jobId, job);
         } else if (status == JobStatus.Assigned || status == JobStatus.InProgress) {
             if (block.timestamp <= job.revealDeadline) revert SettlementTooEarly(jobId, uint256(job.revealDeadline) + 1);
-            _setStatus(jobId, job, JobStatus.Failed);
+            _setStatus(job, JobStatus.Failed);
+            emit JobFailed(jobId);
+            if (job.bidDeadline == 0) _refundUnassigned(jobId, job); // instant mode: claims ended
         } else if (status == JobStatus.Finalized || status == JobStatus.Resolved) {
             if (job.pending == 0) revert NothingToSettle(jobId);
             if (block.timestamp <= job.revealDeadline) revert SettlementTooEarly(jobId, uint256(job.revealDeadline) + 1);
@@ -268,7 +281,6 @@ contract JobMarket is IJobMarket, AccessControl, Pausable, ReentrancyGuardTransi
             _settleWorker(jobId, job, workers[i], success);
         }
         if (job.pending != 0) revert IncompleteSettlement(jobId, job.pending);
-        _afterSettlement(jobId, job);
     }
 
     // ================================================================== disputes
@@ -285,7 +297,7 @@ contract JobMarket is IJobMarket, AccessControl, Pausable, ReentrancyGuardTransi
         uint96 bond = _params.disputeBond;
         if (msg.value != bond) revert WrongBond(bond, msg.value);
         _bonds[jobId] = Bond(bond, 0);
-        _setStatus(jobId, job, JobStatus.Disputed);
+        _setStatus(job, JobStatus.Disputed);
         emit DisputeOpened(jobId, bond);
     }
 
@@ -298,16 +310,18 @@ contract JobMarket is IJobMarket, AccessControl, Pausable, ReentrancyGuardTransi
         uint256 bond = _bonds[jobId].amount;
         emit DisputeResolved(jobId, resultUpheld);
         if (resultUpheld) {
-            _setStatus(jobId, job, JobStatus.Resolved);
+            _setStatus(job, JobStatus.Resolved);
             uint8 agreeing = job.agreeing;
             uint256 share = bond / agreeing;
             _bonds[jobId] = Bond(uint128(share), agreeing);
             uint256 dust = bond - share * agreeing;
             if (dust != 0) escrow.creditNative{value: dust}(escrow.treasury());
         } else {
-            _setStatus(jobId, job, JobStatus.Failed);
+            _setStatus(job, JobStatus.Failed);
             delete _bonds[jobId];
-            _refundRemaining(jobId, job);
+            // Every pending replica's share goes back now; settling those workers later refunds nothing.
+            job.flags |= FLAG_REFUNDED;
+            _refund(jobId, job, uint256(job.pending) * job.maxPrice);
             if (bond != 0) escrow.creditNative{value: bond}(job.requester);
         }
     }
@@ -319,7 +333,10 @@ contract JobMarket is IJobMarket, AccessControl, Pausable, ReentrancyGuardTransi
         _setParams(params_);
     }
 
-    /// @notice Emergency stop of every state-changing entry point.
+    /// @notice Emergency stop of new work: submissions, cancellations, assignments, claims and disputes.
+    /// @dev Jobs already assigned run to completion (commit, open, settle): their deadlines keep running,
+    /// and stopping them would slash workers for the pause. Payouts stay in the escrow ledger, whose own
+    /// pause stops withdrawals.
     function pause() external onlyRole(PAUSER_ROLE) {
         _pause();
     }
@@ -341,6 +358,11 @@ contract JobMarket is IJobMarket, AccessControl, Pausable, ReentrancyGuardTransi
         return (_work[jobId][worker], _revealed[jobId][worker]);
     }
 
+    /// @notice The job's payment token (`address(0)`: native).
+    function paymentTokenOf(uint256 jobId) external view returns (address) {
+        return _token(jobId, _jobs[jobId]);
+    }
+
     /// @notice Collateral locked per assignee of `jobId`.
     function collateralOf(uint256 jobId) external view returns (uint96) {
         return _collateral(_jobs[jobId]);
@@ -357,7 +379,8 @@ contract JobMarket is IJobMarket, AccessControl, Pausable, ReentrancyGuardTransi
         return uint256(spec.replicas) * spec.maxPricePerReplica;
     }
 
-    function _submit(JobSpec calldata spec, uint256 budget) private returns (uint256 jobId) {
+    /// @dev Validates and stores a job; the caller collects its budget.
+    function _store(JobSpec calldata spec) private returns (uint256 jobId) {
         _validate(spec);
         jobId = ++jobCount;
         Job storage job = _jobs[jobId];
@@ -372,10 +395,11 @@ contract JobMarket is IJobMarket, AccessControl, Pausable, ReentrancyGuardTransi
         job.revealDeadline = spec.revealDeadline;
         job.disputeWindow = spec.disputeWindow;
         job.collateralBps = _params.collateralBps;
-        emit JobSubmitted(jobId, msg.sender, spec);
-        emit JobStatusChanged(jobId, JobStatus.Open);
-        address token = spec.paymentToken;
-        escrow.deposit{value: token == address(0) ? budget : 0}(jobId, token, msg.sender, budget);
+        if (spec.paymentToken != address(0)) {
+            job.flags = FLAG_TOKEN;
+            _jobTokens[jobId] = spec.paymentToken;
+        }
+        emit JobSubmitted(jobId, msg.sender, spec); // status Open
     }
 
     function _validate(JobSpec calldata spec) private view {
@@ -418,21 +442,32 @@ contract JobMarket is IJobMarket, AccessControl, Pausable, ReentrancyGuardTransi
         Bid[] memory candidates =
             bidBook.rank(jobId, job.maxPrice, job.capabilities, collateral, job.replicas, signed);
         uint256 wanted = job.replicas;
-        for (uint256 i; i < candidates.length && job.assigned < wanted; ++i) {
+        address[] memory workers = new address[](wanted);
+        uint80[] memory prices = new uint80[](wanted);
+        uint256 n;
+        for (uint256 i; i < candidates.length && n < wanted; ++i) {
             Bid memory c = candidates[i];
+            // Locking re-checks eligibility now: an on-chain bid may have lost its stake since.
             if (registry.tryLockCollateral(c.provider, jobId, collateral, job.capabilities)) {
                 _assignWorker(jobId, job, c.provider, c.price);
+                (workers[n], prices[n]) = (c.provider, c.price);
+                ++n;
             }
         }
-        if (job.assigned < job.quorum) revert NotEnoughEligibleBids(jobId, job.assigned, job.quorum);
-        _setStatus(jobId, job, JobStatus.Assigned);
+        if (n < job.quorum) revert NotEnoughEligibleBids(jobId, n, job.quorum);
+        assembly ("memory-safe") {
+            mstore(workers, n)
+            mstore(prices, n)
+        }
+        _setStatus(job, JobStatus.Assigned);
+        emit JobAssigned(jobId, workers, prices);
+        if (bidDeadline != 0) _refundUnassigned(jobId, job); // bid mode: the assignment is final
     }
 
     function _assignWorker(uint256 jobId, Job storage job, address worker, uint80 price) private {
         _work[jobId][worker] = WorkSlot.withPrice(price, WorkSlot.ASSIGNED);
         ++job.assigned;
         ++job.pending;
-        emit WorkerAssigned(jobId, worker, price);
     }
 
     // ================================================================== internals: commit and open
@@ -452,7 +487,7 @@ contract JobMarket is IJobMarket, AccessControl, Pausable, ReentrancyGuardTransi
         _work[jobId][msg.sender] = WorkSlot.committed(seal, word.price());
         ++job.committed;
         emit SealCommitted(jobId, msg.sender, seal);
-        if (status == JobStatus.Assigned) _setStatus(jobId, job, JobStatus.InProgress);
+        if (status == JobStatus.Assigned) _setStatus(job, JobStatus.InProgress);
     }
 
     function _finalize(uint256 jobId, bytes32 resultDigest, Opening[] calldata openings) private {
@@ -475,7 +510,6 @@ contract JobMarket is IJobMarket, AccessControl, Pausable, ReentrancyGuardTransi
             }
             _agree(jobId, job, o.worker, price);
         }
-        _afterSettlement(jobId, job);
     }
 
     /// @dev Opening a seal reveals the digest, so it is allowed only when no one can still commit:
@@ -492,8 +526,9 @@ contract JobMarket is IJobMarket, AccessControl, Pausable, ReentrancyGuardTransi
         job.resultDigest = resultDigest;
         job.finalizedAt = uint32(block.timestamp);
         job.agreeing = agreeing;
-        _setStatus(jobId, job, JobStatus.Finalized);
+        _setStatus(job, JobStatus.Finalized);
         emit JobFinalized(jobId, resultDigest);
+        if (job.bidDeadline == 0) _refundUnassigned(jobId, job); // instant mode: claims ended
     }
 
     // ================================================================== internals: settlement
@@ -510,11 +545,10 @@ contract JobMarket is IJobMarket, AccessControl, Pausable, ReentrancyGuardTransi
     }
 
     function _pay(uint256 jobId, Job storage job, address worker, uint80 price) private {
-        delete _work[jobId][worker];
-        delete _revealed[jobId][worker];
-        --job.pending;
+        _clearWork(jobId, job, worker);
         emit WorkerSettled(jobId, worker, WorkerOutcome.Paid, price);
-        escrow.pay(jobId, worker, price);
+        escrow.pay(jobId, _token(jobId, job), worker, price);
+        _refund(jobId, job, job.maxPrice - price);
         registry.releaseCollateral(worker, jobId, _collateral(job), int32(uint32(_params.reputationReward)), "AGREED");
         if (job.status == JobStatus.Resolved) {
             Bond storage b = _bonds[jobId];
@@ -548,17 +582,14 @@ contract JobMarket is IJobMarket, AccessControl, Pausable, ReentrancyGuardTransi
     }
 
     function _release(uint256 jobId, Job storage job, address worker) private {
-        delete _work[jobId][worker];
-        delete _revealed[jobId][worker];
-        --job.pending;
+        _clearWork(jobId, job, worker);
         emit WorkerSettled(jobId, worker, WorkerOutcome.Released, 0);
         registry.releaseCollateral(worker, jobId, _collateral(job), 0, "RELEASED");
+        _refundUnpaidShare(jobId, job);
     }
 
     function _slash(uint256 jobId, Job storage job, address worker, WorkerOutcome outcome) private {
-        delete _work[jobId][worker];
-        delete _revealed[jobId][worker];
-        --job.pending;
+        _clearWork(jobId, job, worker);
         MarketParams storage p = _params;
         bool mismatch = outcome == WorkerOutcome.SlashedMismatch;
         uint96 collateral = _collateral(job);
@@ -570,23 +601,31 @@ contract JobMarket is IJobMarket, AccessControl, Pausable, ReentrancyGuardTransi
         registry.releaseCollateral(worker, jobId, collateral, penalty, reason);
         if (toRequester != 0) registry.slash(worker, jobId, toRequester, job.requester, reason);
         if (amount != toRequester) registry.slash(worker, jobId, amount - toRequester, address(0), reason);
+        _refundUnpaidShare(jobId, job);
     }
 
-    /// @dev After payouts: a closed job (nothing pending) returns its whole remaining budget; an open
-    /// one returns everything above what its pending assignees could still claim.
-    function _afterSettlement(uint256 jobId, Job storage job) private {
-        if (job.status == JobStatus.Failed || job.pending == 0) {
-            _refundRemaining(jobId, job);
-            return;
-        }
-        (, uint256 remaining) = escrow.jobFunds(jobId);
-        uint256 reserve = uint256(job.pending) * job.maxPrice;
-        if (remaining > reserve) escrow.refund(jobId, job.requester, remaining - reserve);
+    /// @dev Settles a worker's word: the digest beside it exists only after an on-chain reveal.
+    function _clearWork(uint256 jobId, Job storage job, address worker) private {
+        if (_work[jobId][worker].tag() == WorkSlot.REVEALED) delete _revealed[jobId][worker];
+        delete _work[jobId][worker];
+        --job.pending;
     }
 
-    function _refundRemaining(uint256 jobId, Job storage job) private {
-        (, uint256 remaining) = escrow.jobFunds(jobId);
-        if (remaining != 0) escrow.refund(jobId, job.requester, remaining);
+    /// @dev A replica whose worker is not paid returns its whole share, unless a dispute refunded it.
+    function _refundUnpaidShare(uint256 jobId, Job storage job) private {
+        if (job.flags & FLAG_REFUNDED == 0) _refund(jobId, job, job.maxPrice);
+    }
+
+    function _refundUnassigned(uint256 jobId, Job storage job) private {
+        _refund(jobId, job, uint256(job.replicas - job.assigned) * job.maxPrice);
+    }
+
+    function _refund(uint256 jobId, Job storage job, uint256 amount) private {
+        if (amount != 0) escrow.refund(jobId, _token(jobId, job), job.requester, amount);
+    }
+
+    function _token(uint256 jobId, Job storage job) private view returns (address) {
+        return job.flags & FLAG_TOKEN == 0 ? address(0) : _jobTokens[jobId];
     }
 
     function _requireNotHeld(uint256 jobId, Job storage job) private view {
@@ -606,9 +645,9 @@ contract JobMarket is IJobMarket, AccessControl, Pausable, ReentrancyGuardTransi
         if (job.status == JobStatus.None) revert UnknownJob(jobId);
     }
 
-    function _setStatus(uint256 jobId, Job storage job, JobStatus status) private {
+    /// @dev Status changes emit no generic event: each transition has its own (see IJobMarket).
+    function _setStatus(Job storage job, JobStatus status) private {
         job.status = status;
-        emit JobStatusChanged(jobId, status);
     }
 
     function _collateral(Job storage job) private view returns (uint96) {

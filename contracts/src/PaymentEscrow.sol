@@ -10,12 +10,14 @@ import {SafeERC20} from "@openzeppelin/contracts/token/ERC20/utils/SafeERC20.sol
 import {IPaymentEscrow} from "./interfaces/IPaymentEscrow.sol";
 
 /// @title PaymentEscrow
-/// @notice Holds every job's budget (native token or ERC-20) and a pull-payment ledger of credited
+/// @notice Holds every job budget (native token or ERC-20) and a pull-payment ledger of credited
 /// balances. Only the job market moves budgets; owners take their balances out with `withdraw`.
-/// @dev Accounting rule, per token: balance of this contract == sum of job budgets + sum of credits.
+/// @dev Accounting rule, per token: balance of this contract == totalLocked + sum of credits.
 /// Tokens whose transfer delivers a different amount than requested (fee-on-transfer, rebasing on
-/// transfer) are rejected at deposit instead of being accounted by balance delta: a job's budget is then
+/// transfer) are rejected at deposit instead of being accounted by balance delta: a budget is then
 /// exactly what the requester approved, and payouts can never exceed what arrived.
+/// The escrow keeps one total per token, not one record per job: the market releases each replica's
+/// share once, and a per-job record would cost every job a fresh storage slot (22,100 gas).
 contract PaymentEscrow is IPaymentEscrow, AccessControl, Pausable, ReentrancyGuardTransient {
     using SafeERC20 for IERC20;
 
@@ -29,16 +31,10 @@ contract PaymentEscrow is IPaymentEscrow, AccessControl, Pausable, ReentrancyGua
     uint16 public constant MAX_FEE_BPS = 1_000;
     uint16 private constant BPS = 10_000;
 
-    /// @dev One slot per job: the token and what is left of the budget.
-    struct JobFunds {
-        address token;
-        uint96 amount;
-    }
-
     address public treasury;
     uint16 public feeBps;
 
-    mapping(uint256 jobId => JobFunds) private _jobs;
+    mapping(address token => uint256) private _locked;
     mapping(address token => mapping(address owner => uint256)) private _balances;
 
     /// @param admin Receives DEFAULT_ADMIN_ROLE, GOVERNOR_ROLE and PAUSER_ROLE.
@@ -51,9 +47,9 @@ contract PaymentEscrow is IPaymentEscrow, AccessControl, Pausable, ReentrancyGua
         _setFee(feeBps_);
     }
 
-    /// @notice Takes a job's budget from `payer` (or `msg.value` for the native token).
+    /// @notice Takes the budget of `jobs` jobs from `payer` (or `msg.value` for the native token).
     /// @dev ERC-20 deposits pull from `payer`, who must have approved this contract.
-    function deposit(uint256 jobId, address token, address payer, uint256 amount)
+    function deposit(uint256 firstJobId, uint256 jobs, address token, address payer, uint256 amount)
         external
         payable
         onlyRole(MARKET_ROLE)
@@ -61,10 +57,8 @@ contract PaymentEscrow is IPaymentEscrow, AccessControl, Pausable, ReentrancyGua
         whenNotPaused
     {
         if (amount == 0) revert ZeroAmount();
-        if (amount > type(uint96).max) revert AmountTooLarge(amount);
-        if (_jobs[jobId].amount != 0) revert JobAlreadyFunded(jobId);
-        _jobs[jobId] = JobFunds(token, uint96(amount));
-        emit Deposited(jobId, token, payer, amount);
+        _locked[token] += amount;
+        emit Deposited(firstJobId, token, payer, amount, jobs);
         if (token == address(0)) {
             if (msg.value != amount) revert NativeAmountMismatch(amount, msg.value);
             return;
@@ -77,20 +71,20 @@ contract PaymentEscrow is IPaymentEscrow, AccessControl, Pausable, ReentrancyGua
         if (received != amount) revert TransferAmountMismatch(token, amount, received);
     }
 
-    /// @notice Credits `amount` of a job's budget to `payee`, less the protocol fee (credited to the treasury).
-    function pay(uint256 jobId, address payee, uint256 amount) external onlyRole(MARKET_ROLE) whenNotPaused {
-        address token = _take(jobId, amount);
+    /// @notice Credits `amount` of locked budget to `payee`, less the protocol fee (credited to the treasury).
+    function pay(uint256 jobId, address token, address payee, uint256 amount) external onlyRole(MARKET_ROLE) {
+        _unlock(token, amount);
         uint256 fee = amount * feeBps / BPS;
         _balances[token][payee] += amount - fee;
         if (fee != 0) _balances[token][treasury] += fee;
-        emit Paid(jobId, token, payee, amount - fee, fee);
+        emit Paid(jobId, payee, token, amount - fee, fee);
     }
 
-    /// @notice Credits `amount` of a job's budget back to `to` (no fee).
-    function refund(uint256 jobId, address to, uint256 amount) external onlyRole(MARKET_ROLE) whenNotPaused {
-        address token = _take(jobId, amount);
+    /// @notice Credits `amount` of locked budget back to `to` (no fee).
+    function refund(uint256 jobId, address token, address to, uint256 amount) external onlyRole(MARKET_ROLE) {
+        _unlock(token, amount);
         _balances[token][to] += amount;
-        emit Refunded(jobId, token, to, amount);
+        emit Refunded(jobId, to, token, amount);
     }
 
     /// @notice Credits `msg.value` of the native token to `to` (slashed stake, dispute bonds).
@@ -122,7 +116,7 @@ contract PaymentEscrow is IPaymentEscrow, AccessControl, Pausable, ReentrancyGua
         _setTreasury(treasury_);
     }
 
-    /// @notice Emergency stop of deposits, payouts and withdrawals.
+    /// @notice Emergency stop of deposits and withdrawals (the market's own pause stops payouts).
     function pause() external onlyRole(PAUSER_ROLE) {
         _pause();
     }
@@ -137,20 +131,15 @@ contract PaymentEscrow is IPaymentEscrow, AccessControl, Pausable, ReentrancyGua
         return _balances[token][owner];
     }
 
-    /// @notice What is left of a job's budget, and in which token.
-    function jobFunds(uint256 jobId) external view returns (address token, uint256 amount) {
-        JobFunds storage f = _jobs[jobId];
-        return (f.token, f.amount);
+    /// @notice Budget of unsettled replicas held in `token`.
+    function totalLocked(address token) external view returns (uint256) {
+        return _locked[token];
     }
 
-    /// @dev Debits a job's budget; the record is deleted when it reaches zero (the job is closed).
-    function _take(uint256 jobId, uint256 amount) private returns (address token) {
-        JobFunds storage f = _jobs[jobId];
-        token = f.token;
-        uint256 available = f.amount;
-        if (amount > available) revert InsufficientJobFunds(jobId, available, amount);
-        if (amount == available) delete _jobs[jobId];
-        else f.amount = uint96(available - amount);
+    function _unlock(address token, uint256 amount) private {
+        uint256 locked = _locked[token];
+        if (amount > locked) revert InsufficientLocked(token, locked, amount);
+        _locked[token] = locked - amount;
     }
 
     function _setFee(uint16 feeBps_) private {

@@ -176,15 +176,15 @@ contract ProviderRegistry is IProviderRegistry, AccessControl, Pausable, Reentra
         if (amount > locked) amount = locked;
         locked -= amount;
         p.locked = locked;
-        emit CollateralReleased(provider, jobId, amount, locked);
+        uint16 reputation = p.reputation;
         if (reputationDelta != 0) {
-            uint16 previous = p.reputation;
-            int256 next = int256(uint256(previous)) + reputationDelta;
+            int256 next = int256(uint256(reputation)) + reputationDelta;
             if (next < 0) next = 0;
             if (next > int256(uint256(MAX_REPUTATION))) next = int256(uint256(MAX_REPUTATION));
-            p.reputation = uint16(uint256(next));
-            emit ReputationChanged(provider, jobId, previous, uint16(uint256(next)), reason);
+            reputation = uint16(uint256(next));
+            p.reputation = reputation;
         }
+        emit CollateralReleased(provider, jobId, amount, locked, reputation, reputationDelta, reason);
     }
 
     /// @notice Slashes up to `amount` of the provider's stake and credits it to `beneficiary` in the escrow

@@ -59,6 +59,7 @@ interface IJobMarket {
         uint8 committed; // seals committed so far
         uint8 pending; // assignees not yet paid, released or slashed
         uint8 agreeing; // workers whose opening matched the result
+        uint8 flags; // bit 0: paid in an ERC-20 (see paymentTokenOf); bit 1: budget refunded by a dispute
         uint32 finalizedAt;
         uint80 maxPrice;
         uint32 capabilities;
@@ -117,12 +118,17 @@ interface IJobMarket {
         uint96 disputeBond; // native value a requester posts to dispute
     }
 
+    // One event per status transition (no generic status event, to keep the hot path cheap):
+    // Open: JobSubmitted. Assigned: the first JobAssigned. InProgress: the first SealCommitted.
+    // Finalized: JobFinalized. Failed: JobFailed, or DisputeResolved(upheld = false). Cancelled: JobCancelled.
+    // Disputed: DisputeOpened. Resolved: DisputeResolved(upheld = true).
     event JobSubmitted(uint256 indexed jobId, address indexed requester, JobSpec spec);
-    event JobStatusChanged(uint256 indexed jobId, JobStatus status);
-    event WorkerAssigned(uint256 indexed jobId, address indexed worker, uint80 price);
+    event JobAssigned(uint256 indexed jobId, address[] workers, uint80[] prices);
     event SealCommitted(uint256 indexed jobId, address indexed worker, bytes32 seal);
     event ResultRevealed(uint256 indexed jobId, address indexed worker, bytes32 resultDigest);
     event JobFinalized(uint256 indexed jobId, bytes32 resultDigest);
+    event JobFailed(uint256 indexed jobId);
+    event JobCancelled(uint256 indexed jobId);
     event WorkerSettled(uint256 indexed jobId, address indexed worker, WorkerOutcome outcome, uint256 amount);
     event DisputeOpened(uint256 indexed jobId, uint96 bond);
     event DisputeResolved(uint256 indexed jobId, bool resultUpheld);
@@ -178,5 +184,6 @@ interface IJobMarket {
     error ZeroAddress();
 
     function getJob(uint256 jobId) external view returns (Job memory);
+    function paymentTokenOf(uint256 jobId) external view returns (address);
     function collateralOf(uint256 jobId) external view returns (uint96);
 }

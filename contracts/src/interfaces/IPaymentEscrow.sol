@@ -3,14 +3,16 @@ pragma solidity 0.8.30;
 
 /// @title IPaymentEscrow
 /// @notice Custody of job budgets and the pull-payment ledger of PolkaCompute.
-/// @dev `address(0)` denotes the chain's native token everywhere in this interface.
+/// @dev `address(0)` denotes the chain's native token everywhere in this interface. Budgets are held
+/// per token (`totalLocked`); which job a unit belongs to is the JobMarket's accounting, which releases
+/// every replica's share exactly once (paid to the worker or refunded).
 interface IPaymentEscrow {
-    /// @notice A job's budget was deposited.
-    event Deposited(uint256 indexed jobId, address indexed token, address indexed payer, uint256 amount);
+    /// @notice Budget was deposited for `jobs` consecutive jobs starting at `firstJobId`.
+    event Deposited(uint256 indexed firstJobId, address indexed token, address indexed payer, uint256 amount, uint256 jobs);
     /// @notice `amount` of a job's budget was credited to `payee` (after `fee` went to the treasury).
-    event Paid(uint256 indexed jobId, address indexed token, address indexed payee, uint256 amount, uint256 fee);
+    event Paid(uint256 indexed jobId, address indexed payee, address token, uint256 amount, uint256 fee);
     /// @notice `amount` of a job's budget was credited back to `to`.
-    event Refunded(uint256 indexed jobId, address indexed token, address indexed to, uint256 amount);
+    event Refunded(uint256 indexed jobId, address indexed to, address token, uint256 amount);
     /// @notice Native value (slashed stake or a dispute bond) was credited to `to`.
     event NativeCredited(address indexed to, uint256 amount);
     /// @notice `owner` withdrew its credited balance of `token`.
@@ -22,23 +24,21 @@ interface IPaymentEscrow {
 
     error ZeroAmount();
     error ZeroAddress();
-    error JobAlreadyFunded(uint256 jobId);
     error NativeAmountMismatch(uint256 expected, uint256 received);
     error UnexpectedNativeValue(uint256 value);
     error NotAContract(address token);
     error TransferAmountMismatch(address token, uint256 expected, uint256 received);
-    error InsufficientJobFunds(uint256 jobId, uint256 available, uint256 requested);
+    error InsufficientLocked(address token, uint256 locked, uint256 requested);
     error NothingToWithdraw(address token, address owner);
-    error AmountTooLarge(uint256 amount);
     error FeeTooHigh(uint16 feeBps, uint16 maxFeeBps);
 
-    function deposit(uint256 jobId, address token, address payer, uint256 amount) external payable;
-    function pay(uint256 jobId, address payee, uint256 amount) external;
-    function refund(uint256 jobId, address to, uint256 amount) external;
+    function deposit(uint256 firstJobId, uint256 jobs, address token, address payer, uint256 amount) external payable;
+    function pay(uint256 jobId, address token, address payee, uint256 amount) external;
+    function refund(uint256 jobId, address token, address to, uint256 amount) external;
     function creditNative(address to) external payable;
     function withdraw(address token) external returns (uint256 amount);
     function balanceOf(address token, address owner) external view returns (uint256);
-    function jobFunds(uint256 jobId) external view returns (address token, uint256 amount);
+    function totalLocked(address token) external view returns (uint256);
     function treasury() external view returns (address);
     function feeBps() external view returns (uint16);
 }

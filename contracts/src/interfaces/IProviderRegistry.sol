@@ -33,7 +33,18 @@ interface IProviderRegistry {
     event UnbondRequested(address indexed provider, uint96 amount, uint96 unbonding, uint40 releaseAt);
     event UnbondedWithdrawn(address indexed provider, uint96 amount);
     event CollateralLocked(address indexed provider, uint256 indexed jobId, uint96 amount, uint96 locked);
-    event CollateralReleased(address indexed provider, uint256 indexed jobId, uint96 amount, uint96 locked);
+    /// @notice Collateral of a settled job was released; the job's outcome changed reputation by
+    /// `reputationDelta` (clamped) to `reputation`, for `reason`. With ReputationChanged, this is the
+    /// reputation history.
+    event CollateralReleased(
+        address indexed provider,
+        uint256 indexed jobId,
+        uint96 amount,
+        uint96 locked,
+        uint16 reputation,
+        int32 reputationDelta,
+        bytes32 reason
+    );
     event Slashed(address indexed provider, uint256 indexed jobId, uint96 amount, address beneficiary, bytes32 reason);
     event ReputationChanged(address indexed provider, uint256 indexed jobId, uint16 previous, uint16 current, bytes32 reason);
     event MinStakeUpdated(uint96 minStake);
