@@ -60,7 +60,7 @@ contract BidBook is IBidBook, AccessControl, Pausable, EIP712 {
 
         IJobMarket.Bid memory entry = IJobMarket.Bid(msg.sender, price, reputation);
         uint256 count = _counts[jobId];
-        uint256 worst;
+        uint256 worst = 0;
         for (uint256 i; i < count; ++i) {
             IJobMarket.Bid memory b = _bids[jobId][i];
             if (b.provider == msg.sender) {
@@ -70,7 +70,7 @@ contract BidBook is IBidBook, AccessControl, Pausable, EIP712 {
             }
             if (i != 0 && BidRanking.better(_bids[jobId][worst], b)) worst = i;
         }
-        address evicted;
+        address evicted = address(0);
         if (count < 2 * uint256(job.replicas)) {
             _bids[jobId][count] = entry;
             _counts[jobId] = count + 1;

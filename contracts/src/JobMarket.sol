@@ -98,19 +98,21 @@ contract JobMarket is IJobMarket, AccessControl, Pausable, ReentrancyGuardTransi
         returns (uint256 firstJobId)
     {
         if (specs.length == 0) revert EmptyBatch();
-        uint256 native;
+        uint256 native = 0;
         for (uint256 i; i < specs.length; ++i) {
             if (specs[i].paymentToken == address(0)) native += _budget(specs[i]);
         }
         if (msg.value != native) revert NativeValueMismatch(native, msg.value);
         firstJobId = jobCount + 1;
         for (uint256 i; i < specs.length; ++i) {
-            uint256 jobId = _store(specs[i]);
-            address token = specs[i].paymentToken;
-            if (token != address(0)) escrow.deposit(jobId, 1, token, msg.sender, _budget(specs[i]));
+            _store(specs[i]);
         }
-        // One deposit for every native budget: one value transfer instead of one per job.
+        // Effects above, deposits below. One deposit for all native budgets: one value transfer.
         if (native != 0) escrow.deposit{value: native}(firstJobId, specs.length, address(0), msg.sender, native);
+        for (uint256 i; i < specs.length; ++i) {
+            address token = specs[i].paymentToken;
+            if (token != address(0)) escrow.deposit(firstJobId + i, 1, token, msg.sender, _budget(specs[i]));
+        }
     }
 
     /// @notice Cancels an Open job that has no assignee yet; the whole budget is refunded. Requester only.
@@ -496,7 +498,7 @@ contract JobMarket is IJobMarket, AccessControl, Pausable, ReentrancyGuardTransi
         _requireOpeningPhase(jobId, job);
         if (openings.length < job.quorum) revert QuorumNotReached(jobId, openings.length, job.quorum);
         _recordResult(jobId, job, resultDigest, 0);
-        address previous;
+        address previous = address(0);
         for (uint256 i; i < openings.length; ++i) {
             Opening calldata o = openings[i];
             if (o.worker <= previous) revert OpeningsNotSorted(jobId);
