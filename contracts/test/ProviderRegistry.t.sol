@@ -1,0 +1,1044 @@
+// SPDX-License-Identifier: Apache-2.0
+pragma solidity 0.8.30;
+
+import {Base} from "./Base.t.sol";
+import {Vm} from "./utils/Vm.sol";
+import {ProviderRegistry} from "../src/ProviderRegistry.sol";
+import {IProviderRegistry} from "../src/interfaces/IProviderRegistry.sol";
+import {IPaymentEscrow} from "../src/interfaces/IPaymentEscrow.sol";
+import {IAccessControl} from "@openzeppelin/contracts/access/IAccessControl.sol";
+import {Pausable} from "@openzeppelin/contracts/utils/Pausable.sol";
+import {ReentrantReceiver} from "./mocks/Actors.sol";
+
+/// @notice A provider contract that records, while being paid, the unbonding amount the registry still shows.
+contract UnbondProbe {
+    ProviderRegistry internal immutable registry;
+    uint256 public unbondingSeenDuringTransfer = type(uint256).max;
+
+    constructor(ProviderRegistry registry_) {
+        registry = registry_;
+    }
+
+    function registerAndUnbond(uint96 amount) external payable {
+        registry.register{value: msg.value}(1, bytes32(0), "", "");
+        registry.requestUnbond(amount);
+    }
+
+    function withdrawUnbonded() external {
+        registry.withdrawUnbonded();
+    }
+
+    receive() external payable {
+        unbondingSeenDuringTransfer = registry.providerInfo(address(this)).unbonding;
+    }
+}
+
+/// @notice Unit and fuzz tests of ProviderRegistry: provider actions, market hooks, governance, pause.
+contract ProviderRegistryTest is Base {
+    bytes32 internal constant MARKET_ROLE = keccak256("MARKET_ROLE");
+    bytes32 internal constant ARBITER_ROLE = keccak256("ARBITER_ROLE");
+    bytes32 internal constant GOVERNOR_ROLE = keccak256("GOVERNOR_ROLE");
+    bytes32 internal constant PAUSER_ROLE = keccak256("PAUSER_ROLE");
+    uint32 internal constant TEE = 4;
+    uint256 internal constant JOB = 42;
+    bytes32 internal constant META = keccak256("metadata");
+    bytes8 internal constant REGION = "eu-west";
+    bytes32 internal constant REASON = "TEST";
+
+    /// @dev Stands in for the JobMarket: holds MARKET_ROLE so the hooks can be called directly.
+    address internal hook = address(0x4A4B);
+    address internal stranger = address(0x5757);
+    address internal alice;
+    address internal bob;
+
+    function setUp() public override {
+        super.setUp();
+        alice = providers[0];
+        bob = providers[1];
+        vm.prank(admin);
+        registry.grantRole(MARKET_ROLE, hook);
+    }
+
+    // ------------------------------------------------------------------ helpers
+
+    function _register(address who, uint256 stake) internal {
+        _register(who, stake, WASI);
+    }
+
+    function _register(address who, uint256 stake, uint32 caps) internal {
+        vm.prank(who);
+        registry.register{value: stake}(caps, META, "peer", REGION);
+    }
+
+    function _lock(address who, uint96 amount) internal returns (bool ok) {
+        vm.prank(hook);
+        ok = registry.tryLockCollateral(who, JOB, amount, 0);
+    }
+
+    function _release(address who, uint96 amount, int32 delta) internal {
+        vm.prank(hook);
+        registry.releaseCollateral(who, JOB, amount, delta, REASON);
+    }
+
+    function _slash(address who, uint96 amount, address beneficiary) internal {
+        vm.prank(hook);
+        registry.slash(who, JOB, amount, beneficiary, REASON);
+    }
+
+    function _unbond(address who, uint96 amount) internal {
+        vm.prank(who);
+        registry.requestUnbond(amount);
+    }
+
+    function _expectUnauthorized(address account, bytes32 role) internal {
+        vm.expectRevert(abi.encodeWithSelector(IAccessControl.AccessControlUnauthorizedAccount.selector, account, role));
+    }
+
+    function _pause() internal {
+        vm.prank(admin);
+        registry.pause();
+    }
+
+    function _peerId(uint256 length) internal pure returns (bytes memory b) {
+        b = new bytes(length);
+        for (uint256 i; i < length; ++i) b[i] = bytes1(uint8(i));
+    }
+
+    // ------------------------------------------------------------------ constructor
+
+    function test_constructor_setsParametersAndRoles() public view {
+        assertEq(registry.minStake(), MIN_STAKE, "min stake");
+        assertEq(registry.unbondingPeriod(), UNBONDING, "unbonding period");
+        assertEq(address(registry.escrow()), address(escrow), "escrow");
+        assertTrue(registry.hasRole(bytes32(0), admin), "admin");
+        assertTrue(registry.hasRole(GOVERNOR_ROLE, admin), "governor");
+        assertTrue(registry.hasRole(PAUSER_ROLE, admin), "pauser");
+        assertFalse(registry.hasRole(MARKET_ROLE, admin), "admin is not the market");
+    }
+
+    function test_constructor_revertsOnZeroAdmin() public {
+        vm.expectRevert(abi.encodeWithSelector(IProviderRegistry.ZeroAddress.selector));
+        new ProviderRegistry(address(0), escrow, MIN_STAKE, UNBONDING);
+    }
+
+    function test_constructor_revertsOnZeroEscrow() public {
+        vm.expectRevert(abi.encodeWithSelector(IProviderRegistry.ZeroAddress.selector));
+        new ProviderRegistry(admin, IPaymentEscrow(address(0)), MIN_STAKE, UNBONDING);
+    }
+
+    function test_constructor_revertsOnZeroMinStake() public {
+        vm.expectRevert(
+            abi.encodeWithSelector(IProviderRegistry.ParameterOutOfBounds.selector, 0, 1, type(uint96).max)
+        );
+        new ProviderRegistry(admin, escrow, 0, UNBONDING);
+    }
+
+    function test_constructor_revertsOnShortUnbondingPeriod() public {
+        vm.expectRevert(abi.encodeWithSelector(IProviderRegistry.ParameterOutOfBounds.selector, 59, 60, 90 days));
+        new ProviderRegistry(admin, escrow, MIN_STAKE, 59);
+    }
+
+    // ------------------------------------------------------------------ register
+
+    function test_register_storesProviderRecord() public {
+        bytes memory peer = "12D3KooW-alice";
+        vm.prank(alice);
+        registry.register{value: 25 ether}(WASI | GPU, META, peer, REGION);
+
+        IProviderRegistry.ProviderInfo memory i = info(alice);
+        assertTrue(i.status == IProviderRegistry.ProviderStatus.Active, "active");
+        assertEq(i.stake, 25 ether, "stake");
+        assertEq(i.locked, 0, "locked");
+        assertEq(i.reputation, 5_000, "initial reputation");
+        assertEq(i.capabilities, WASI | GPU, "capabilities");
+        assertEq(i.unbonding, 0, "unbonding");
+        assertEq(bytes32(i.region), bytes32(REGION), "region");
+        assertEq(i.metadataDigest, META, "metadata");
+        assertEq(keccak256(registry.peerIdOf(alice)), keccak256(peer), "peer id");
+        assertEq(registry.reputationOf(alice), 5_000, "reputationOf");
+        assertEq(address(registry).balance, 25 ether, "registry holds the stake");
+    }
+
+    function test_register_emitsRegisteredAndInitialReputation() public {
+        bytes memory peer = "peer";
+        vm.expectEmit(address(registry));
+        emit IProviderRegistry.ProviderRegistered(alice, WASI, META, peer, REGION, 10 ether);
+        vm.expectEmit(address(registry));
+        emit IProviderRegistry.ReputationChanged(alice, 0, 0, 5_000, "REGISTERED");
+        _register(alice, 10 ether);
+    }
+
+    function test_register_acceptsExactlyMinStake() public {
+        _register(alice, MIN_STAKE);
+        assertEq(info(alice).stake, MIN_STAKE, "stake");
+    }
+
+    function test_register_revertsBelowMinStake() public {
+        vm.expectRevert(
+            abi.encodeWithSelector(IProviderRegistry.StakeBelowMinimum.selector, MIN_STAKE - 1, MIN_STAKE)
+        );
+        _register(alice, MIN_STAKE - 1);
+    }
+
+    function test_register_revertsWithoutValue() public {
+        vm.expectRevert(abi.encodeWithSelector(IProviderRegistry.StakeBelowMinimum.selector, 0, MIN_STAKE));
+        _register(alice, 0);
+    }
+
+    function test_register_revertsWhenAlreadyRegistered() public {
+        _register(alice, 10 ether);
+        vm.expectRevert(abi.encodeWithSelector(IProviderRegistry.AlreadyRegistered.selector, alice));
+        _register(alice, 10 ether);
+    }
+
+    function test_register_acceptsMaxLengthPeerId() public {
+        bytes memory peer = _peerId(128);
+        vm.prank(alice);
+        registry.register{value: 10 ether}(WASI, META, peer, REGION);
+        assertEq(registry.peerIdOf(alice).length, 128, "peer id stored");
+    }
+
+    function test_register_revertsOnPeerIdTooLong() public {
+        bytes memory peer = _peerId(129);
+        vm.expectRevert(abi.encodeWithSelector(IProviderRegistry.PeerIdTooLong.selector, 129, 128));
+        vm.prank(alice);
+        registry.register{value: 10 ether}(WASI, META, peer, REGION);
+    }
+
+    function test_register_revertsOnStakeOverflow() public {
+        uint256 tooMuch = uint256(type(uint96).max) + 1;
+        vm.deal(alice, tooMuch);
+        vm.expectRevert(abi.encodeWithSelector(IProviderRegistry.StakeOverflow.selector));
+        _register(alice, tooMuch);
+    }
+
+    function test_register_againAfterDeregisterKeepsReputation() public {
+        _register(alice, 20 ether);
+        _lock(alice, 1 ether);
+        _release(alice, 1 ether, 700);
+        vm.prank(alice);
+        registry.deregister();
+        assertEq(info(alice).reputation, 5_700, "reputation before");
+
+        vm.recordLogs();
+        vm.prank(alice);
+        registry.register{value: 15 ether}(GPU, bytes32("new"), "peer2", "us-east");
+        Vm.Log[] memory logs = vm.getRecordedLogs();
+
+        IProviderRegistry.ProviderInfo memory i = info(alice);
+        assertTrue(i.status == IProviderRegistry.ProviderStatus.Active, "active again");
+        assertEq(i.reputation, 5_700, "reputation kept");
+        assertEq(i.stake, 15 ether, "new stake only");
+        assertEq(i.unbonding, 20 ether, "earlier stake still unbonding");
+        assertEq(i.capabilities, GPU, "new capabilities");
+        assertEq(logs.length, 1, "only ProviderRegistered, no ReputationChanged");
+        assertEq(logs[0].topics[0], IProviderRegistry.ProviderRegistered.selector, "event");
+    }
+
+    function test_register_againAfterDeregisterRequiresMinStake() public {
+        _register(alice, 20 ether);
+        vm.prank(alice);
+        registry.deregister();
+        vm.expectRevert(abi.encodeWithSelector(IProviderRegistry.StakeBelowMinimum.selector, 1 ether, MIN_STAKE));
+        _register(alice, 1 ether);
+    }
+
+    // ------------------------------------------------------------------ updateProfile
+
+    function test_updateProfile_updatesFieldsAndEmits() public {
+        _register(alice, 10 ether);
+        bytes memory peer = "new-peer";
+        vm.expectEmit(address(registry));
+        emit IProviderRegistry.ProviderUpdated(alice, GPU | TEE, bytes32("m2"), peer, "ap-south");
+        vm.prank(alice);
+        registry.updateProfile(GPU | TEE, bytes32("m2"), peer, "ap-south");
+
+        IProviderRegistry.ProviderInfo memory i = info(alice);
+        assertEq(i.capabilities, GPU | TEE, "capabilities");
+        assertEq(i.metadataDigest, bytes32("m2"), "metadata");
+        assertEq(bytes32(i.region), bytes32(bytes8("ap-south")), "region");
+        assertEq(keccak256(registry.peerIdOf(alice)), keccak256(peer), "peer id");
+        assertEq(i.stake, 10 ether, "stake untouched");
+        assertEq(i.reputation, 5_000, "reputation untouched");
+    }
+
+    function test_updateProfile_revertsWhenNotRegistered() public {
+        vm.expectRevert(abi.encodeWithSelector(IProviderRegistry.NotRegistered.selector, alice));
+        vm.prank(alice);
+        registry.updateProfile(WASI, META, "p", REGION);
+    }
+
+    function test_updateProfile_revertsAfterDeregister() public {
+        _register(alice, 10 ether);
+        vm.prank(alice);
+        registry.deregister();
+        vm.expectRevert(abi.encodeWithSelector(IProviderRegistry.NotRegistered.selector, alice));
+        vm.prank(alice);
+        registry.updateProfile(WASI, META, "p", REGION);
+    }
+
+    function test_updateProfile_revertsOnPeerIdTooLong() public {
+        _register(alice, 10 ether);
+        bytes memory peer = _peerId(200);
+        vm.expectRevert(abi.encodeWithSelector(IProviderRegistry.PeerIdTooLong.selector, 200, 128));
+        vm.prank(alice);
+        registry.updateProfile(WASI, META, peer, REGION);
+    }
+
+    // ------------------------------------------------------------------ addStake
+
+    function test_addStake_increasesStakeAndEmits() public {
+        _register(alice, 10 ether);
+        vm.expectEmit(address(registry));
+        emit IProviderRegistry.StakeAdded(alice, 5 ether, 15 ether);
+        vm.prank(alice);
+        registry.addStake{value: 5 ether}();
+        assertEq(info(alice).stake, 15 ether, "stake");
+        assertEq(address(registry).balance, 15 ether, "balance");
+    }
+
+    function test_addStake_revertsOnZero() public {
+        _register(alice, 10 ether);
+        vm.expectRevert(abi.encodeWithSelector(IProviderRegistry.ZeroAmount.selector));
+        vm.prank(alice);
+        registry.addStake();
+    }
+
+    function test_addStake_revertsWhenNotRegistered() public {
+        vm.expectRevert(abi.encodeWithSelector(IProviderRegistry.NotRegistered.selector, alice));
+        vm.prank(alice);
+        registry.addStake{value: 1 ether}();
+    }
+
+    function test_addStake_revertsOnStakeOverflow() public {
+        vm.deal(alice, uint256(type(uint96).max) + 1);
+        _register(alice, type(uint96).max);
+        vm.expectRevert(abi.encodeWithSelector(IProviderRegistry.StakeOverflow.selector));
+        vm.prank(alice);
+        registry.addStake{value: 1}();
+    }
+
+    // ------------------------------------------------------------------ requestUnbond
+
+    function test_requestUnbond_movesStakeToUnbonding() public {
+        _register(alice, 30 ether);
+        uint40 releaseAt = uint40(block.timestamp + UNBONDING);
+        vm.expectEmit(address(registry));
+        emit IProviderRegistry.UnbondRequested(alice, 12 ether, 12 ether, releaseAt);
+        _unbond(alice, 12 ether);
+
+        IProviderRegistry.ProviderInfo memory i = info(alice);
+        assertEq(i.stake, 18 ether, "stake");
+        assertEq(i.unbonding, 12 ether, "unbonding");
+        assertEq(i.unbondingReleaseAt, releaseAt, "release time");
+        assertTrue(i.status == IProviderRegistry.ProviderStatus.Active, "still registered");
+    }
+
+    function test_requestUnbond_newRequestRestartsPeriodForEverything() public {
+        _register(alice, 30 ether);
+        _unbond(alice, 5 ether);
+        vm.warp(block.timestamp + UNBONDING / 2);
+        _unbond(alice, 3 ether);
+        assertEq(info(alice).unbonding, 8 ether, "accumulated");
+        assertEq(info(alice).unbondingReleaseAt, block.timestamp + UNBONDING, "period restarted");
+    }
+
+    function test_requestUnbond_belowMinimumKeepsRegisteredButIneligible() public {
+        _register(alice, 30 ether);
+        _lock(alice, 5 ether);
+        _unbond(alice, 25 ether);
+        assertEq(info(alice).stake, 5 ether, "locked part stays");
+        assertTrue(info(alice).status == IProviderRegistry.ProviderStatus.Active, "still registered");
+        assertFalse(registry.isEligible(alice, 0, 0), "ineligible below min stake");
+    }
+
+    function test_requestUnbond_revertsOnZero() public {
+        _register(alice, 10 ether);
+        vm.expectRevert(abi.encodeWithSelector(IProviderRegistry.ZeroAmount.selector));
+        _unbond(alice, 0);
+    }
+
+    function test_requestUnbond_revertsWhenNotRegistered() public {
+        vm.expectRevert(abi.encodeWithSelector(IProviderRegistry.NotRegistered.selector, alice));
+        _unbond(alice, 1 ether);
+    }
+
+    function test_requestUnbond_revertsAboveStake() public {
+        _register(alice, 10 ether);
+        vm.expectRevert(
+            abi.encodeWithSelector(IProviderRegistry.InsufficientFreeStake.selector, alice, 10 ether + 1, 10 ether)
+        );
+        _unbond(alice, 10 ether + 1);
+    }
+
+    function test_requestUnbond_revertsAboveFreeStakeWithLockedCollateral() public {
+        _register(alice, 100 ether);
+        assertTrue(_lock(alice, 30 ether), "locked");
+        vm.expectRevert(
+            abi.encodeWithSelector(IProviderRegistry.InsufficientFreeStake.selector, alice, 71 ether, 70 ether)
+        );
+        _unbond(alice, 71 ether);
+        _unbond(alice, 70 ether);
+        assertEq(info(alice).stake, 30 ether, "only the locked part remains");
+    }
+
+    // ------------------------------------------------------------------ deregister
+
+    function test_deregister_unbondsAllStake() public {
+        _register(alice, 40 ether);
+        _unbond(alice, 10 ether);
+        uint40 releaseAt = uint40(block.timestamp + UNBONDING);
+        vm.expectEmit(address(registry));
+        emit IProviderRegistry.ProviderDeregistered(alice);
+        vm.expectEmit(address(registry));
+        emit IProviderRegistry.UnbondRequested(alice, 30 ether, 40 ether, releaseAt);
+        vm.prank(alice);
+        registry.deregister();
+
+        IProviderRegistry.ProviderInfo memory i = info(alice);
+        assertTrue(i.status == IProviderRegistry.ProviderStatus.Deregistered, "deregistered");
+        assertEq(i.stake, 0, "no stake");
+        assertEq(i.unbonding, 40 ether, "everything unbonding");
+        assertEq(i.unbondingReleaseAt, releaseAt, "release time");
+        assertFalse(registry.isEligible(alice, 0, 0), "ineligible");
+    }
+
+    function test_deregister_withZeroStakeEmitsNoUnbond() public {
+        _register(alice, 10 ether);
+        _slash(alice, 10 ether, address(0));
+        vm.recordLogs();
+        vm.prank(alice);
+        registry.deregister();
+        Vm.Log[] memory logs = vm.getRecordedLogs();
+        assertEq(logs.length, 1, "only ProviderDeregistered");
+        assertEq(info(alice).unbonding, 0, "nothing unbonding");
+    }
+
+    function test_deregister_revertsWithLockedCollateral() public {
+        _register(alice, 40 ether);
+        _lock(alice, 4 ether);
+        vm.expectRevert(abi.encodeWithSelector(IProviderRegistry.CollateralStillLocked.selector, alice, 4 ether));
+        vm.prank(alice);
+        registry.deregister();
+    }
+
+    function test_deregister_succeedsOnceCollateralReleased() public {
+        _register(alice, 40 ether);
+        _lock(alice, 4 ether);
+        _release(alice, 4 ether, 0);
+        vm.prank(alice);
+        registry.deregister();
+        assertEq(info(alice).unbonding, 40 ether, "all unbonding");
+    }
+
+    function test_deregister_revertsWhenNotRegistered() public {
+        vm.expectRevert(abi.encodeWithSelector(IProviderRegistry.NotRegistered.selector, alice));
+        vm.prank(alice);
+        registry.deregister();
+    }
+
+    function test_deregister_revertsTwice() public {
+        _register(alice, 10 ether);
+        vm.prank(alice);
+        registry.deregister();
+        vm.expectRevert(abi.encodeWithSelector(IProviderRegistry.NotRegistered.selector, alice));
+        vm.prank(alice);
+        registry.deregister();
+    }
+
+    // ------------------------------------------------------------------ withdrawUnbonded
+
+    function test_withdrawUnbonded_revertsWhenNothingUnbonding() public {
+        _register(alice, 10 ether);
+        vm.expectRevert(abi.encodeWithSelector(IProviderRegistry.NothingUnbonding.selector, alice));
+        vm.prank(alice);
+        registry.withdrawUnbonded();
+    }
+
+    function test_withdrawUnbonded_revertsBeforeRelease() public {
+        _register(alice, 30 ether);
+        _unbond(alice, 5 ether);
+        uint40 releaseAt = uint40(block.timestamp + UNBONDING);
+        vm.warp(releaseAt - 1);
+        vm.expectRevert(abi.encodeWithSelector(IProviderRegistry.UnbondingNotReleased.selector, alice, releaseAt));
+        vm.prank(alice);
+        registry.withdrawUnbonded();
+    }
+
+    function test_withdrawUnbonded_transfersValueAtReleaseTime() public {
+        _register(alice, 30 ether);
+        _unbond(alice, 5 ether);
+        vm.warp(block.timestamp + UNBONDING);
+        uint256 before = alice.balance;
+
+        vm.expectEmit(address(registry));
+        emit IProviderRegistry.UnbondedWithdrawn(alice, 5 ether);
+        vm.prank(alice);
+        uint96 amount = registry.withdrawUnbonded();
+
+        assertEq(amount, 5 ether, "returned amount");
+        assertEq(alice.balance - before, 5 ether, "value received");
+        assertEq(info(alice).unbonding, 0, "unbonding cleared");
+        assertEq(info(alice).stake, 25 ether, "stake untouched");
+        assertEq(address(registry).balance, 25 ether, "registry balance");
+    }
+
+    function test_withdrawUnbonded_secondCallReverts() public {
+        _register(alice, 30 ether);
+        _unbond(alice, 5 ether);
+        vm.warp(block.timestamp + UNBONDING);
+        vm.prank(alice);
+        registry.withdrawUnbonded();
+        vm.expectRevert(abi.encodeWithSelector(IProviderRegistry.NothingUnbonding.selector, alice));
+        vm.prank(alice);
+        registry.withdrawUnbonded();
+    }
+
+    function test_withdrawUnbonded_worksAfterDeregister() public {
+        _register(alice, 30 ether);
+        vm.prank(alice);
+        registry.deregister();
+        vm.warp(block.timestamp + UNBONDING);
+        uint256 before = alice.balance;
+        vm.prank(alice);
+        registry.withdrawUnbonded();
+        assertEq(alice.balance - before, 30 ether, "all stake back");
+        assertEq(address(registry).balance, 0, "registry empty");
+    }
+
+    function test_withdrawUnbonded_reentryFails() public {
+        _register(alice, 50 ether); // other stake a second payout could be taken from
+        ReentrantReceiver r = new ReentrantReceiver(escrow, registry);
+        vm.deal(address(this), 20 ether);
+        r.register{value: 20 ether}(WASI);
+        r.unbondAll(20 ether);
+        vm.warp(block.timestamp + UNBONDING);
+
+        r.withdrawUnbonded();
+
+        assertEq(r.reentries(), 1, "re-entry attempted");
+        assertFalse(r.reentrySucceeded(), "re-entry failed");
+        assertEq(address(r).balance, 20 ether, "paid exactly once");
+        assertEq(address(registry).balance, 50 ether, "other stake untouched");
+        assertEq(info(address(r)).unbonding, 0, "unbonding cleared");
+        vm.expectRevert(abi.encodeWithSelector(IProviderRegistry.NothingUnbonding.selector, address(r)));
+        r.withdrawUnbonded();
+    }
+
+    function test_withdrawUnbonded_clearsUnbondingBeforeTransfer() public {
+        UnbondProbe probe = new UnbondProbe(registry);
+        vm.deal(address(this), 20 ether);
+        probe.registerAndUnbond{value: 20 ether}(5 ether);
+        vm.warp(block.timestamp + UNBONDING);
+        probe.withdrawUnbonded();
+        assertEq(probe.unbondingSeenDuringTransfer(), 0, "unbonding cleared before the value was sent");
+        assertEq(address(probe).balance, 5 ether, "received");
+    }
+
+    // ------------------------------------------------------------------ tryLockCollateral
+
+    function test_tryLockCollateral_locksAndEmits() public {
+        _register(alice, 50 ether);
+        vm.expectEmit(address(registry));
+        emit IProviderRegistry.CollateralLocked(alice, JOB, 20 ether, 20 ether);
+        assertTrue(_lock(alice, 20 ether), "locked");
+        vm.expectEmit(address(registry));
+        emit IProviderRegistry.CollateralLocked(alice, JOB, 30 ether, 50 ether);
+        assertTrue(_lock(alice, 30 ether), "locked again");
+        assertEq(info(alice).locked, 50 ether, "total locked");
+    }
+
+    function test_tryLockCollateral_returnsFalseWithoutChangesWhenIneligible() public {
+        _register(alice, 50 ether);
+        vm.recordLogs();
+        assertFalse(_lock(alice, 50 ether + 1), "more than free stake");
+        vm.prank(hook);
+        bool ok = registry.tryLockCollateral(alice, JOB, 1 ether, GPU);
+        assertFalse(ok, "missing capability");
+        assertFalse(_lock(bob, 1 ether), "unregistered");
+        assertEq(vm.getRecordedLogs().length, 0, "no events");
+        assertEq(info(alice).locked, 0, "nothing locked");
+    }
+
+    function test_tryLockCollateral_onlyMarket() public {
+        _register(alice, 50 ether);
+        _expectUnauthorized(stranger, MARKET_ROLE);
+        vm.prank(stranger);
+        registry.tryLockCollateral(alice, JOB, 1 ether, 0);
+    }
+
+    function test_tryLockCollateral_arbiterIsNotMarket() public {
+        _register(alice, 50 ether);
+        _expectUnauthorized(arbiter, MARKET_ROLE);
+        vm.prank(arbiter);
+        registry.tryLockCollateral(alice, JOB, 1 ether, 0);
+    }
+
+    // ------------------------------------------------------------------ releaseCollateral
+
+    function test_releaseCollateral_unlocksAndChangesReputation() public {
+        _register(alice, 50 ether);
+        _lock(alice, 20 ether);
+        vm.expectEmit(address(registry));
+        emit IProviderRegistry.CollateralReleased(alice, JOB, 15 ether, 5 ether, 5_010, 10, REASON);
+        _release(alice, 15 ether, 10);
+        assertEq(info(alice).locked, 5 ether, "locked");
+        assertEq(info(alice).reputation, 5_010, "reputation");
+    }
+
+    function test_releaseCollateral_releasesAtMostLocked() public {
+        _register(alice, 50 ether);
+        _lock(alice, 10 ether);
+        vm.expectEmit(address(registry));
+        emit IProviderRegistry.CollateralReleased(alice, JOB, 10 ether, 0, 5_000, 0, REASON);
+        _release(alice, 25 ether, 0);
+        assertEq(info(alice).locked, 0, "locked");
+    }
+
+    function test_releaseCollateral_clampsReputationAtZero() public {
+        _register(alice, 50 ether);
+        vm.expectEmit(address(registry));
+        emit IProviderRegistry.CollateralReleased(alice, JOB, 0, 0, 0, -6_000, REASON);
+        _release(alice, 0, -6_000);
+        assertEq(registry.reputationOf(alice), 0, "floor");
+        _release(alice, 0, type(int32).min);
+        assertEq(registry.reputationOf(alice), 0, "still floor");
+    }
+
+    function test_releaseCollateral_clampsReputationAtMax() public {
+        _register(alice, 50 ether);
+        vm.expectEmit(address(registry));
+        emit IProviderRegistry.CollateralReleased(alice, JOB, 0, 0, 10_000, 6_000, REASON);
+        _release(alice, 0, 6_000);
+        assertEq(registry.reputationOf(alice), 10_000, "ceiling");
+        _release(alice, 0, type(int32).max);
+        assertEq(registry.reputationOf(alice), 10_000, "still ceiling");
+        _release(alice, 0, -1);
+        assertEq(registry.reputationOf(alice), 9_999, "comes back down");
+    }
+
+    function test_releaseCollateral_onlyMarket() public {
+        _register(alice, 50 ether);
+        _expectUnauthorized(arbiter, MARKET_ROLE);
+        vm.prank(arbiter);
+        registry.releaseCollateral(alice, JOB, 0, 1, REASON);
+    }
+
+    // ------------------------------------------------------------------ slash
+
+    function test_slash_takesFromStakeThenUnbondingAndShrinksLocked() public {
+        _register(alice, 20 ether);
+        _lock(alice, 10 ether);
+        _unbond(alice, 5 ether); // stake 15, locked 10, unbonding 5
+        uint256 escrowBefore = address(escrow).balance;
+
+        vm.expectEmit(address(registry));
+        emit IProviderRegistry.Slashed(alice, JOB, 18 ether, requester, REASON);
+        _slash(alice, 18 ether, requester);
+
+        IProviderRegistry.ProviderInfo memory i = info(alice);
+        assertEq(i.stake, 0, "stake taken first");
+        assertEq(i.unbonding, 2 ether, "rest from unbonding");
+        assertEq(i.locked, 0, "locked shrinks with the stake");
+        assertEq(credit(requester), 18 ether, "beneficiary credited");
+        assertEq(address(escrow).balance - escrowBefore, 18 ether, "value moved to escrow");
+        assertEq(address(registry).balance, 2 ether, "registry keeps the rest");
+    }
+
+    function test_slash_partialKeepsLockedWhenStakeSuffices() public {
+        _register(alice, 50 ether);
+        _lock(alice, 10 ether);
+        _slash(alice, 30 ether, requester);
+        assertEq(info(alice).stake, 20 ether, "stake");
+        assertEq(info(alice).locked, 10 ether, "locked unchanged");
+    }
+
+    function test_slash_clampsLockedToRemainingStake() public {
+        _register(alice, 50 ether);
+        _lock(alice, 40 ether);
+        _slash(alice, 30 ether, requester);
+        assertEq(info(alice).stake, 20 ether, "stake");
+        assertEq(info(alice).locked, 20 ether, "locked clamped");
+    }
+
+    function test_slash_capsAtStakePlusUnbonding() public {
+        _register(alice, 20 ether);
+        _unbond(alice, 5 ether);
+        vm.expectEmit(address(registry));
+        emit IProviderRegistry.Slashed(alice, JOB, 20 ether, requester, REASON);
+        _slash(alice, 100 ether, requester);
+        assertEq(credit(requester), 20 ether, "only what exists");
+        assertEq(info(alice).stake, 0, "stake");
+        assertEq(info(alice).unbonding, 0, "unbonding");
+    }
+
+    function test_slash_zeroBeneficiaryCreditsTreasury() public {
+        _register(alice, 20 ether);
+        vm.expectEmit(address(registry));
+        emit IProviderRegistry.Slashed(alice, JOB, 3 ether, treasury, REASON);
+        _slash(alice, 3 ether, address(0));
+        assertEq(credit(treasury), 3 ether, "treasury credited");
+        assertEq(credit(address(0)), 0, "nothing credited to the zero address");
+    }
+
+    function test_slash_deregisteredProviderFromUnbonding() public {
+        _register(alice, 20 ether);
+        vm.prank(alice);
+        registry.deregister();
+        _slash(alice, 4 ether, requester);
+        assertEq(info(alice).unbonding, 16 ether, "unbonding slashed");
+        assertEq(credit(requester), 4 ether, "credited");
+    }
+
+    function test_slash_nothingToTakeIsNoOp() public {
+        _register(alice, 20 ether);
+        vm.recordLogs();
+        _slash(bob, 5 ether, requester); // unknown provider
+        _slash(alice, 0, requester); // zero amount
+        assertEq(vm.getRecordedLogs().length, 0, "no events");
+        assertEq(credit(requester), 0, "no credit");
+        assertEq(info(alice).stake, 20 ether, "stake untouched");
+    }
+
+    function test_slash_byArbiter() public {
+        _register(alice, 20 ether);
+        vm.prank(arbiter);
+        registry.slash(alice, JOB, 2 ether, requester, REASON);
+        assertEq(credit(requester), 2 ether, "credited");
+    }
+
+    function test_slash_revertsForOthers() public {
+        _register(alice, 20 ether);
+        _expectUnauthorized(stranger, ARBITER_ROLE);
+        vm.prank(stranger);
+        registry.slash(alice, JOB, 2 ether, requester, REASON);
+    }
+
+    function test_slash_revertsForGovernor() public {
+        _register(alice, 20 ether);
+        _expectUnauthorized(admin, ARBITER_ROLE);
+        vm.prank(admin);
+        registry.slash(alice, JOB, 2 ether, requester, REASON);
+    }
+
+    // ------------------------------------------------------------------ eligibility
+
+    function test_isEligible_capabilitiesBitmask() public {
+        _register(alice, 20 ether, WASI | GPU);
+        assertTrue(registry.isEligible(alice, 0, 0), "no requirement");
+        assertTrue(registry.isEligible(alice, WASI, 0), "subset");
+        assertTrue(registry.isEligible(alice, WASI | GPU, 0), "exact");
+        assertFalse(registry.isEligible(alice, TEE, 0), "missing");
+        assertFalse(registry.isEligible(alice, WASI | TEE, 0), "partly missing");
+    }
+
+    function test_isEligible_minStake() public {
+        _register(alice, 20 ether);
+        assertTrue(registry.isEligible(alice, 0, 0), "at 20");
+        vm.prank(admin);
+        registry.setMinStake(20 ether + 1);
+        assertFalse(registry.isEligible(alice, 0, 0), "below raised minimum");
+        vm.prank(alice);
+        registry.addStake{value: 1}();
+        assertTrue(registry.isEligible(alice, 0, 0), "topped up");
+        _unbond(alice, 1);
+        assertFalse(registry.isEligible(alice, 0, 0), "unbonded below minimum");
+    }
+
+    function test_isEligible_freeStake() public {
+        _register(alice, 100 ether);
+        _lock(alice, 95 ether);
+        assertTrue(registry.isEligible(alice, 0, 5 ether), "exactly free");
+        assertFalse(registry.isEligible(alice, 0, 5 ether + 1), "more than free");
+    }
+
+    function test_isEligible_falseForUnknownAndDeregistered() public {
+        assertFalse(registry.isEligible(alice, 0, 0), "unknown");
+        _register(alice, 20 ether);
+        vm.prank(alice);
+        registry.deregister();
+        assertFalse(registry.isEligible(alice, 0, 0), "deregistered");
+    }
+
+    function test_eligibleReputation_returnsBoth() public {
+        _register(alice, 20 ether, WASI);
+        _release(alice, 0, 250);
+        (bool ok, uint16 rep) = registry.eligibleReputation(alice, WASI, 20 ether);
+        assertTrue(ok, "eligible");
+        assertEq(rep, 5_250, "reputation");
+        (ok, rep) = registry.eligibleReputation(alice, GPU, 0);
+        assertFalse(ok, "ineligible");
+        assertEq(rep, 5_250, "reputation reported even when ineligible");
+        (ok, rep) = registry.eligibleReputation(bob, 0, 0);
+        assertFalse(ok, "unknown");
+        assertEq(rep, 0, "unknown reputation");
+    }
+
+    // ------------------------------------------------------------------ governance
+
+    function test_setMinStake_updatesAndEmits() public {
+        vm.expectEmit(address(registry));
+        emit IProviderRegistry.MinStakeUpdated(1);
+        vm.prank(admin);
+        registry.setMinStake(1);
+        assertEq(registry.minStake(), 1, "min");
+        vm.prank(admin);
+        registry.setMinStake(type(uint96).max);
+        assertEq(registry.minStake(), type(uint96).max, "max");
+    }
+
+    function test_setMinStake_revertsOnZero() public {
+        vm.expectRevert(
+            abi.encodeWithSelector(IProviderRegistry.ParameterOutOfBounds.selector, 0, 1, type(uint96).max)
+        );
+        vm.prank(admin);
+        registry.setMinStake(0);
+    }
+
+    function test_setMinStake_onlyGovernor() public {
+        _expectUnauthorized(stranger, GOVERNOR_ROLE);
+        vm.prank(stranger);
+        registry.setMinStake(1 ether);
+    }
+
+    function test_setUnbondingPeriod_bounds() public {
+        vm.expectEmit(address(registry));
+        emit IProviderRegistry.UnbondingPeriodUpdated(60);
+        vm.prank(admin);
+        registry.setUnbondingPeriod(60);
+        assertEq(registry.unbondingPeriod(), 60, "min");
+        vm.prank(admin);
+        registry.setUnbondingPeriod(90 days);
+        assertEq(registry.unbondingPeriod(), 90 days, "max");
+    }
+
+    function test_setUnbondingPeriod_revertsBelowMin() public {
+        vm.expectRevert(abi.encodeWithSelector(IProviderRegistry.ParameterOutOfBounds.selector, 59, 60, 90 days));
+        vm.prank(admin);
+        registry.setUnbondingPeriod(59);
+    }
+
+    function test_setUnbondingPeriod_revertsAboveMax() public {
+        vm.expectRevert(
+            abi.encodeWithSelector(IProviderRegistry.ParameterOutOfBounds.selector, 90 days + 1, 60, 90 days)
+        );
+        vm.prank(admin);
+        registry.setUnbondingPeriod(90 days + 1);
+    }
+
+    function test_setUnbondingPeriod_onlyGovernor() public {
+        _expectUnauthorized(hook, GOVERNOR_ROLE);
+        vm.prank(hook);
+        registry.setUnbondingPeriod(1 hours);
+    }
+
+    function test_setUnbondingPeriod_appliesToNewRequestsOnly() public {
+        _register(alice, 30 ether);
+        _unbond(alice, 1 ether);
+        uint40 first = info(alice).unbondingReleaseAt;
+        vm.prank(admin);
+        registry.setUnbondingPeriod(1 hours);
+        assertEq(info(alice).unbondingReleaseAt, first, "pending release unchanged");
+        _unbond(alice, 1 ether);
+        assertEq(info(alice).unbondingReleaseAt, block.timestamp + 1 hours, "new period");
+    }
+
+    // ------------------------------------------------------------------ pause
+
+    function test_pause_onlyPauser() public {
+        _expectUnauthorized(stranger, PAUSER_ROLE);
+        vm.prank(stranger);
+        registry.pause();
+    }
+
+    function test_unpause_onlyPauser() public {
+        _pause();
+        _expectUnauthorized(stranger, PAUSER_ROLE);
+        vm.prank(stranger);
+        registry.unpause();
+    }
+
+    function test_pause_blocksRegister() public {
+        _pause();
+        vm.expectRevert(abi.encodeWithSelector(Pausable.EnforcedPause.selector));
+        _register(alice, 10 ether);
+    }
+
+    function test_pause_blocksUpdateProfile() public {
+        _register(alice, 10 ether);
+        _pause();
+        vm.expectRevert(abi.encodeWithSelector(Pausable.EnforcedPause.selector));
+        vm.prank(alice);
+        registry.updateProfile(WASI, META, "p", REGION);
+    }
+
+    function test_pause_blocksAddStake() public {
+        _register(alice, 10 ether);
+        _pause();
+        vm.expectRevert(abi.encodeWithSelector(Pausable.EnforcedPause.selector));
+        vm.prank(alice);
+        registry.addStake{value: 1 ether}();
+    }
+
+    function test_pause_blocksRequestUnbond() public {
+        _register(alice, 20 ether);
+        _pause();
+        vm.expectRevert(abi.encodeWithSelector(Pausable.EnforcedPause.selector));
+        _unbond(alice, 1 ether);
+    }
+
+    function test_pause_blocksDeregister() public {
+        _register(alice, 20 ether);
+        _pause();
+        vm.expectRevert(abi.encodeWithSelector(Pausable.EnforcedPause.selector));
+        vm.prank(alice);
+        registry.deregister();
+    }
+
+    function test_pause_blocksWithdrawUnbonded() public {
+        _register(alice, 20 ether);
+        _unbond(alice, 1 ether);
+        vm.warp(block.timestamp + UNBONDING);
+        _pause();
+        vm.expectRevert(abi.encodeWithSelector(Pausable.EnforcedPause.selector));
+        vm.prank(alice);
+        registry.withdrawUnbonded();
+    }
+
+    function test_pause_unpauseRestoresActions() public {
+        _pause();
+        vm.prank(admin);
+        registry.unpause();
+        _register(alice, 10 ether);
+        assertEq(info(alice).stake, 10 ether, "registered");
+    }
+
+    function test_pause_doesNotBlockMarketHooks() public {
+        _register(alice, 20 ether);
+        _pause();
+        assertTrue(_lock(alice, 5 ether), "lock");
+        _release(alice, 5 ether, 1);
+        _slash(alice, 1 ether, requester);
+        assertEq(info(alice).stake, 19 ether, "slashed while paused");
+        assertEq(info(alice).reputation, 5_001, "reputation changed while paused");
+    }
+
+    // ------------------------------------------------------------------ fuzz
+
+    function testFuzz_stakeUnbondWithdraw(uint256 stake, uint256 unbond, uint256 topUp) public {
+        stake = bound(stake, MIN_STAKE, 500 ether);
+        topUp = bound(topUp, 0, 400 ether);
+        _register(alice, stake);
+        if (topUp != 0) {
+            vm.prank(alice);
+            registry.addStake{value: topUp}();
+        }
+        uint256 total = stake + topUp;
+        uint96 amount = uint96(bound(unbond, 1, total));
+        _unbond(alice, amount);
+        assertEq(info(alice).stake, total - amount, "stake");
+        assertEq(info(alice).unbonding, amount, "unbonding");
+        assertEq(address(registry).balance, total, "registry holds everything until withdrawal");
+
+        vm.warp(block.timestamp + UNBONDING);
+        uint256 before = alice.balance;
+        vm.prank(alice);
+        uint96 out = registry.withdrawUnbonded();
+        assertEq(out, amount, "returned");
+        assertEq(alice.balance - before, amount, "received");
+        assertEq(address(registry).balance, total - amount, "rest stays staked");
+    }
+
+    function testFuzz_requestUnbond_neverExceedsFreeStake(uint256 stake, uint256 lockAmt, uint256 amount) public {
+        stake = bound(stake, MIN_STAKE, 1_000 ether);
+        _register(alice, stake);
+        uint96 locked = uint96(bound(lockAmt, 0, stake));
+        assertTrue(_lock(alice, locked), "locked");
+        uint96 free = uint96(stake) - locked;
+        amount = bound(amount, 1, type(uint96).max);
+        if (amount > free) {
+            vm.expectRevert(
+                abi.encodeWithSelector(IProviderRegistry.InsufficientFreeStake.selector, alice, amount, free)
+            );
+            _unbond(alice, uint96(amount));
+        } else {
+            _unbond(alice, uint96(amount));
+            assertEq(info(alice).stake, stake - amount, "stake");
+            assertGe(info(alice).stake, info(alice).locked, "locked <= stake");
+        }
+    }
+
+    function testFuzz_reputationStaysInRange(int32 d1, int32 d2, int32 d3, int32 d4) public {
+        _register(alice, 20 ether);
+        int32[4] memory deltas = [d1, d2, d3, d4];
+        int256 expected = 5_000;
+        for (uint256 i; i < 4; ++i) {
+            _release(alice, 0, deltas[i]);
+            expected += deltas[i];
+            if (expected < 0) expected = 0;
+            if (expected > 10_000) expected = 10_000;
+            uint16 rep = registry.reputationOf(alice);
+            assertLe(rep, 10_000, "at most max");
+            assertEq(rep, uint256(expected), "clamped sum");
+        }
+    }
+
+    function testFuzz_slashNeverMakesLockedExceedStake(
+        uint256 stake,
+        uint256 lockAmt,
+        uint256 unbondAmt,
+        uint256 slashAmt
+    ) public {
+        stake = bound(stake, MIN_STAKE, 1_000 ether);
+        _register(alice, stake);
+        uint96 locked = uint96(bound(lockAmt, 0, stake));
+        _lock(alice, locked);
+        uint96 unbonding = uint96(bound(unbondAmt, 0, stake - locked));
+        if (unbonding != 0) _unbond(alice, unbonding);
+        uint96 amount = uint96(bound(slashAmt, 0, 2 * stake));
+        uint256 bondedBefore = info(alice).stake;
+        uint256 escrowBefore = address(escrow).balance;
+
+        _slash(alice, amount, address(0));
+
+        IProviderRegistry.ProviderInfo memory i = info(alice);
+        uint256 taken = amount < stake ? amount : stake;
+        uint256 fromStake = taken < bondedBefore ? taken : bondedBefore;
+        assertLe(i.locked, i.stake, "locked <= stake");
+        assertEq(i.stake, bondedBefore - fromStake, "stake first");
+        assertEq(i.unbonding, unbonding - (taken - fromStake), "then unbonding");
+        assertEq(credit(treasury), taken, "treasury credited");
+        assertEq(address(escrow).balance - escrowBefore, taken, "value moved");
+        assertEq(address(registry).balance, i.stake + i.unbonding, "registry backs stake + unbonding");
+    }
+
+    function testFuzz_lockRelease_keepsLockedWithinStake(uint256 stake, uint256 a, uint256 b, uint256 r) public {
+        stake = bound(stake, MIN_STAKE, 1_000 ether);
+        _register(alice, stake);
+        uint96 first = uint96(bound(a, 0, stake));
+        uint96 second = uint96(bound(b, 0, stake));
+        assertTrue(_lock(alice, first), "first lock fits");
+        bool ok = _lock(alice, second);
+        assertTrue(ok == (uint256(first) + second <= stake), "second lock iff free stake suffices");
+        uint96 lockedNow = info(alice).locked;
+        uint96 release = uint96(bound(r, 0, 2 * stake));
+        _release(alice, release, 0);
+        assertEq(info(alice).locked, release >= lockedNow ? 0 : lockedNow - release, "released at most locked");
+        assertLe(info(alice).locked, info(alice).stake, "locked <= stake");
+    }
+
+    function testFuzz_eligibility(uint32 caps, uint32 required, uint256 stake, uint256 lockAmt, uint256 collateral)
+        public
+    {
+        stake = bound(stake, MIN_STAKE, 1_000 ether);
+        _register(alice, stake, caps);
+        uint96 locked = uint96(bound(lockAmt, 0, stake));
+        _lock(alice, locked);
+        uint96 c = uint96(bound(collateral, 0, 1_100 ether));
+        bool expected = (caps & required) == required && uint256(c) <= stake - locked;
+        assertTrue(registry.isEligible(alice, required, c) == expected, "isEligible");
+        (bool ok, uint16 rep) = registry.eligibleReputation(alice, required, c);
+        assertTrue(ok == expected, "eligibleReputation");
+        assertEq(rep, 5_000, "reputation");
+    }
+}
