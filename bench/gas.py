@@ -24,6 +24,7 @@ from eth_abi import encode
 from eth_account import Account
 from eth_account.messages import encode_typed_data
 from web3 import HTTPProvider, Web3
+from web3.logs import DISCARD
 
 ROOT = Path(__file__).resolve().parent.parent
 CONTRACTS = ROOT / "contracts"
@@ -31,7 +32,7 @@ ANVIL = CONTRACTS / "node_modules/@foundry-rs/anvil-linux-amd64/bin/anvil"
 MNEMONIC = "test test test test test test test test test test test junk"  # anvil default
 PRICE = 10**18
 EXTRA_PROVIDERS = 1_000
-CONTRACT_NAMES = ("PaymentEscrow", "ProviderRegistry", "BidBook", "JobMarket")
+CONTRACT_NAMES = ("PaymentEscrow", "ProviderRegistry", "BidBook", "JobMarket", "JobMarketExtension")
 
 Account.enable_unaudited_hdwallet_features()
 
@@ -107,9 +108,12 @@ class Protocol:
         self.escrow = chain.deploy("PaymentEscrow", admin, self.treasury, 100)
         self.registry = chain.deploy("ProviderRegistry", admin, self.escrow.address, 10 * PRICE, 86_400)
         self.book = chain.deploy("BidBook", admin, self.registry.address)
-        self.market = chain.deploy(
-            "JobMarket", admin, self.registry.address, self.escrow.address, self.book.address, params
+        extension = chain.deploy("JobMarketExtension", self.registry.address, self.escrow.address, self.book.address)
+        market = chain.deploy(
+            "JobMarket", admin, self.registry.address, self.escrow.address, self.book.address, extension.address, params
         )
+        # Clients use the full API: the market's own functions plus the extension's (see IJobMarket).
+        self.market = chain.w3.eth.contract(address=market.address, abi=artifact("IJobMarket")["abi"])
         for fn in (
             self.escrow.functions.grantRole(self.escrow.functions.MARKET_ROLE().call(), self.market.address),
             self.escrow.functions.grantRole(self.escrow.functions.FUNDER_ROLE().call(), self.registry.address),
@@ -133,7 +137,9 @@ class Protocol:
             0, False, b"\x00" * 32, 0,
         )
 
-    def signed_bid(self, job_id: int, worker_index: int) -> tuple:
+    def signed_bid(self, job_ids: int | list[int], worker_index: int) -> tuple:
+        """An EIP-712 bid at PRICE on one job or on every job of a batch."""
+        ids = [job_ids] if isinstance(job_ids, int) else job_ids
         worker = self.workers[worker_index]
         expiry = self.chain.now() + 86_400
         typed = {
@@ -143,7 +149,7 @@ class Protocol:
                     {"name": "chainId", "type": "uint256"}, {"name": "verifyingContract", "type": "address"},
                 ],
                 "Bid": [
-                    {"name": "jobId", "type": "uint256"}, {"name": "provider", "type": "address"},
+                    {"name": "jobs", "type": "bytes32"}, {"name": "provider", "type": "address"},
                     {"name": "price", "type": "uint80"}, {"name": "sla", "type": "uint32"},
                     {"name": "expiry", "type": "uint32"},
                 ],
@@ -151,7 +157,8 @@ class Protocol:
             "primaryType": "Bid",
             "domain": {"name": "PolkaCompute BidBook", "version": "1", "chainId": self.chain.w3.eth.chain_id,
                        "verifyingContract": self.book.address},
-            "message": {"jobId": job_id, "provider": worker, "price": PRICE, "sla": 600, "expiry": expiry},
+            "message": {"jobs": Web3.solidity_keccak(["uint256[]"], [ids]), "provider": worker, "price": PRICE,
+                        "sla": 600, "expiry": expiry},
         }
         signed = Account.sign_message(encode_typed_data(full_message=typed), self.chain.key(3 + worker_index))
         vs = signed.s | ((signed.v - 27) << 255)
@@ -164,8 +171,35 @@ class Protocol:
     def salt(job_id: int, worker: str) -> bytes:
         return Web3.solidity_keccak(["uint256", "address"], [job_id, worker])
 
-    def openings(self, job_id: int, workers: list[str]) -> list[tuple]:
-        return [(w, PRICE, self.salt(job_id, w)) for w in sorted(workers, key=lambda a: int(a, 16))]
+    def assignees(self, receipt) -> list[tuple]:
+        """The assignee list from the JobAssigned event, as an SDK rebuilds it."""
+        events = self.market.events.JobAssigned().process_receipt(receipt, errors=DISCARD)
+        return [(w, p) for e in events for w, p in zip(e["args"]["workers"], e["args"]["prices"])]
+
+    def seal_of(self, job_id: int, worker: str, digest: bytes) -> bytes:
+        return Web3.keccak(self.encode_seal(job_id, worker, digest))
+
+    def seal_items(self, lists: dict[int, list[tuple]], digest: bytes, leader: str) -> tuple[list, list, dict]:
+        """`commitSeals` arguments for every assignee of every job, and the proofs that follow."""
+        items, proofs, chains = [], {}, {}
+        for job_id, assignees in lists.items():
+            seals = [self.seal_of(job_id, w, digest) for w, _ in assignees]
+            items.append((job_id, assignees, list(enumerate(seals))))
+            proofs[job_id] = (assignees, (1 << len(assignees)) - 1, seals)
+            for (w, _), seal in zip(assignees, seals):
+                if w != leader:
+                    prev = chains.get(w, b"\x00" * 32)
+                    chains[w] = Web3.keccak(encode(["bytes32", "uint256", "bytes32"], [prev, job_id, seal]))
+        signatures = []
+        for w, chain in chains.items():
+            signed = Account.unsafe_sign_hash(self.market.functions.sealsDigest(chain).call(),
+                                              self.chain.key(3 + self.workers.index(w)))
+            vs = signed.s | ((signed.v - 27) << 255)
+            signatures.append((w, signed.r.to_bytes(32, "big"), vs.to_bytes(32, "big")))
+        return items, signatures, proofs
+
+    def openings(self, job_id: int, assignees: list[tuple]) -> list[tuple]:
+        return [(i, self.salt(job_id, w)) for i, (w, _) in enumerate(assignees)]
 
     def next_job_id(self) -> int:
         return self.market.functions.jobCount().call() + 1
@@ -174,47 +208,82 @@ class Protocol:
 DIGEST = Web3.keccak(text="result")
 
 
-def lifecycle(p: Protocol, m: int, n: int, onchain_bids: bool = False) -> dict:
-    """One job, submit to final payout; returns gas per call and the total."""
+def send_receipt(c: Chain, fn, sender: str, value: int = 0):
+    tx_hash = fn.transact({"from": sender, "value": value, "gas": 30_000_000})
+    receipt = c.w3.eth.wait_for_transaction_receipt(tx_hash, timeout=60, poll_latency=0.005)
+    if receipt["status"] != 1:
+        raise RuntimeError(f"transaction reverted: {fn.fn_name}")
+    return receipt
+
+
+def lifecycle(p: Protocol, m: int, n: int, onchain: bool = False) -> dict:
+    """One job, submit to final payout; returns gas per call and the total.
+
+    Default path: signed bids in the assignment call, every seal in one aggregated commit, one
+    finalize. `onchain`: on-chain bids, `assign`, one commit transaction per worker.
+    """
     c, calls = p.chain, {}
     job_id = p.next_job_id()
-    spec = p.spec(m, n)
-    calls["submitJob"] = c.send(p.market.functions.submitJob(spec), p.requester, value=m * PRICE)
+    calls["submitJob"] = c.send(p.market.functions.submitJob(p.spec(m, n)), p.requester, value=m * PRICE)
     workers = p.workers[:m]
-    if onchain_bids:
+    if onchain:
         for i, w in enumerate(workers):
             calls[f"bid[{i}]"] = c.send(p.book.functions.bid(job_id, PRICE, 600), w)
         c.advance(61)
-        calls["assign"] = c.send(p.market.functions.assign(job_id), p.requester)
+        receipt = send_receipt(c, p.market.functions.assign(job_id), p.requester)
+        calls["assign"] = receipt["gasUsed"]
     else:
         c.advance(61)
         bids = [p.signed_bid(job_id, i) for i in range(m)]
-        calls["assignWithSignedBids"] = c.send(p.market.functions.assignWithSignedBids(job_id, bids), p.requester)
-    for i, w in enumerate(workers):
-        seal = Web3.keccak(p.encode_seal(job_id, w, DIGEST))
-        calls[f"commit[{i}]"] = c.send(p.market.functions.commit(job_id, seal), w)
-    calls["finalize"] = c.send(p.market.functions.finalize(job_id, DIGEST, p.openings(job_id, workers)), workers[0])
+        receipt = send_receipt(c, p.market.functions.assignWithSignedBids(job_id, bids), p.requester)
+        calls["assignWithSignedBids"] = receipt["gasUsed"]
+    assignees = p.assignees(receipt)
+    leader = assignees[0][0]
+    proof = (assignees, 0, [])
+    if onchain:
+        for i, (w, _) in enumerate(assignees):
+            calls[f"commit[{i}]"] = c.send(p.market.functions.commit(job_id, proof, i, p.seal_of(job_id, w, DIGEST)), w)
+    else:
+        items, signatures, proofs = p.seal_items({job_id: assignees}, DIGEST, leader)
+        calls["commitSeals"] = c.send(p.market.functions.commitSeals(items, signatures), leader)
+        proof = proofs[job_id]
+    calls["finalize"] = c.send(p.market.functions.finalize(job_id, DIGEST, proof, p.openings(job_id, assignees)), leader)
     status = p.market.functions.getJob(job_id).call()[1]
     assert status == 4, f"job {job_id} not finalized (status {status})"
     return {"total_gas": sum(calls.values()), "calls": calls}
 
 
-def batched(p: Protocol, jobs: int, m: int, n: int) -> dict:
-    """`jobs` jobs of (m, n) moved through their lifecycle with the batch entry points."""
+def batched(p: Protocol, jobs: int, m: int, n: int, instant: bool = False) -> dict:
+    """`jobs` jobs of (m, n) moved through their lifecycle with the batch entry points.
+
+    Assignment: one `assignBatch` with every worker's signed bid for every job, or (`instant`) instant
+    mode, where each worker claims a replica of every job with one `claimJobs` call.
+    """
     c, calls = p.chain, {}
     first = p.next_job_id()
     ids = list(range(first, first + jobs))
-    calls["submitJobs"] = c.send(p.market.functions.submitJobs([p.spec(m, n)] * jobs), p.requester,
-                                 value=jobs * m * PRICE)
-    c.advance(61)
-    bids = [[p.signed_bid(j, i) for i in range(m)] for j in ids]
-    calls["assignBatch"] = c.send(p.market.functions.assignBatch(ids, bids), p.requester)
-    workers = p.workers[:m]
-    for i, w in enumerate(workers):
-        seals = [Web3.keccak(p.encode_seal(j, w, DIGEST)) for j in ids]
-        calls[f"commitMany[{i}]"] = c.send(p.market.functions.commitMany(ids, seals), w)
-    items = [(j, DIGEST, p.openings(j, workers)) for j in ids]
-    calls["finalizeMany"] = c.send(p.market.functions.finalizeMany(items), workers[0])
+    calls["submitJobs"] = c.send(p.market.functions.submitJobs([p.spec(m, n, 0 if instant else 60)] * jobs),
+                                 p.requester, value=jobs * m * PRICE)
+    lists: dict[int, list[tuple]] = {j: [] for j in ids}
+    if instant:
+        for i, w in enumerate(p.workers[:m]):
+            current = [list(lists[j]) for j in ids]
+            calls[f"claimJobs[{i}]"] = c.send(p.market.functions.claimJobs(ids, current), w)
+            for j in ids:
+                lists[j].append((w, PRICE))
+    else:
+        c.advance(61)
+        bids = [p.signed_bid(ids, i) for i in range(m)]
+        receipt = send_receipt(c, p.market.functions.assignBatch(ids, bids), p.requester)
+        calls["assignBatch"] = receipt["gasUsed"]
+        for e in p.market.events.BatchAssigned().process_receipt(receipt, errors=DISCARD):
+            for j in e["args"]["jobIds"]:
+                lists[j] = list(zip(e["args"]["workers"], e["args"]["prices"]))
+    leader = lists[first][0][0]
+    items, signatures, proofs = p.seal_items(lists, DIGEST, leader)
+    calls["commitSeals"] = c.send(p.market.functions.commitSeals(items, signatures), leader)
+    finals = [(j, DIGEST, proofs[j], p.openings(j, lists[j])) for j in ids]
+    calls["finalizeMany"] = c.send(p.market.functions.finalizeMany(finals), leader)
     total = sum(calls.values())
     return {"jobs": jobs, "total_gas": total, "per_job_gas": total // jobs, "calls": calls}
 
@@ -224,20 +293,24 @@ def scaling(p: Protocol, extra_providers: list[str]) -> dict:
     c = p.chain
 
     def sample() -> dict:
+        out = {}
         job_id = p.next_job_id()
-        out = {"submitJob": c.send(p.market.functions.submitJob(p.spec(3, 2)), p.requester, value=3 * PRICE)}
+        out["submitJob"] = c.send(p.market.functions.submitJob(p.spec(3, 2)), p.requester, value=3 * PRICE)
         for i, w in enumerate(p.workers[:3]):
             gas = c.send(p.book.functions.bid(job_id, PRICE, 600), w)
             if i == 2:
                 out["bid"] = gas  # the third bid: same book state in both samples
         c.advance(61)
-        out["assign"] = c.send(p.market.functions.assign(job_id), p.requester)
-        for i, w in enumerate(p.workers[:3]):
-            gas = c.send(p.market.functions.commit(job_id, Web3.keccak(p.encode_seal(job_id, w, DIGEST))), w)
+        receipt = send_receipt(c, p.market.functions.assign(job_id), p.requester)
+        out["assign"] = receipt["gasUsed"]
+        assignees = p.assignees(receipt)
+        proof = (assignees, 0, [])
+        for i, (w, _) in enumerate(assignees):
+            gas = c.send(p.market.functions.commit(job_id, proof, i, p.seal_of(job_id, w, DIGEST)), w)
             if i == 2:
                 out["commit"] = gas
-        out["finalize"] = c.send(p.market.functions.finalize(job_id, DIGEST, p.openings(job_id, p.workers[:3])),
-                                 p.workers[0])
+        out["finalize"] = c.send(
+            p.market.functions.finalize(job_id, DIGEST, proof, p.openings(job_id, assignees)), p.workers[0])
         return out
 
     for i, addr in enumerate(extra_providers[:10 - len(p.workers)]):
@@ -273,13 +346,20 @@ def main() -> int:
         lifecycle(p, 3, 2)  # warm-up: credit balances exist from here on (steady state)
         result = {
             "unbatched": {f"{m}-{n}": lifecycle(p, m, n) for m, n in ((1, 1), (3, 2), (5, 3))},
-            "unbatched_onchain_bids": {f"{m}-{n}": lifecycle(p, m, n, True) for m, n in ((1, 1), (3, 2), (5, 3))},
+            "unbatched_onchain": {f"{m}-{n}": lifecycle(p, m, n, True) for m, n in ((1, 1), (3, 2), (5, 3))},
             "batched16": {"3-2": batched(p, 16, 3, 2)},
+            "batched16_instant_claims": {"3-2": batched(p, 16, 3, 2, instant=True)},
             "provider_scaling": scaling(p, chain.accounts[10:]),
             "contract_sizes": {k: v["runtime_bytes"] for k, v in contract_sizes().items()},
             "initcode_sizes": {k: v["initcode_bytes"] for k, v in contract_sizes().items()},
             "targets": {"unbatched.3-2.total_gas": 500_000, "batched16.3-2.per_job_gas": 250_000},
             "method": "gasUsed from anvil receipts (hardfork cancun), steady state after one warm-up job",
+            "paths": {
+                "unbatched": "submitJob, assignWithSignedBids, commitSeals (all seals, one tx), finalize",
+                "unbatched_onchain": "submitJob, bid x M, assign, commit x M, finalize",
+                "batched16": "submitJobs, assignBatch (one signed bid per provider for all 16), commitSeals, finalizeMany",
+                "batched16_instant_claims": "submitJobs, claimJobs x M, commitSeals, finalizeMany",
+            },
         }
     finally:
         chain.close()

@@ -6,7 +6,7 @@ import {Pausable} from "@openzeppelin/contracts/utils/Pausable.sol";
 import {EIP712} from "@openzeppelin/contracts/utils/cryptography/EIP712.sol";
 import {ECDSA} from "@openzeppelin/contracts/utils/cryptography/ECDSA.sol";
 import {IBidBook} from "./interfaces/IBidBook.sol";
-import {IJobMarket} from "./interfaces/IJobMarket.sol";
+import {IJobMarket, IJobMarketTypes} from "./interfaces/IJobMarket.sol";
 import {IProviderRegistry} from "./interfaces/IProviderRegistry.sol";
 import {BidRanking} from "./libraries/BidRanking.sol";
 
@@ -17,17 +17,25 @@ import {BidRanking} from "./libraries/BidRanking.sol";
 /// anyone hands to `JobMarket.assignWithSignedBids`. The market calls `rank` and locks collateral in the
 /// returned order, so this contract holds no funds and moves none.
 contract BidBook is IBidBook, AccessControl, Pausable, EIP712 {
-    using BidRanking for IJobMarket.Bid[];
+    using BidRanking for IJobMarketTypes.Bid[];
 
     bytes32 public constant PAUSER_ROLE = keccak256("PAUSER_ROLE");
     bytes32 public constant BID_TYPEHASH =
-        keccak256("Bid(uint256 jobId,address provider,uint80 price,uint32 sla,uint32 expiry)");
+        keccak256("Bid(bytes32 jobs,address provider,uint80 price,uint32 sla,uint32 expiry)");
+
+    /// @dev What signed bids are checked against.
+    struct Terms {
+        bytes32 jobs;
+        uint80 maxPrice;
+        uint32 capabilities;
+        uint96 collateral;
+    }
 
     IProviderRegistry public immutable registry;
     IJobMarket public market;
 
     mapping(uint256 jobId => uint256) private _counts;
-    mapping(uint256 jobId => mapping(uint256 index => IJobMarket.Bid)) private _bids;
+    mapping(uint256 jobId => mapping(uint256 index => IJobMarketTypes.Bid)) private _bids;
 
     /// @param admin Receives DEFAULT_ADMIN_ROLE (to bind the market once) and PAUSER_ROLE.
     constructor(address admin, IProviderRegistry registry_) EIP712("PolkaCompute BidBook", "1") {
@@ -49,8 +57,8 @@ contract BidBook is IBidBook, AccessControl, Pausable, EIP712 {
     /// @dev When the book is full a new bid must rank before the worst entry, which it evicts.
     /// `sla` (seconds to a committed result) is informational for requesters and indexers.
     function bid(uint256 jobId, uint80 price, uint32 sla) external whenNotPaused {
-        IJobMarket.Job memory job = market.getJob(jobId);
-        if (job.status != IJobMarket.JobStatus.Open) revert WrongStatus(jobId, job.status);
+        IJobMarketTypes.Job memory job = market.getJob(jobId);
+        if (job.status != IJobMarketTypes.JobStatus.Open) revert WrongStatus(jobId, job.status);
         if (job.bidDeadline == 0) revert InstantJob(jobId);
         if (block.timestamp >= job.bidDeadline) revert BiddingClosed(jobId);
         _checkPrice(price, job.maxPrice);
@@ -58,11 +66,11 @@ contract BidBook is IBidBook, AccessControl, Pausable, EIP712 {
             registry.eligibleReputation(msg.sender, job.capabilities, market.collateralOf(jobId));
         if (!eligible) revert NotEligible(jobId, msg.sender);
 
-        IJobMarket.Bid memory entry = IJobMarket.Bid(msg.sender, price, reputation);
+        IJobMarketTypes.Bid memory entry = IJobMarketTypes.Bid(msg.sender, price, reputation);
         uint256 count = _counts[jobId];
         uint256 worst = 0;
         for (uint256 i; i < count; ++i) {
-            IJobMarket.Bid memory b = _bids[jobId][i];
+            IJobMarketTypes.Bid memory b = _bids[jobId][i];
             if (b.provider == msg.sender) {
                 _bids[jobId][i] = entry;
                 emit BidPlaced(jobId, msg.sender, price, sla, address(0));
@@ -75,7 +83,7 @@ contract BidBook is IBidBook, AccessControl, Pausable, EIP712 {
             _bids[jobId][count] = entry;
             _counts[jobId] = count + 1;
         } else {
-            IJobMarket.Bid memory loser = _bids[jobId][worst];
+            IJobMarketTypes.Bid memory loser = _bids[jobId][worst];
             if (!BidRanking.better(entry, loser)) revert BidNotCompetitive(jobId, msg.sender);
             evicted = loser.provider;
             _bids[jobId][worst] = entry;
@@ -93,23 +101,54 @@ contract BidBook is IBidBook, AccessControl, Pausable, EIP712 {
         uint32 capabilities,
         uint96 collateral,
         uint8 replicas,
-        IJobMarket.SignedBid[] calldata signed
-    ) external view returns (IJobMarket.Bid[] memory ranked) {
-        uint256 maxSigned = 2 * uint256(replicas);
-        if (signed.length > maxSigned) revert TooManySignedBids(signed.length, maxSigned);
+        IJobMarketTypes.SignedBid[] calldata signed
+    ) external view returns (IJobMarketTypes.Bid[] memory ranked) {
         uint256 n = _counts[jobId];
-        ranked = new IJobMarket.Bid[](n + signed.length);
+        ranked = new IJobMarketTypes.Bid[](n + signed.length);
         for (uint256 i; i < n; ++i) {
             ranked[i] = _bids[jobId][i];
         }
+        _checkCount(signed.length, replicas);
+        Terms memory terms = Terms(keccak256(abi.encodePacked(jobId)), maxPrice, capabilities, collateral);
+        _addSigned(ranked, n, jobId, terms, signed);
+    }
+
+    /// @notice The valid, eligible signed bids for a whole batch of jobs, best first: each signature
+    /// covers every job of `jobIds`. Jobs with on-chain bids must be assigned one by one (so their bids
+    /// take part), hence every job's book must be empty.
+    function rankBatch(
+        uint256[] calldata jobIds,
+        uint80 maxPrice,
+        uint32 capabilities,
+        uint96 collateral,
+        uint8 replicas,
+        IJobMarketTypes.SignedBid[] calldata signed
+    ) external view returns (IJobMarketTypes.Bid[] memory ranked) {
+        for (uint256 i; i < jobIds.length; ++i) {
+            if (_counts[jobIds[i]] != 0) revert BookNotEmpty(jobIds[i]);
+        }
+        _checkCount(signed.length, replicas);
+        ranked = new IJobMarketTypes.Bid[](signed.length);
+        _addSigned(ranked, 0, jobIds[0], Terms(jobsHash(jobIds), maxPrice, capabilities, collateral), signed);
+    }
+
+    /// @dev Verifies and appends signed bids after the first `n` entries, trims and sorts `ranked`.
+    function _addSigned(
+        IJobMarketTypes.Bid[] memory ranked,
+        uint256 n,
+        uint256 jobId,
+        Terms memory terms,
+        IJobMarketTypes.SignedBid[] calldata signed
+    ) private view {
         for (uint256 i; i < signed.length; ++i) {
-            IJobMarket.SignedBid calldata s = signed[i];
-            _verify(jobId, maxPrice, s);
+            IJobMarketTypes.SignedBid calldata s = signed[i];
+            _verify(terms.jobs, terms.maxPrice, s);
             for (uint256 j; j < n; ++j) {
                 if (ranked[j].provider == s.provider) revert DuplicateBid(jobId, s.provider);
             }
-            (bool eligible, uint16 reputation) = registry.eligibleReputation(s.provider, capabilities, collateral);
-            if (eligible) ranked[n++] = IJobMarket.Bid(s.provider, s.price, reputation);
+            (bool eligible, uint16 reputation) =
+                registry.eligibleReputation(s.provider, terms.capabilities, terms.collateral);
+            if (eligible) ranked[n++] = IJobMarketTypes.Bid(s.provider, s.price, reputation);
         }
         assembly ("memory-safe") {
             mstore(ranked, n) // drop the slots of ineligible signed bids
@@ -118,20 +157,25 @@ contract BidBook is IBidBook, AccessControl, Pausable, EIP712 {
     }
 
     /// @notice The job's on-chain bid book (unordered).
-    function bidsOf(uint256 jobId) external view returns (IJobMarket.Bid[] memory bids) {
-        bids = new IJobMarket.Bid[](_counts[jobId]);
+    function bidsOf(uint256 jobId) external view returns (IJobMarketTypes.Bid[] memory bids) {
+        bids = new IJobMarketTypes.Bid[](_counts[jobId]);
         for (uint256 i; i < bids.length; ++i) {
             bids[i] = _bids[jobId][i];
         }
     }
 
-    /// @notice The EIP-712 digest a provider signs for an off-chain bid.
-    function bidDigest(uint256 jobId, address provider, uint80 price, uint32 sla, uint32 expiry)
+    /// @notice What a bid signs as `jobs`: the hash of the job ids it covers, in order.
+    function jobsHash(uint256[] calldata jobIds) public pure returns (bytes32) {
+        return keccak256(abi.encodePacked(jobIds));
+    }
+
+    /// @notice The EIP-712 digest a provider signs for an off-chain bid on `jobs` (see `jobsHash`).
+    function bidDigest(bytes32 jobs, address provider, uint80 price, uint32 sla, uint32 expiry)
         public
         view
         returns (bytes32)
     {
-        return _hashTypedDataV4(keccak256(abi.encode(BID_TYPEHASH, jobId, provider, price, sla, expiry)));
+        return _hashTypedDataV4(keccak256(abi.encode(BID_TYPEHASH, jobs, provider, price, sla, expiry)));
     }
 
     /// @notice The EIP-712 domain separator.
@@ -149,12 +193,17 @@ contract BidBook is IBidBook, AccessControl, Pausable, EIP712 {
         _unpause();
     }
 
-    function _verify(uint256 jobId, uint80 maxPrice, IJobMarket.SignedBid calldata s) private view {
+    function _verify(bytes32 jobs, uint80 maxPrice, IJobMarketTypes.SignedBid calldata s) private view {
         _checkPrice(s.price, maxPrice);
         if (block.timestamp > s.expiry) revert BidExpired(s.provider, s.expiry);
-        bytes32 digest = bidDigest(jobId, s.provider, s.price, s.sla, s.expiry);
+        bytes32 digest = bidDigest(jobs, s.provider, s.price, s.sla, s.expiry);
         (address signer, ECDSA.RecoverError err,) = ECDSA.tryRecover(digest, s.r, s.vs);
         if (err != ECDSA.RecoverError.NoError || signer != s.provider) revert InvalidBidSignature(s.provider);
+    }
+
+    function _checkCount(uint256 count, uint8 replicas) private pure {
+        uint256 maxSigned = 2 * uint256(replicas);
+        if (count > maxSigned) revert TooManySignedBids(count, maxSigned);
     }
 
     function _checkPrice(uint80 price, uint80 maxPrice) private pure {

@@ -34,7 +34,9 @@ contract PaymentEscrow is IPaymentEscrow, AccessControl, Pausable, ReentrancyGua
     address public treasury;
     uint16 public feeBps;
 
-    mapping(address token => uint256) private _locked;
+    /// @dev Stored plus one: the slot never returns to zero, so the first deposit after the escrow
+    /// empties does not pay 20,000 gas to re-create it.
+    mapping(address token => uint256) private _lockedPlusOne;
     mapping(address token => mapping(address owner => uint256)) private _balances;
 
     /// @param admin Receives DEFAULT_ADMIN_ROLE, GOVERNOR_ROLE and PAUSER_ROLE.
@@ -57,7 +59,8 @@ contract PaymentEscrow is IPaymentEscrow, AccessControl, Pausable, ReentrancyGua
         whenNotPaused
     {
         if (amount == 0) revert ZeroAmount();
-        _locked[token] += amount;
+        uint256 stored = _lockedPlusOne[token];
+        _lockedPlusOne[token] = (stored == 0 ? 1 : stored) + amount;
         emit Deposited(firstJobId, token, payer, amount, jobs);
         if (token == address(0)) {
             if (msg.value != amount) revert NativeAmountMismatch(amount, msg.value);
@@ -71,17 +74,33 @@ contract PaymentEscrow is IPaymentEscrow, AccessControl, Pausable, ReentrancyGua
         if (received != amount) revert TransferAmountMismatch(token, amount, received);
     }
 
-    /// @notice Credits `amount` of locked budget to `payee`, less the protocol fee (credited to the treasury).
-    function pay(uint256 jobId, address token, address payee, uint256 amount) external onlyRole(MARKET_ROLE) {
-        _unlock(token, amount);
-        uint256 fee = amount * feeBps / BPS;
-        _balances[token][payee] += amount - fee;
-        if (fee != 0) _balances[token][treasury] += fee;
-        emit Paid(jobId, payee, token, amount - fee, fee);
+    /// @notice Credits `amounts[i]` of locked budget to `payees[i]`, each less the protocol fee (credited
+    /// to the treasury in one sum). One call per job settles all its agreeing workers.
+    function pay(uint256 jobId, address token, address[] calldata payees, uint256[] calldata amounts)
+        external
+        onlyRole(MARKET_ROLE)
+    {
+        if (payees.length != amounts.length) revert LengthMismatch();
+        uint16 bps = feeBps;
+        uint256 total = 0;
+        uint256 fees = 0;
+        for (uint256 i; i < payees.length; ++i) {
+            address payee = payees[i];
+            if (payee == address(0)) revert ZeroAddress();
+            uint256 amount = amounts[i];
+            uint256 fee = amount * bps / BPS;
+            _balances[token][payee] += amount - fee;
+            total += amount;
+            fees += fee;
+        }
+        _unlock(token, total);
+        if (fees != 0) _balances[token][treasury] += fees;
+        emit Paid(jobId, token, payees, amounts, fees);
     }
 
     /// @notice Credits `amount` of locked budget back to `to` (no fee).
     function refund(uint256 jobId, address token, address to, uint256 amount) external onlyRole(MARKET_ROLE) {
+        if (to == address(0)) revert ZeroAddress();
         _unlock(token, amount);
         _balances[token][to] += amount;
         emit Refunded(jobId, to, token, amount);
@@ -132,14 +151,15 @@ contract PaymentEscrow is IPaymentEscrow, AccessControl, Pausable, ReentrancyGua
     }
 
     /// @notice Budget of unsettled replicas held in `token`.
-    function totalLocked(address token) external view returns (uint256) {
-        return _locked[token];
+    function totalLocked(address token) public view returns (uint256) {
+        uint256 stored = _lockedPlusOne[token];
+        return stored == 0 ? 0 : stored - 1;
     }
 
     function _unlock(address token, uint256 amount) private {
-        uint256 locked = _locked[token];
+        uint256 locked = totalLocked(token);
         if (amount > locked) revert InsufficientLocked(token, locked, amount);
-        _locked[token] = locked - amount;
+        _lockedPlusOne[token] = locked - amount + 1;
     }
 
     function _setFee(uint16 feeBps_) private {

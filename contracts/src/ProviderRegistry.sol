@@ -149,42 +149,50 @@ contract ProviderRegistry is IProviderRegistry, AccessControl, Pausable, Reentra
 
     // ------------------------------------------------------------------ market hooks
 
-    /// @notice Locks `amount` of the provider's free stake as collateral for `jobId`, if it is eligible.
+    /// @notice Locks `amountEach` of the provider's free stake for each of `jobIds`, if it is eligible
+    /// for all of them at once (one call assigns a provider to a whole batch).
     /// @dev Returns false (and changes nothing) unless the provider is active, meets `minStake`, has the
     /// required capabilities and enough free stake, so the market can move on to the next best bid.
-    function tryLockCollateral(address provider, uint256 jobId, uint96 amount, uint32 requiredCapabilities)
+    function tryLockCollateral(address provider, uint256[] calldata jobIds, uint96 amountEach, uint32 requiredCapabilities)
         external
         onlyRole(MARKET_ROLE)
         returns (bool)
     {
         Provider storage p = _providers[provider];
-        if (!_eligible(p, requiredCapabilities, amount)) return false;
-        uint96 locked = p.locked + amount;
+        uint256 total = uint256(amountEach) * jobIds.length;
+        if (total > type(uint96).max || !_eligible(p, requiredCapabilities, uint96(total))) return false;
+        uint96 locked = p.locked + uint96(total);
         p.locked = locked;
-        emit CollateralLocked(provider, jobId, amount, locked);
+        emit CollateralLocked(provider, jobIds, amountEach, locked);
         return true;
     }
 
-    /// @notice Releases collateral locked for `jobId` and applies a reputation change.
+    /// @notice Releases the collateral each provider locked for `jobId` and applies the same reputation
+    /// change to each (one call settles all agreeing workers of a job).
     /// @dev Releases at most what is still locked (an arbiter slash may have consumed collateral).
-    function releaseCollateral(address provider, uint256 jobId, uint96 amount, int32 reputationDelta, bytes32 reason)
-        external
-        onlyRole(MARKET_ROLE)
-    {
-        Provider storage p = _providers[provider];
-        uint96 locked = p.locked;
-        if (amount > locked) amount = locked;
-        locked -= amount;
-        p.locked = locked;
-        uint16 reputation = p.reputation;
-        if (reputationDelta != 0) {
-            int256 next = int256(uint256(reputation)) + reputationDelta;
-            if (next < 0) next = 0;
-            if (next > int256(uint256(MAX_REPUTATION))) next = int256(uint256(MAX_REPUTATION));
-            reputation = uint16(uint256(next));
-            p.reputation = reputation;
+    function releaseCollateral(
+        address[] calldata providers,
+        uint256 jobId,
+        uint96 amount,
+        int32 reputationDelta,
+        bytes32 reason
+    ) external onlyRole(MARKET_ROLE) {
+        uint16[] memory reputations = new uint16[](providers.length);
+        for (uint256 i; i < providers.length; ++i) {
+            Provider storage p = _providers[providers[i]];
+            uint96 locked = p.locked;
+            p.locked = amount > locked ? 0 : locked - amount;
+            uint16 reputation = p.reputation;
+            if (reputationDelta != 0) {
+                int256 next = int256(uint256(reputation)) + reputationDelta;
+                if (next < 0) next = 0;
+                if (next > int256(uint256(MAX_REPUTATION))) next = int256(uint256(MAX_REPUTATION));
+                reputation = uint16(uint256(next));
+                p.reputation = reputation;
+            }
+            reputations[i] = reputation;
         }
-        emit CollateralReleased(provider, jobId, amount, locked, reputation, reputationDelta, reason);
+        emit CollateralReleased(jobId, providers, amount, reputations, reputationDelta, reason);
     }
 
     /// @notice Slashes up to `amount` of the provider's stake and credits it to `beneficiary` in the escrow

@@ -43,6 +43,8 @@ contract PaymentEscrowTest is Base {
     address internal funder = address(0xF0F);
     address internal payer = address(0xCAFE);
     address internal payee = address(0xB0B);
+    address internal payee2 = address(0xB0B2);
+    address internal payee3 = address(0xB0B3);
     address internal stranger = address(0x5757);
 
     TestToken internal token;
@@ -78,9 +80,51 @@ contract PaymentEscrowTest is Base {
         escrow.deposit(JOB, 1, t, payer, amount);
     }
 
+    /// @dev One payee: the common case, and what most tests exercise.
     function _pay(address t, address to, uint256 amount) internal {
         vm.prank(mkt);
-        escrow.pay(JOB, t, to, amount);
+        escrow.pay(JOB, t, _addrs(to), _amts(amount));
+    }
+
+    function _payMany(address t, address[] memory tos, uint256[] memory amounts) internal {
+        vm.prank(mkt);
+        escrow.pay(JOB, t, tos, amounts);
+    }
+
+    function _addrs(address a) internal pure returns (address[] memory arr) {
+        arr = new address[](1);
+        arr[0] = a;
+    }
+
+    function _addrs(address a, address b) internal pure returns (address[] memory arr) {
+        arr = new address[](2);
+        arr[0] = a;
+        arr[1] = b;
+    }
+
+    function _addrs(address a, address b, address c) internal pure returns (address[] memory arr) {
+        arr = new address[](3);
+        arr[0] = a;
+        arr[1] = b;
+        arr[2] = c;
+    }
+
+    function _amts(uint256 a) internal pure returns (uint256[] memory arr) {
+        arr = new uint256[](1);
+        arr[0] = a;
+    }
+
+    function _amts(uint256 a, uint256 b) internal pure returns (uint256[] memory arr) {
+        arr = new uint256[](2);
+        arr[0] = a;
+        arr[1] = b;
+    }
+
+    function _amts(uint256 a, uint256 b, uint256 c) internal pure returns (uint256[] memory arr) {
+        arr = new uint256[](3);
+        arr[0] = a;
+        arr[1] = b;
+        arr[2] = c;
     }
 
     function _refund(address t, address to, uint256 amount) internal {
@@ -259,7 +303,7 @@ contract PaymentEscrowTest is Base {
         _depositNative(10 ether);
         uint256 fee = 10 ether * uint256(FEE_BPS) / 10_000;
         vm.expectEmit(address(escrow));
-        emit IPaymentEscrow.Paid(JOB, payee, NATIVE, 10 ether - fee, fee);
+        emit IPaymentEscrow.Paid(JOB, NATIVE, _addrs(payee), _amts(10 ether), fee); // gross amounts
         _pay(NATIVE, payee, 10 ether);
         assertEq(fee, 0.1 ether, "1% fee");
         assertEq(escrow.balanceOf(NATIVE, payee), 9.9 ether, "payee");
@@ -286,7 +330,7 @@ contract PaymentEscrowTest is Base {
         escrow.setFee(0);
         _depositNative(5 ether);
         vm.expectEmit(address(escrow));
-        emit IPaymentEscrow.Paid(JOB, payee, NATIVE, 5 ether, 0);
+        emit IPaymentEscrow.Paid(JOB, NATIVE, _addrs(payee), _amts(5 ether), 0);
         _pay(NATIVE, payee, 5 ether);
         assertEq(escrow.balanceOf(NATIVE, treasury), 0, "treasury");
         assertEq(escrow.balanceOf(NATIVE, payee), 5 ether, "payee");
@@ -327,7 +371,111 @@ contract PaymentEscrowTest is Base {
         _depositNative(1 ether);
         _expectUnauthorized(stranger, MARKET_ROLE);
         vm.prank(stranger);
-        escrow.pay(JOB, NATIVE, stranger, 1 ether);
+        escrow.pay(JOB, NATIVE, _addrs(stranger), _amts(1 ether));
+    }
+
+    function test_pay_manyPayeesInOneCall() public {
+        _depositNative(20 ether);
+        address[] memory payees = _addrs(payee, payee2, payee3);
+        uint256[] memory amounts = _amts(10 ether, 4 ether, 3 ether);
+        uint256 fees = _fee(10 ether) + _fee(4 ether) + _fee(3 ether);
+        vm.expectEmit(address(escrow));
+        emit IPaymentEscrow.Paid(JOB, NATIVE, payees, amounts, fees); // gross amounts, summed fee
+        _payMany(NATIVE, payees, amounts);
+        assertEq(fees, 0.17 ether, "1% of each");
+        assertEq(escrow.balanceOf(NATIVE, payee), 9.9 ether, "payee 1");
+        assertEq(escrow.balanceOf(NATIVE, payee2), 3.96 ether, "payee 2");
+        assertEq(escrow.balanceOf(NATIVE, payee3), 2.97 ether, "payee 3");
+        assertEq(escrow.balanceOf(NATIVE, treasury), fees, "treasury credited the sum of the fees");
+        assertEq(escrow.totalLocked(NATIVE), 3 ether, "locked dropped by the sum of the amounts");
+        assertEq(address(escrow).balance, 20 ether, "still held until withdrawn");
+    }
+
+    function test_pay_manyPayeesErc20EachWithdraws() public {
+        _depositToken(address(token), 10 ether);
+        _payMany(address(token), _addrs(payee, payee2), _amts(6 ether, 4 ether));
+        assertEq(_withdraw(payee, address(token)), 5.94 ether, "payee 1");
+        assertEq(_withdraw(payee2, address(token)), 3.96 ether, "payee 2");
+        assertEq(_withdraw(treasury, address(token)), 0.1 ether, "treasury");
+        assertEq(token.balanceOf(address(escrow)), 0, "escrow emptied");
+        assertEq(escrow.totalLocked(address(token)), 0, "nothing locked");
+    }
+
+    function test_pay_feeRoundsDownPerPayee() public {
+        _depositNative(1 ether);
+        // 150 * 100 / 10_000 = 1 (1.5 rounded down) for each payee; the fee of the sum (300) would be 3.
+        vm.expectEmit(address(escrow));
+        emit IPaymentEscrow.Paid(JOB, NATIVE, _addrs(payee, payee2), _amts(150, 150), 2);
+        _payMany(NATIVE, _addrs(payee, payee2), _amts(150, 150));
+        assertEq(escrow.balanceOf(NATIVE, payee), 149, "payee 1");
+        assertEq(escrow.balanceOf(NATIVE, payee2), 149, "payee 2");
+        assertEq(escrow.balanceOf(NATIVE, treasury), 2, "sum of the rounded per-payee fees");
+        assertEq(escrow.totalLocked(NATIVE), 1 ether - 300, "locked");
+    }
+
+    function test_pay_allFeesRoundToZeroCreditNothingToTreasury() public {
+        _depositNative(1 ether);
+        vm.expectEmit(address(escrow));
+        emit IPaymentEscrow.Paid(JOB, NATIVE, _addrs(payee, payee2), _amts(99, 99), 0);
+        _payMany(NATIVE, _addrs(payee, payee2), _amts(99, 99));
+        assertEq(escrow.balanceOf(NATIVE, payee), 99, "payee 1");
+        assertEq(escrow.balanceOf(NATIVE, payee2), 99, "payee 2");
+        assertEq(escrow.balanceOf(NATIVE, treasury), 0, "no fee");
+    }
+
+    function test_pay_repeatedPayeeAccumulates() public {
+        _depositNative(10 ether);
+        _payMany(NATIVE, _addrs(payee, payee), _amts(6 ether, 4 ether));
+        assertEq(escrow.balanceOf(NATIVE, payee), 9.9 ether, "both shares");
+        assertEq(escrow.balanceOf(NATIVE, treasury), 0.1 ether, "treasury");
+        assertEq(escrow.totalLocked(NATIVE), 0, "unlocked");
+    }
+
+    function test_pay_revertsOnLengthMismatch() public {
+        _depositNative(10 ether);
+        vm.expectRevert(abi.encodeWithSelector(IPaymentEscrow.LengthMismatch.selector));
+        _payMany(NATIVE, _addrs(payee, payee2), _amts(1 ether));
+        vm.expectRevert(abi.encodeWithSelector(IPaymentEscrow.LengthMismatch.selector));
+        _payMany(NATIVE, _addrs(payee), _amts(1 ether, 1 ether));
+        vm.expectRevert(abi.encodeWithSelector(IPaymentEscrow.LengthMismatch.selector));
+        _payMany(NATIVE, new address[](0), _amts(1 ether));
+        assertEq(escrow.totalLocked(NATIVE), 10 ether, "still locked");
+        assertEq(escrow.balanceOf(NATIVE, payee), 0, "nothing credited");
+        assertEq(escrow.balanceOf(NATIVE, treasury), 0, "no fee");
+    }
+
+    function test_pay_revertsOnZeroPayee() public {
+        _depositNative(10 ether);
+        vm.expectRevert(abi.encodeWithSelector(IPaymentEscrow.ZeroAddress.selector));
+        _payMany(NATIVE, _addrs(payee, address(0), payee2), _amts(1 ether, 1 ether, 1 ether));
+        vm.expectRevert(abi.encodeWithSelector(IPaymentEscrow.ZeroAddress.selector));
+        _pay(NATIVE, address(0), 1 ether);
+        vm.expectRevert(abi.encodeWithSelector(IPaymentEscrow.ZeroAddress.selector));
+        _pay(NATIVE, address(0), 0);
+        assertEq(escrow.balanceOf(NATIVE, payee), 0, "payee before the zero address not credited");
+        assertEq(escrow.balanceOf(NATIVE, address(0)), 0, "nothing credited to the zero address");
+        assertEq(escrow.balanceOf(NATIVE, treasury), 0, "no fee");
+        assertEq(escrow.totalLocked(NATIVE), 10 ether, "still locked");
+    }
+
+    function test_pay_revertsWhenSumExceedsLocked() public {
+        _depositNative(10 ether);
+        // each amount fits on its own; together they do not
+        vm.expectRevert(
+            abi.encodeWithSelector(IPaymentEscrow.InsufficientLocked.selector, NATIVE, 10 ether, 10 ether + 1)
+        );
+        _payMany(NATIVE, _addrs(payee, payee2), _amts(6 ether, 4 ether + 1));
+        assertEq(escrow.balanceOf(NATIVE, payee), 0, "nothing credited");
+        assertEq(escrow.totalLocked(NATIVE), 10 ether, "still locked");
+    }
+
+    function test_pay_emptyListChangesNothing() public {
+        _depositNative(10 ether);
+        vm.expectEmit(address(escrow));
+        emit IPaymentEscrow.Paid(JOB, NATIVE, new address[](0), new uint256[](0), 0);
+        _payMany(NATIVE, new address[](0), new uint256[](0));
+        assertEq(escrow.totalLocked(NATIVE), 10 ether, "still locked");
+        assertEq(escrow.balanceOf(NATIVE, treasury), 0, "no fee");
     }
 
     // ------------------------------------------------------------------ refund
@@ -351,11 +499,67 @@ contract PaymentEscrowTest is Base {
         _refund(NATIVE, requester, 1 ether);
     }
 
+    function test_refund_revertsOnZeroRecipient() public {
+        _depositNative(1 ether);
+        vm.expectRevert(abi.encodeWithSelector(IPaymentEscrow.ZeroAddress.selector));
+        _refund(NATIVE, address(0), 1 ether);
+        assertEq(escrow.totalLocked(NATIVE), 1 ether, "still locked");
+        assertEq(escrow.balanceOf(NATIVE, address(0)), 0, "nothing credited to the zero address");
+    }
+
     function test_refund_onlyMarket() public {
         _depositNative(1 ether);
         _expectUnauthorized(funder, MARKET_ROLE);
         vm.prank(funder);
         escrow.refund(JOB, NATIVE, funder, 1 ether);
+    }
+
+    // ------------------------------------------------------------------ totalLocked
+
+    /// @dev The slot is stored plus one; the view, the InsufficientLocked error and later deposits must
+    /// all see the true amount once everything was released.
+    function test_totalLocked_trueAmountAfterFullReleaseAndRefill() public {
+        assertEq(escrow.totalLocked(NATIVE), 0, "never used");
+        _depositNative(3 ether);
+        _pay(NATIVE, payee, 1 ether);
+        _refund(NATIVE, requester, 2 ether);
+        assertEq(escrow.totalLocked(NATIVE), 0, "emptied");
+        vm.expectRevert(abi.encodeWithSelector(IPaymentEscrow.InsufficientLocked.selector, NATIVE, 0, 1));
+        _pay(NATIVE, payee, 1);
+        vm.expectRevert(abi.encodeWithSelector(IPaymentEscrow.InsufficientLocked.selector, NATIVE, 0, 1));
+        _refund(NATIVE, requester, 1);
+
+        _depositNative(5 ether);
+        assertEq(escrow.totalLocked(NATIVE), 5 ether, "refilled");
+        vm.expectRevert(
+            abi.encodeWithSelector(IPaymentEscrow.InsufficientLocked.selector, NATIVE, 5 ether, 5 ether + 1)
+        );
+        _pay(NATIVE, payee, 5 ether + 1);
+        _payMany(NATIVE, _addrs(payee, payee2), _amts(2 ether, 3 ether));
+        assertEq(escrow.totalLocked(NATIVE), 0, "emptied again");
+        uint256 credits = escrow.balanceOf(NATIVE, payee) + escrow.balanceOf(NATIVE, payee2)
+            + escrow.balanceOf(NATIVE, requester) + escrow.balanceOf(NATIVE, treasury);
+        assertEq(address(escrow).balance, credits, "balance == credits");
+    }
+
+    function test_totalLocked_zeroPayOnUnusedTokenStaysZero() public {
+        _pay(address(token), payee, 0);
+        _refund(address(token), payee, 0);
+        assertEq(escrow.totalLocked(address(token)), 0, "still zero");
+        _depositToken(address(token), 5 ether);
+        assertEq(escrow.totalLocked(address(token)), 5 ether, "deposit counted once");
+        vm.expectRevert(
+            abi.encodeWithSelector(IPaymentEscrow.InsufficientLocked.selector, address(token), 5 ether, 5 ether + 1)
+        );
+        _pay(address(token), payee, 5 ether + 1);
+    }
+
+    function test_totalLocked_perToken() public {
+        _depositNative(2 ether);
+        _depositToken(address(token), 7 ether);
+        _pay(NATIVE, payee, 2 ether);
+        assertEq(escrow.totalLocked(NATIVE), 0, "native emptied");
+        assertEq(escrow.totalLocked(address(token)), 7 ether, "token untouched");
     }
 
     // ------------------------------------------------------------------ creditNative
@@ -600,6 +804,34 @@ contract PaymentEscrowTest is Base {
         assertLe(expectedFee * 10, amount, "fee at most 10%");
     }
 
+    function testFuzz_payMany_creditsEachAndSumsPerPayeeFees(uint256 a, uint256 b, uint256 c, uint256 feeBps)
+        public
+    {
+        uint16 fee = uint16(bound(feeBps, 0, 1_000));
+        vm.prank(admin);
+        escrow.setFee(fee);
+        uint256[] memory amounts = _amts(bound(a, 0, 300_000 ether), bound(b, 0, 300_000 ether), bound(c, 0, 300_000 ether));
+        address[] memory payees = _addrs(payee, payee2, payee3);
+        uint256 total = amounts[0] + amounts[1] + amounts[2];
+        _depositNative(total + 1); // one wei stays locked
+        _payMany(NATIVE, payees, amounts);
+
+        uint256 fees;
+        for (uint256 i; i < 3; ++i) {
+            uint256 f = amounts[i] * fee / 10_000;
+            assertEq(escrow.balanceOf(NATIVE, payees[i]), amounts[i] - f, "payee credited amount less its fee");
+            fees += f;
+        }
+        assertEq(escrow.balanceOf(NATIVE, treasury), fees, "treasury: sum of per-payee fees");
+        assertLe(fees, total * fee / 10_000, "never more than the fee of the sum");
+        assertGe(fees + 2, total * fee / 10_000, "at most one wei of rounding per extra payee");
+        assertEq(escrow.totalLocked(NATIVE), 1, "locked dropped by the sum");
+        uint256 credits = escrow.balanceOf(NATIVE, payee) + escrow.balanceOf(NATIVE, payee2)
+            + escrow.balanceOf(NATIVE, payee3) + fees;
+        assertEq(credits, total, "conserved");
+        assertEq(address(escrow).balance, escrow.totalLocked(NATIVE) + credits, "balance == locked + credits");
+    }
+
     /// @dev Random deposit / pay / refund / credit / withdraw sequences keep the native accounting rule:
     /// balance == totalLocked + sum of credits (tracked independently here).
     function testFuzz_nativeAccountingInvariant(uint256 seed, uint8 steps, uint256 feeBps) public {
@@ -621,11 +853,16 @@ contract PaymentEscrowTest is Base {
                 _depositNative(amount);
                 locked += amount;
             } else if (op == 1) {
+                // one call pays two holders (possibly the same one twice)
                 uint256 amount = bound(x, 0, locked);
-                _pay(NATIVE, holders[who], amount);
-                uint256 f = amount * fee / 10_000;
-                credits[who] += amount - f;
-                credits[3] += f;
+                uint256 first = bound(uint256(keccak256(abi.encode(r))), 0, amount);
+                uint256 other = uint256(keccak256(abi.encode(r, 1))) % 3;
+                _payMany(NATIVE, _addrs(holders[who], holders[other]), _amts(first, amount - first));
+                uint256 f1 = first * fee / 10_000;
+                uint256 f2 = (amount - first) * fee / 10_000;
+                credits[who] += first - f1;
+                credits[other] += amount - first - f2;
+                credits[3] += f1 + f2;
                 locked -= amount;
             } else if (op == 2) {
                 uint256 amount = bound(x, 0, locked);
@@ -655,19 +892,24 @@ contract PaymentEscrowTest is Base {
     }
 
     /// @dev The same rule for an ERC-20 budget, with the token balance of the escrow.
-    function testFuzz_tokenAccountingInvariant(uint256 deposit1, uint256 deposit2, uint256 paid, uint256 refunded)
-        public
-    {
+    function testFuzz_tokenAccountingInvariant(
+        uint256 deposit1,
+        uint256 deposit2,
+        uint256 paid,
+        uint256 split,
+        uint256 refunded
+    ) public {
         uint256 a = bound(deposit1, 1, 400 ether);
         uint256 b = bound(deposit2, 1, 400 ether);
         _depositToken(address(token), a);
         _depositToken(address(token), b);
         uint256 p = bound(paid, 0, a + b);
-        _pay(address(token), payee, p);
+        uint256 p1 = bound(split, 0, p);
+        _payMany(address(token), _addrs(payee, payee2), _amts(p1, p - p1));
         uint256 q = bound(refunded, 0, a + b - p);
         _refund(address(token), payer, q);
-        uint256 credits = escrow.balanceOf(address(token), payee) + escrow.balanceOf(address(token), treasury)
-            + escrow.balanceOf(address(token), payer);
+        uint256 credits = escrow.balanceOf(address(token), payee) + escrow.balanceOf(address(token), payee2)
+            + escrow.balanceOf(address(token), treasury) + escrow.balanceOf(address(token), payer);
         assertEq(escrow.totalLocked(address(token)), a + b - p - q, "locked");
         assertEq(token.balanceOf(address(escrow)), escrow.totalLocked(address(token)) + credits, "balance rule");
     }

@@ -50,11 +50,13 @@ contract ProviderRegistryTest is Base {
     address internal stranger = address(0x5757);
     address internal alice;
     address internal bob;
+    address internal carol;
 
     function setUp() public override {
         super.setUp();
         alice = providers[0];
         bob = providers[1];
+        carol = providers[2];
         vm.prank(admin);
         registry.grantRole(MARKET_ROLE, hook);
     }
@@ -70,14 +72,72 @@ contract ProviderRegistryTest is Base {
         registry.register{value: stake}(caps, META, "peer", REGION);
     }
 
+    /// @dev One job: the common case, and what most tests exercise.
     function _lock(address who, uint96 amount) internal returns (bool ok) {
-        vm.prank(hook);
-        ok = registry.tryLockCollateral(who, JOB, amount, 0);
+        ok = _lockMany(who, _jobs(JOB), amount);
     }
 
+    function _lockMany(address who, uint256[] memory jobIds, uint96 amountEach) internal returns (bool ok) {
+        vm.prank(hook);
+        ok = registry.tryLockCollateral(who, jobIds, amountEach, 0);
+    }
+
+    function _jobs(uint256 a) internal pure returns (uint256[] memory arr) {
+        arr = new uint256[](1);
+        arr[0] = a;
+    }
+
+    function _jobs(uint256 a, uint256 b, uint256 c) internal pure returns (uint256[] memory arr) {
+        arr = new uint256[](3);
+        arr[0] = a;
+        arr[1] = b;
+        arr[2] = c;
+    }
+
+    /// @dev `count` consecutive job ids starting at JOB.
+    function _jobRange(uint256 count) internal pure returns (uint256[] memory arr) {
+        arr = new uint256[](count);
+        for (uint256 i; i < count; ++i) arr[i] = JOB + i;
+    }
+
+    /// @dev One provider: the common case, and what most tests exercise.
     function _release(address who, uint96 amount, int32 delta) internal {
+        _releaseMany(_addrs(who), amount, delta);
+    }
+
+    function _releaseMany(address[] memory who, uint96 amount, int32 delta) internal {
         vm.prank(hook);
         registry.releaseCollateral(who, JOB, amount, delta, REASON);
+    }
+
+    function _addrs(address a) internal pure returns (address[] memory arr) {
+        arr = new address[](1);
+        arr[0] = a;
+    }
+
+    function _addrs(address a, address b, address c) internal pure returns (address[] memory arr) {
+        arr = new address[](3);
+        arr[0] = a;
+        arr[1] = b;
+        arr[2] = c;
+    }
+
+    function _reps(uint16 a) internal pure returns (uint16[] memory arr) {
+        arr = new uint16[](1);
+        arr[0] = a;
+    }
+
+    function _reps(uint16 a, uint16 b, uint16 c) internal pure returns (uint16[] memory arr) {
+        arr = new uint16[](3);
+        arr[0] = a;
+        arr[1] = b;
+        arr[2] = c;
+    }
+
+    /// @dev Moves `who`'s reputation to `target` (from wherever it is) without touching its collateral.
+    function _setReputation(address who, uint16 target) internal {
+        _release(who, 0, int32(uint32(target)) - int32(uint32(registry.reputationOf(who))));
+        assertEq(registry.reputationOf(who), target, "reputation set up");
     }
 
     function _slash(address who, uint96 amount, address beneficiary) internal {
@@ -540,10 +600,10 @@ contract ProviderRegistryTest is Base {
     function test_tryLockCollateral_locksAndEmits() public {
         _register(alice, 50 ether);
         vm.expectEmit(address(registry));
-        emit IProviderRegistry.CollateralLocked(alice, JOB, 20 ether, 20 ether);
+        emit IProviderRegistry.CollateralLocked(alice, _jobs(JOB), 20 ether, 20 ether);
         assertTrue(_lock(alice, 20 ether), "locked");
         vm.expectEmit(address(registry));
-        emit IProviderRegistry.CollateralLocked(alice, JOB, 30 ether, 50 ether);
+        emit IProviderRegistry.CollateralLocked(alice, _jobs(JOB), 30 ether, 50 ether);
         assertTrue(_lock(alice, 30 ether), "locked again");
         assertEq(info(alice).locked, 50 ether, "total locked");
     }
@@ -553,7 +613,7 @@ contract ProviderRegistryTest is Base {
         vm.recordLogs();
         assertFalse(_lock(alice, 50 ether + 1), "more than free stake");
         vm.prank(hook);
-        bool ok = registry.tryLockCollateral(alice, JOB, 1 ether, GPU);
+        bool ok = registry.tryLockCollateral(alice, _jobs(JOB), 1 ether, GPU);
         assertFalse(ok, "missing capability");
         assertFalse(_lock(bob, 1 ether), "unregistered");
         assertEq(vm.getRecordedLogs().length, 0, "no events");
@@ -564,14 +624,105 @@ contract ProviderRegistryTest is Base {
         _register(alice, 50 ether);
         _expectUnauthorized(stranger, MARKET_ROLE);
         vm.prank(stranger);
-        registry.tryLockCollateral(alice, JOB, 1 ether, 0);
+        registry.tryLockCollateral(alice, _jobs(JOB), 1 ether, 0);
     }
 
     function test_tryLockCollateral_arbiterIsNotMarket() public {
         _register(alice, 50 ether);
         _expectUnauthorized(arbiter, MARKET_ROLE);
         vm.prank(arbiter);
-        registry.tryLockCollateral(alice, JOB, 1 ether, 0);
+        registry.tryLockCollateral(alice, _jobs(JOB), 1 ether, 0);
+    }
+
+    function test_tryLockCollateral_severalJobsLocksEachAtOnce() public {
+        _register(alice, 50 ether);
+        uint256[] memory batch = _jobs(JOB, JOB + 7, JOB + 3);
+        vm.expectEmit(address(registry));
+        emit IProviderRegistry.CollateralLocked(alice, batch, 10 ether, 30 ether);
+        vm.recordLogs();
+        assertTrue(_lockMany(alice, batch, 10 ether), "batch locked");
+        Vm.Log[] memory logs = vm.getRecordedLogs();
+        assertEq(info(alice).locked, 30 ether, "amountEach for each of the 3 jobs");
+
+        assertEq(logs.length, 1, "one event for the whole batch");
+        assertEq(logs[0].topics[0], IProviderRegistry.CollateralLocked.selector, "event");
+        assertEq(logs[0].topics[1], bytes32(uint256(uint160(alice))), "provider indexed");
+        (uint256[] memory ids, uint96 each, uint96 locked) = abi.decode(logs[0].data, (uint256[], uint96, uint96));
+        assertEq(ids.length, 3, "all job ids");
+        assertEq(ids[0], JOB, "order kept 0");
+        assertEq(ids[1], JOB + 7, "order kept 1");
+        assertEq(ids[2], JOB + 3, "order kept 2");
+        assertEq(each, 10 ether, "amount each");
+        assertEq(locked, 30 ether, "new total locked");
+
+        // a second batch takes exactly the remaining free stake; `locked` is the running total
+        vm.expectEmit(address(registry));
+        emit IProviderRegistry.CollateralLocked(alice, _jobRange(2), 10 ether, 50 ether);
+        assertTrue(_lockMany(alice, _jobRange(2), 10 ether), "second batch locked");
+        assertEq(info(alice).locked, 50 ether, "total locked");
+        assertEq(info(alice).stake, 50 ether, "stake untouched");
+        assertFalse(registry.isEligible(alice, 0, 1), "nothing free");
+    }
+
+    function test_tryLockCollateral_refusesWhenFreeStakeCoversOneJobButNotAll() public {
+        _register(alice, 50 ether);
+        assertTrue(_lock(alice, 20 ether), "earlier lock"); // 30 free
+        assertTrue(registry.isEligible(alice, 0, 15 ether), "one job of 15 would fit");
+
+        vm.recordLogs();
+        assertFalse(_lockMany(alice, _jobs(JOB + 1, JOB + 2, JOB + 3), 15 ether), "45 for three jobs does not");
+        assertFalse(_lockMany(alice, _jobRange(31), 1 ether), "31 jobs of 1 ether exceed 30 free");
+        assertEq(vm.getRecordedLogs().length, 0, "no events");
+        assertEq(info(alice).locked, 20 ether, "nothing more locked, not even for the first job");
+
+        // exactly the free stake is fine
+        assertTrue(_lockMany(alice, _jobs(JOB + 1, JOB + 2, JOB + 3), 10 ether), "30 for three jobs fits");
+        assertEq(info(alice).locked, 50 ether, "locked");
+    }
+
+    function test_tryLockCollateral_severalJobsOtherIneligibilityChangesNothing() public {
+        _register(alice, 50 ether, WASI);
+        vm.recordLogs();
+        vm.prank(hook);
+        assertFalse(registry.tryLockCollateral(alice, _jobRange(3), 1 ether, GPU), "missing capability");
+        assertFalse(_lockMany(bob, _jobRange(3), 1 ether), "unregistered");
+        assertEq(vm.getRecordedLogs().length, 0, "no events");
+        vm.prank(admin);
+        registry.setMinStake(50 ether + 1);
+        vm.recordLogs();
+        assertFalse(_lockMany(alice, _jobRange(3), 1 ether), "below min stake");
+        assertEq(vm.getRecordedLogs().length, 0, "no events below min stake");
+        assertEq(info(alice).locked, 0, "nothing locked");
+    }
+
+    function test_tryLockCollateral_refusesWhenTotalOverflowsUint96() public {
+        vm.deal(alice, type(uint96).max);
+        _register(alice, type(uint96).max);
+        uint96 each = type(uint96).max / 2 + 1; // one job fits the stake, two overflow uint96
+        vm.recordLogs();
+        assertFalse(_lockMany(alice, _jobRange(2), each), "total overflows");
+        assertFalse(_lockMany(alice, _jobRange(3), type(uint96).max), "total overflows");
+        assertEq(vm.getRecordedLogs().length, 0, "no events");
+        assertEq(info(alice).locked, 0, "nothing locked");
+        assertTrue(_lockMany(alice, _jobRange(1), each), "a single job fits");
+        assertEq(info(alice).locked, each, "locked");
+    }
+
+    function test_tryLockCollateral_emptyJobIdsLocksNothingButEmits() public {
+        _register(alice, 50 ether);
+        assertTrue(_lock(alice, 5 ether), "earlier lock");
+        vm.expectEmit(address(registry));
+        emit IProviderRegistry.CollateralLocked(alice, new uint256[](0), 7 ether, 5 ether);
+        vm.recordLogs();
+        assertTrue(_lockMany(alice, new uint256[](0), 7 ether), "empty batch succeeds");
+        Vm.Log[] memory logs = vm.getRecordedLogs();
+        assertEq(logs.length, 1, "only CollateralLocked");
+        (uint256[] memory ids,, uint96 locked) = abi.decode(logs[0].data, (uint256[], uint96, uint96));
+        assertEq(ids.length, 0, "no job ids");
+        assertEq(locked, 5 ether, "total unchanged");
+        assertEq(info(alice).locked, 5 ether, "nothing more locked");
+        // the total is 0 but the provider must still be eligible
+        assertFalse(_lockMany(bob, new uint256[](0), 7 ether), "unregistered provider");
     }
 
     // ------------------------------------------------------------------ releaseCollateral
@@ -580,25 +731,48 @@ contract ProviderRegistryTest is Base {
         _register(alice, 50 ether);
         _lock(alice, 20 ether);
         vm.expectEmit(address(registry));
-        emit IProviderRegistry.CollateralReleased(alice, JOB, 15 ether, 5 ether, 5_010, 10, REASON);
+        emit IProviderRegistry.CollateralReleased(JOB, _addrs(alice), 15 ether, _reps(5_010), 10, REASON);
         _release(alice, 15 ether, 10);
         assertEq(info(alice).locked, 5 ether, "locked");
         assertEq(info(alice).reputation, 5_010, "reputation");
     }
 
+    function test_releaseCollateral_emitsOnlyCollateralReleased() public {
+        _register(alice, 50 ether);
+        _lock(alice, 20 ether);
+        vm.recordLogs();
+        _release(alice, 5 ether, -20);
+        Vm.Log[] memory logs = vm.getRecordedLogs();
+        assertEq(logs.length, 1, "one event, no per-provider ReputationChanged");
+        assertEq(logs[0].topics[0], IProviderRegistry.CollateralReleased.selector, "event");
+        assertEq(logs[0].topics[1], bytes32(JOB), "job id indexed");
+    }
+
     function test_releaseCollateral_releasesAtMostLocked() public {
         _register(alice, 50 ether);
         _lock(alice, 10 ether);
+        // the event carries the requested amount; what each provider actually released is capped
         vm.expectEmit(address(registry));
-        emit IProviderRegistry.CollateralReleased(alice, JOB, 10 ether, 0, 5_000, 0, REASON);
+        emit IProviderRegistry.CollateralReleased(JOB, _addrs(alice), 25 ether, _reps(5_000), 0, REASON);
         _release(alice, 25 ether, 0);
         assertEq(info(alice).locked, 0, "locked");
+        assertEq(info(alice).stake, 50 ether, "stake untouched");
+    }
+
+    function test_releaseCollateral_zeroDeltaStillEmitsAndKeepsReputation() public {
+        _register(alice, 50 ether);
+        _lock(alice, 10 ether);
+        vm.expectEmit(address(registry));
+        emit IProviderRegistry.CollateralReleased(JOB, _addrs(alice), 4 ether, _reps(5_000), 0, REASON);
+        _release(alice, 4 ether, 0);
+        assertEq(info(alice).locked, 6 ether, "locked");
+        assertEq(info(alice).reputation, 5_000, "reputation unchanged");
     }
 
     function test_releaseCollateral_clampsReputationAtZero() public {
         _register(alice, 50 ether);
         vm.expectEmit(address(registry));
-        emit IProviderRegistry.CollateralReleased(alice, JOB, 0, 0, 0, -6_000, REASON);
+        emit IProviderRegistry.CollateralReleased(JOB, _addrs(alice), 0, _reps(0), -6_000, REASON);
         _release(alice, 0, -6_000);
         assertEq(registry.reputationOf(alice), 0, "floor");
         _release(alice, 0, type(int32).min);
@@ -608,7 +782,7 @@ contract ProviderRegistryTest is Base {
     function test_releaseCollateral_clampsReputationAtMax() public {
         _register(alice, 50 ether);
         vm.expectEmit(address(registry));
-        emit IProviderRegistry.CollateralReleased(alice, JOB, 0, 0, 10_000, 6_000, REASON);
+        emit IProviderRegistry.CollateralReleased(JOB, _addrs(alice), 0, _reps(10_000), 6_000, REASON);
         _release(alice, 0, 6_000);
         assertEq(registry.reputationOf(alice), 10_000, "ceiling");
         _release(alice, 0, type(int32).max);
@@ -617,11 +791,103 @@ contract ProviderRegistryTest is Base {
         assertEq(registry.reputationOf(alice), 9_999, "comes back down");
     }
 
+    function test_releaseCollateral_manyProvidersEachCappedSeparately() public {
+        _register(alice, 50 ether);
+        _register(bob, 50 ether);
+        _register(carol, 50 ether);
+        _lock(alice, 10 ether);
+        _lock(bob, 3 ether); // less than the amount released: capped at its own locked collateral
+        // carol has nothing locked
+        vm.expectEmit(address(registry));
+        emit IProviderRegistry.CollateralReleased(
+            JOB, _addrs(alice, bob, carol), 5 ether, _reps(5_010, 5_010, 5_010), 10, REASON
+        );
+        _releaseMany(_addrs(alice, bob, carol), 5 ether, 10);
+        assertEq(info(alice).locked, 5 ether, "alice released the amount");
+        assertEq(info(bob).locked, 0, "bob released only what it had");
+        assertEq(info(carol).locked, 0, "carol stays at zero");
+        assertEq(info(alice).stake, 50 ether, "alice stake untouched");
+        assertEq(info(bob).stake, 50 ether, "bob stake untouched");
+        assertEq(info(carol).stake, 50 ether, "carol stake untouched");
+        assertTrue(registry.isEligible(bob, 0, 50 ether), "bob fully free again");
+    }
+
+    function test_releaseCollateral_manyProvidersEachClampedSeparately() public {
+        _register(alice, 50 ether);
+        _register(bob, 50 ether);
+        _register(carol, 50 ether);
+        _setReputation(alice, 9_900);
+        _setReputation(bob, 50);
+
+        vm.expectEmit(address(registry));
+        emit IProviderRegistry.CollateralReleased(
+            JOB, _addrs(alice, bob, carol), 0, _reps(10_000, 250, 5_200), 200, REASON
+        );
+        _releaseMany(_addrs(alice, bob, carol), 0, 200);
+        assertEq(registry.reputationOf(alice), 10_000, "alice clamped at the ceiling");
+        assertEq(registry.reputationOf(bob), 250, "bob");
+        assertEq(registry.reputationOf(carol), 5_200, "carol");
+
+        vm.expectEmit(address(registry));
+        emit IProviderRegistry.CollateralReleased(
+            JOB, _addrs(alice, bob, carol), 0, _reps(9_700, 0, 4_900), -300, REASON
+        );
+        _releaseMany(_addrs(alice, bob, carol), 0, -300);
+        assertEq(registry.reputationOf(alice), 9_700, "alice");
+        assertEq(registry.reputationOf(bob), 0, "bob clamped at the floor");
+        assertEq(registry.reputationOf(carol), 4_900, "carol");
+    }
+
+    function test_releaseCollateral_reputationsArrayFollowsProviderOrder() public {
+        _register(alice, 50 ether);
+        _register(bob, 50 ether);
+        _register(carol, 50 ether);
+        _setReputation(alice, 100);
+        _setReputation(carol, 9_000);
+        vm.recordLogs();
+        _releaseMany(_addrs(carol, alice, bob), 0, -150);
+        Vm.Log[] memory logs = vm.getRecordedLogs();
+        assertEq(logs.length, 1, "one event for the whole call");
+        (address[] memory who, uint96 amount, uint16[] memory reps, int32 delta, bytes32 reason) =
+            abi.decode(logs[0].data, (address[], uint96, uint16[], int32, bytes32));
+        assertEq(who.length, 3, "providers");
+        assertEq(reps.length, 3, "one reputation per provider");
+        assertEq(who[0], carol, "order kept 0");
+        assertEq(who[1], alice, "order kept 1");
+        assertEq(who[2], bob, "order kept 2");
+        assertEq(reps[0], 8_850, "carol");
+        assertEq(reps[1], 0, "alice clamped");
+        assertEq(reps[2], 4_850, "bob");
+        assertEq(amount, 0, "amount");
+        assertTrue(delta == -150, "delta");
+        assertEq(reason, REASON, "reason");
+    }
+
+    function test_releaseCollateral_emptyListChangesNothingButEmits() public {
+        _register(alice, 50 ether);
+        _lock(alice, 10 ether);
+        vm.expectEmit(address(registry));
+        emit IProviderRegistry.CollateralReleased(JOB, new address[](0), 5 ether, new uint16[](0), 10, REASON);
+        vm.recordLogs();
+        _releaseMany(new address[](0), 5 ether, 10);
+        Vm.Log[] memory logs = vm.getRecordedLogs();
+        assertEq(logs.length, 1, "only CollateralReleased");
+        (address[] memory who,, uint16[] memory reps,,) =
+            abi.decode(logs[0].data, (address[], uint96, uint16[], int32, bytes32));
+        assertEq(who.length, 0, "no providers");
+        assertEq(reps.length, 0, "no reputations");
+        assertEq(info(alice).locked, 10 ether, "locked untouched");
+        assertEq(info(alice).reputation, 5_000, "reputation untouched");
+    }
+
     function test_releaseCollateral_onlyMarket() public {
         _register(alice, 50 ether);
         _expectUnauthorized(arbiter, MARKET_ROLE);
         vm.prank(arbiter);
-        registry.releaseCollateral(alice, JOB, 0, 1, REASON);
+        registry.releaseCollateral(_addrs(alice), JOB, 0, 1, REASON);
+        _expectUnauthorized(stranger, MARKET_ROLE);
+        vm.prank(stranger);
+        registry.releaseCollateral(new address[](0), JOB, 0, 0, REASON);
     }
 
     // ------------------------------------------------------------------ slash
@@ -1025,6 +1291,79 @@ contract ProviderRegistryTest is Base {
         _release(alice, release, 0);
         assertEq(info(alice).locked, release >= lockedNow ? 0 : lockedNow - release, "released at most locked");
         assertLe(info(alice).locked, info(alice).stake, "locked <= stake");
+    }
+
+    function testFuzz_tryLockCollateral_manyJobsNeverLocksMoreThanStake(
+        uint256 stake,
+        uint256 pre,
+        uint256 count,
+        uint256 each,
+        uint256 count2,
+        uint256 each2
+    ) public {
+        stake = bound(stake, MIN_STAKE, 1_000 ether);
+        _register(alice, stake);
+        uint96 before = uint96(bound(pre, 0, stake));
+        assertTrue(_lock(alice, before), "earlier lock fits");
+        uint96[2] memory amounts = [uint96(bound(each, 0, stake)), uint96(bound(each2, 0, type(uint96).max))];
+        uint256[2] memory counts = [bound(count, 0, 16), bound(count2, 0, 64)];
+        for (uint256 r; r < 2; ++r) {
+            uint256 total = uint256(amounts[r]) * counts[r];
+            bool expected = total <= stake - before;
+            vm.recordLogs();
+            bool ok = _lockMany(alice, _jobRange(counts[r]), amounts[r]);
+            assertTrue(ok == expected, "locks iff free stake covers every job");
+            assertEq(vm.getRecordedLogs().length, ok ? 1 : 0, "event only on success");
+            IProviderRegistry.ProviderInfo memory i = info(alice);
+            assertEq(i.locked, ok ? before + total : before, "all or nothing");
+            assertLe(i.locked, i.stake, "locked <= stake");
+            assertEq(i.stake, stake, "stake untouched");
+            before = i.locked;
+        }
+    }
+
+    function testFuzz_releaseMany_eachCappedAndClampedSeparately(
+        uint256 lockA,
+        uint256 lockB,
+        uint256 repA,
+        uint256 repB,
+        uint256 releaseAmt,
+        int32 delta
+    ) public {
+        _register(alice, 100 ether);
+        _register(bob, 100 ether);
+        uint96[2] memory locked = [uint96(bound(lockA, 0, 100 ether)), uint96(bound(lockB, 0, 100 ether))];
+        uint16[2] memory rep = [uint16(bound(repA, 0, 10_000)), uint16(bound(repB, 0, 10_000))];
+        address[2] memory who = [alice, bob];
+        for (uint256 i; i < 2; ++i) {
+            _lock(who[i], locked[i]);
+            _setReputation(who[i], rep[i]);
+        }
+        uint96 amount = uint96(bound(releaseAmt, 0, 200 ether));
+
+        vm.recordLogs();
+        vm.prank(hook);
+        registry.releaseCollateral(_toDynamic(who), JOB, amount, delta, REASON);
+        Vm.Log[] memory logs = vm.getRecordedLogs();
+        assertEq(logs.length, 1, "one event");
+        (, , uint16[] memory reps,,) = abi.decode(logs[0].data, (address[], uint96, uint16[], int32, bytes32));
+
+        for (uint256 i; i < 2; ++i) {
+            int256 expected = int256(uint256(rep[i])) + delta;
+            if (expected < 0) expected = 0;
+            if (expected > 10_000) expected = 10_000;
+            IProviderRegistry.ProviderInfo memory p = info(who[i]);
+            assertEq(p.locked, amount >= locked[i] ? 0 : locked[i] - amount, "capped at own locked");
+            assertEq(p.reputation, uint256(expected), "clamped on own reputation");
+            assertEq(reps[i], p.reputation, "event reports the new reputation");
+            assertEq(p.stake, 100 ether, "stake untouched");
+        }
+    }
+
+    function _toDynamic(address[2] memory a) internal pure returns (address[] memory arr) {
+        arr = new address[](2);
+        arr[0] = a[0];
+        arr[1] = a[1];
     }
 
     function testFuzz_eligibility(uint32 caps, uint32 required, uint256 stake, uint256 lockAmt, uint256 collateral)

@@ -1,7 +1,7 @@
 // SPDX-License-Identifier: Apache-2.0
 pragma solidity 0.8.30;
 
-import {IJobMarket} from "./IJobMarket.sol";
+import {IJobMarket, IJobMarketTypes} from "./IJobMarket.sol";
 
 /// @title IBidBook
 /// @notice On-chain bid books and EIP-712 signed bids for JobMarket jobs, ranked by one rule.
@@ -11,7 +11,7 @@ interface IBidBook {
 
     error ZeroAddress();
     error MarketAlreadyBound();
-    error WrongStatus(uint256 jobId, IJobMarket.JobStatus status);
+    error WrongStatus(uint256 jobId, IJobMarketTypes.JobStatus status);
     error InstantJob(uint256 jobId);
     error BiddingClosed(uint256 jobId);
     error ZeroPrice();
@@ -22,6 +22,7 @@ interface IBidBook {
     error TooManySignedBids(uint256 count, uint256 max);
     error BidExpired(address provider, uint32 expiry);
     error InvalidBidSignature(address provider);
+    error BookNotEmpty(uint256 jobId);
 
     function bid(uint256 jobId, uint80 price, uint32 sla) external;
     function rank(
@@ -30,10 +31,19 @@ interface IBidBook {
         uint32 capabilities,
         uint96 collateral,
         uint8 replicas,
-        IJobMarket.SignedBid[] calldata signed
-    ) external view returns (IJobMarket.Bid[] memory ranked);
-    function bidsOf(uint256 jobId) external view returns (IJobMarket.Bid[] memory);
-    function bidDigest(uint256 jobId, address provider, uint80 price, uint32 sla, uint32 expiry)
+        IJobMarketTypes.SignedBid[] calldata signed
+    ) external view returns (IJobMarketTypes.Bid[] memory ranked);
+    function rankBatch(
+        uint256[] calldata jobIds,
+        uint80 maxPrice,
+        uint32 capabilities,
+        uint96 collateral,
+        uint8 replicas,
+        IJobMarketTypes.SignedBid[] calldata signed
+    ) external view returns (IJobMarketTypes.Bid[] memory ranked);
+    function bidsOf(uint256 jobId) external view returns (IJobMarketTypes.Bid[] memory);
+    function jobsHash(uint256[] calldata jobIds) external pure returns (bytes32);
+    function bidDigest(bytes32 jobs, address provider, uint80 price, uint32 sla, uint32 expiry)
         external
         view
         returns (bytes32);

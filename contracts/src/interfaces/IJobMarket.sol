@@ -1,9 +1,9 @@
 // SPDX-License-Identifier: Apache-2.0
 pragma solidity 0.8.30;
 
-/// @title IJobMarket
+/// @title IJobMarketTypes
 /// @notice Types, events and errors of the PolkaCompute job market.
-interface IJobMarket {
+interface IJobMarketTypes {
     /// @notice Open (bidding) -> Assigned -> InProgress (first commit) -> Finalized | Failed | Cancelled;
     /// Finalized -> Disputed -> Resolved (result upheld) | Failed (result overturned, requester refunded).
     enum JobStatus {
@@ -18,9 +18,8 @@ interface IJobMarket {
         Resolved
     }
 
-    /// @notice What happened to one assigned worker.
+    /// @notice What happened to one assigned worker that was not paid (payouts are PaymentEscrow.Paid).
     enum WorkerOutcome {
-        Paid,
         Held,
         SlashedMismatch,
         SlashedNoShow,
@@ -48,18 +47,22 @@ interface IJobMarket {
         uint256 dataRef; // data-NFT token id used by the job; 0 = none (data registry not wired yet)
     }
 
-    /// @notice A job as stored: two packed slots written at submission plus the result digest.
+    /// @notice A job as stored: two packed words written at submission, the assignment record written
+    /// at assignment, the result digest written at finalization.
     /// @dev The rest of the spec (digests, runtime, limits, keys) lives in the JobSubmitted event only.
+    /// Assignees are not stored one by one: `record` commits to the ordered assignee list (and to the
+    /// seals of an aggregated commit), which callers present again from the JobAssigned and
+    /// SealsCommitted events (see `Proof`). Assignee `i` is bit `i` of the masks.
     struct Job {
         address requester;
         JobStatus status;
         uint8 replicas;
         uint8 quorum;
-        uint8 assigned; // workers assigned so far
+        uint8 assigned; // assignees so far
         uint8 committed; // seals committed so far
-        uint8 pending; // assignees not yet paid, released or slashed
-        uint8 agreeing; // workers whose opening matched the result
-        uint8 flags; // bit 0: paid in an ERC-20 (see paymentTokenOf); bit 1: budget refunded by a dispute
+        uint16 settledMask; // assignees already paid, released or slashed
+        uint8 flags; // bit 0: paid in an ERC-20 (see paymentTokenOf); bit 1: budget refunded by a dispute;
+        // bit 2: seals committed in aggregate (part of `record`); bit 3: `record` holds the result digest
         uint32 finalizedAt;
         uint80 maxPrice;
         uint32 capabilities;
@@ -68,7 +71,23 @@ interface IJobMarket {
         uint32 revealDeadline;
         uint32 disputeWindow;
         uint16 collateralBps; // snapshot of the governed parameter at submission
-        bytes32 resultDigest;
+        bytes32 record; // see above; once every assignee is settled at finalization, the result digest
+        bytes32 resultDigest; // when assignees are still pending at finalization (use `resultOf`)
+    }
+
+    /// @notice One assigned worker and the price it is paid if it agrees.
+    struct Assignee {
+        address worker;
+        uint80 price;
+    }
+
+    /// @notice What a caller presents so the market can check it against `Job.record`: the assignee list
+    /// in assignment order, and the aggregated seals (`sealsMask` bit i set: `seals` holds assignee i's
+    /// seal, in index order). Both come from the job's JobAssigned and SealsCommitted events.
+    struct Proof {
+        Assignee[] assignees;
+        uint16 sealsMask;
+        bytes32[] seals;
     }
 
     /// @notice A ranked bid: an entry of a job's on-chain bid book (reputation read when the bid entered).
@@ -78,7 +97,9 @@ interface IJobMarket {
         uint16 reputation;
     }
 
-    /// @notice An off-chain EIP-712 bid (`vs` is the EIP-2098 compact form of the signature's s and v).
+    /// @notice An off-chain EIP-712 bid `Bid(bytes32 jobs,address provider,uint80 price,uint32 sla,uint32 expiry)`
+    /// in the BidBook's domain, where `jobs = keccak256(abi.encodePacked(jobIds))`: one signature bids the
+    /// same price on one job or on every job of a batch. `vs` is the EIP-2098 compact form of s and v.
     struct SignedBid {
         address provider;
         uint80 price;
@@ -88,11 +109,31 @@ interface IJobMarket {
         bytes32 vs;
     }
 
-    /// @notice One worker's opening of its seal: `seal = keccak256(abi.encode(jobId, worker, digest, salt))`.
-    /// @dev `price` is the worker's assigned price, which the stored commitment binds.
-    struct Opening {
+    /// @notice Assignee `index`'s seal.
+    struct IndexedSeal {
+        uint8 index;
+        bytes32 seal;
+    }
+
+    /// @notice Seals of one job's assignees, for `commitSeals` (strictly ascending by index).
+    struct SealBatch {
+        uint256 jobId;
+        Assignee[] assignees;
+        IndexedSeal[] seals;
+    }
+
+    /// @notice A worker's EIP-712 signature `Seals(bytes32 seals)` authorizing every seal of its in one
+    /// `commitSeals` call: `seals` chains `keccak256(abi.encode(previous, jobId, seal))` from zero over the
+    /// worker's seals in call order. `vs` is the EIP-2098 compact form of s and v.
+    struct SealSignature {
         address worker;
-        uint80 price;
+        bytes32 r;
+        bytes32 vs;
+    }
+
+    /// @notice Assignee `index` opens its seal `keccak256(abi.encode(jobId, worker, digest, salt))`.
+    struct Opening {
+        uint8 index;
         bytes32 salt;
     }
 
@@ -100,6 +141,7 @@ interface IJobMarket {
     struct Finalization {
         uint256 jobId;
         bytes32 resultDigest;
+        Proof proof;
         Opening[] openings;
     }
 
@@ -119,13 +161,18 @@ interface IJobMarket {
     }
 
     // One event per status transition (no generic status event, to keep the hot path cheap):
-    // Open: JobSubmitted. Assigned: the first JobAssigned. InProgress: the first SealCommitted.
+    // Open: JobSubmitted. Assigned: the first JobAssigned. InProgress: the first SealCommitted(s).
     // Finalized: JobFinalized. Failed: JobFailed, or DisputeResolved(upheld = false). Cancelled: JobCancelled.
     // Disputed: DisputeOpened. Resolved: DisputeResolved(upheld = true).
     event JobSubmitted(uint256 indexed jobId, address indexed requester, JobSpec spec);
+    /// @notice Assignees appended to the job's list, in order (instant mode appends one per claim).
     event JobAssigned(uint256 indexed jobId, address[] workers, uint80[] prices);
-    event SealCommitted(uint256 indexed jobId, address indexed worker, bytes32 seal);
-    event ResultRevealed(uint256 indexed jobId, address indexed worker, bytes32 resultDigest);
+    /// @notice The same assignee list given to every job of a batch (JobAssigned for each of them).
+    event BatchAssigned(uint256[] jobIds, address[] workers, uint80[] prices);
+    event SealCommitted(uint256 indexed jobId, uint8 index, address indexed worker, bytes32 seal);
+    /// @notice Seals of several assignees committed in one call (`mask` bit i: assignee i).
+    event SealsCommitted(uint256 indexed jobId, uint16 mask, bytes32[] seals);
+    event ResultRevealed(uint256 indexed jobId, uint8 index, address indexed worker, bytes32 resultDigest);
     event JobFinalized(uint256 indexed jobId, bytes32 resultDigest);
     event JobFailed(uint256 indexed jobId);
     event JobCancelled(uint256 indexed jobId);
@@ -164,26 +211,77 @@ interface IJobMarket {
     error NotEnoughEligibleBids(uint256 jobId, uint256 eligible, uint8 quorum);
     error JobFull(uint256 jobId);
     error AlreadyAssigned(uint256 jobId, address provider);
-    error NotAssigned(uint256 jobId, address worker);
-    error AlreadyCommitted(uint256 jobId, address worker);
+    error RecordMismatch(uint256 jobId);
+    error BadIndex(uint256 jobId, uint256 index);
+    error NotYourIndex(uint256 jobId, uint256 index, address caller);
+    error AssignmentNotFinal(uint256 jobId);
+    error InvalidSealSignature(address worker);
+    error MissingSealSignature(uint256 jobId, uint256 index);
+    error BatchTermsDiffer(uint256 jobId);
+    error AlreadySettled(uint256 jobId, uint256 index);
+    error NotAgreed(uint256 jobId, uint256 index);
+    error AlreadyCommitted(uint256 jobId, uint256 index);
     error EmptySeal();
     error CommitDeadlinePassed(uint256 jobId, uint32 commitDeadline);
     error OpeningNotYetAllowed(uint256 jobId);
     error RevealDeadlinePassed(uint256 jobId, uint32 revealDeadline);
-    error InvalidOpening(uint256 jobId, address worker);
-    error OpeningsNotSorted(uint256 jobId);
+    error InvalidOpening(uint256 jobId, uint256 index);
+    error AlreadyRevealed(uint256 jobId, uint256 index);
+    error IndicesNotSorted(uint256 jobId);
     error QuorumNotReached(uint256 jobId, uint256 matching, uint8 quorum);
     error PayoutHeld(uint256 jobId, uint256 releasedAt);
     error SettlementTooEarly(uint256 jobId, uint256 allowedAt);
-    error IncompleteSettlement(uint256 jobId, uint8 pending);
     error NothingToSettle(uint256 jobId);
     error DisputeNotAllowed(uint256 jobId);
     error DisputeWindowClosed(uint256 jobId, uint256 closedAt);
     error WrongBond(uint96 expected, uint256 received);
-    error ParameterOutOfBounds(string name, uint256 value, uint256 min, uint256 max);
+    /// @param field Index of the field in MarketParams (0 = collateralBps ... 10 = disputeBond).
+    error ParameterOutOfBounds(uint8 field, uint256 value, uint256 min, uint256 max);
     error ZeroAddress();
+}
 
+/// @title IJobMarket
+/// @notice The whole job market API: JobMarket serves the hot path itself and forwards the rest to
+/// JobMarketExtension (same storage, see JobMarket's fallback). Clients use this ABI.
+interface IJobMarket is IJobMarketTypes {
+    // submission and assignment
+    function submitJob(JobSpec calldata spec) external payable returns (uint256 jobId);
+    function submitJobs(JobSpec[] calldata specs) external payable returns (uint256 firstJobId);
+    function assign(uint256 jobId) external;
+    function assignWithSignedBids(uint256 jobId, SignedBid[] calldata bids) external;
+    function assignBatch(uint256[] calldata jobIds, SignedBid[] calldata bids) external;
+    function claimJob(uint256 jobId, Assignee[] calldata current) external;
+    function claimJobs(uint256[] calldata jobIds, Assignee[][] calldata current) external;
+    function cancel(uint256 jobId) external;
+    // sealed results
+    function commit(uint256 jobId, Proof calldata proof, uint8 index, bytes32 seal) external;
+    function commitSeals(SealBatch[] calldata items, SealSignature[] calldata signatures) external;
+    function finalize(uint256 jobId, bytes32 resultDigest, Proof calldata proof, Opening[] calldata openings)
+        external;
+    function finalizeMany(Finalization[] calldata items) external;
+    function reveal(uint256 jobId, Proof calldata proof, uint8 index, bytes32 resultDigest, bytes32 salt) external;
+    // settlement and disputes
+    function claimPayout(uint256 jobId, Proof calldata proof, uint8 index) external;
+    function settle(uint256 jobId, Proof calldata proof) external;
+    function dispute(uint256 jobId) external payable;
+    function resolveDispute(uint256 jobId, bool resultUpheld) external;
+    // governance
+    function setParams(MarketParams calldata params_) external;
+    function pause() external;
+    function unpause() external;
+    // views
     function getJob(uint256 jobId) external view returns (Job memory);
+    function resultOf(uint256 jobId) external view returns (bytes32);
+    function workOf(uint256 jobId, uint256 index) external view returns (bytes32 seal, bytes32 revealedDigest);
     function paymentTokenOf(uint256 jobId) external view returns (address);
     function collateralOf(uint256 jobId) external view returns (uint96);
+    function params() external view returns (MarketParams memory);
+    function sealsDigest(bytes32 seals) external view returns (bytes32);
+    function jobCount() external view returns (uint256);
+    function paused() external view returns (bool);
+    function hasRole(bytes32 role, address account) external view returns (bool);
+    function grantRole(bytes32 role, address account) external;
+    function GOVERNOR_ROLE() external view returns (bytes32);
+    function ARBITER_ROLE() external view returns (bytes32);
+    function PAUSER_ROLE() external view returns (bytes32);
 }

@@ -9,8 +9,9 @@ pragma solidity 0.8.30;
 interface IPaymentEscrow {
     /// @notice Budget was deposited for `jobs` consecutive jobs starting at `firstJobId`.
     event Deposited(uint256 indexed firstJobId, address indexed token, address indexed payer, uint256 amount, uint256 jobs);
-    /// @notice `amount` of a job's budget was credited to `payee` (after `fee` went to the treasury).
-    event Paid(uint256 indexed jobId, address indexed payee, address token, uint256 amount, uint256 fee);
+    /// @notice Budget of a job was credited to its workers: `payees[i]` got `amounts[i]` less the fee at
+    /// the current `feeBps` (rounded down); `fees` in total went to the treasury.
+    event Paid(uint256 indexed jobId, address token, address[] payees, uint256[] amounts, uint256 fees);
     /// @notice `amount` of a job's budget was credited back to `to`.
     event Refunded(uint256 indexed jobId, address indexed to, address token, uint256 amount);
     /// @notice Native value (slashed stake or a dispute bond) was credited to `to`.
@@ -23,6 +24,7 @@ interface IPaymentEscrow {
     event TreasuryUpdated(address treasury);
 
     error ZeroAmount();
+    error LengthMismatch();
     error ZeroAddress();
     error NativeAmountMismatch(uint256 expected, uint256 received);
     error UnexpectedNativeValue(uint256 value);
@@ -33,7 +35,7 @@ interface IPaymentEscrow {
     error FeeTooHigh(uint16 feeBps, uint16 maxFeeBps);
 
     function deposit(uint256 firstJobId, uint256 jobs, address token, address payer, uint256 amount) external payable;
-    function pay(uint256 jobId, address token, address payee, uint256 amount) external;
+    function pay(uint256 jobId, address token, address[] calldata payees, uint256[] calldata amounts) external;
     function refund(uint256 jobId, address token, address to, uint256 amount) external;
     function creditNative(address to) external payable;
     function withdraw(address token) external returns (uint256 amount);

@@ -32,16 +32,17 @@ interface IProviderRegistry {
     event StakeAdded(address indexed provider, uint96 amount, uint96 stake);
     event UnbondRequested(address indexed provider, uint96 amount, uint96 unbonding, uint40 releaseAt);
     event UnbondedWithdrawn(address indexed provider, uint96 amount);
-    event CollateralLocked(address indexed provider, uint256 indexed jobId, uint96 amount, uint96 locked);
-    /// @notice Collateral of a settled job was released; the job's outcome changed reputation by
-    /// `reputationDelta` (clamped) to `reputation`, for `reason`. With ReputationChanged, this is the
+    /// @notice `amountEach` was locked for each of `jobIds`; the provider now has `locked` in total.
+    event CollateralLocked(address indexed provider, uint256[] jobIds, uint96 amountEach, uint96 locked);
+    /// @notice `amount` of collateral locked for `jobId` was released for each of `providers` (at most
+    /// what each still had locked); the job's outcome moved each one's reputation by `reputationDelta`
+    /// (clamped to [0, 10,000]) to `reputations[i]`, for `reason`. With ReputationChanged, this is the
     /// reputation history.
     event CollateralReleased(
-        address indexed provider,
         uint256 indexed jobId,
+        address[] providers,
         uint96 amount,
-        uint96 locked,
-        uint16 reputation,
+        uint16[] reputations,
         int32 reputationDelta,
         bytes32 reason
     );
@@ -63,11 +64,16 @@ interface IProviderRegistry {
     error ParameterOutOfBounds(uint256 value, uint256 min, uint256 max);
     error ZeroAddress();
 
-    function tryLockCollateral(address provider, uint256 jobId, uint96 amount, uint32 requiredCapabilities)
+    function tryLockCollateral(address provider, uint256[] calldata jobIds, uint96 amountEach, uint32 requiredCapabilities)
         external
         returns (bool locked);
-    function releaseCollateral(address provider, uint256 jobId, uint96 amount, int32 reputationDelta, bytes32 reason)
-        external;
+    function releaseCollateral(
+        address[] calldata providers,
+        uint256 jobId,
+        uint96 amount,
+        int32 reputationDelta,
+        bytes32 reason
+    ) external;
     function slash(address provider, uint256 jobId, uint96 amount, address beneficiary, bytes32 reason) external;
     function isEligible(address provider, uint32 requiredCapabilities, uint96 collateral) external view returns (bool);
     function reputationOf(address provider) external view returns (uint16);

@@ -1,7 +1,7 @@
 // SPDX-License-Identifier: Apache-2.0
 pragma solidity 0.8.30;
 
-import {IJobMarket} from "../interfaces/IJobMarket.sol";
+import {IJobMarket, IJobMarketTypes} from "../interfaces/IJobMarket.sol";
 
 /// @title BidRanking
 /// @notice The one rule that orders bids, on-chain and signed alike.
@@ -11,12 +11,12 @@ import {IJobMarket} from "../interfaces/IJobMarket.sol";
 library BidRanking {
     uint256 internal constant MAX_REPUTATION = 10_000;
 
-    function score(IJobMarket.Bid memory b) internal pure returns (uint256) {
+    function score(IJobMarketTypes.Bid memory b) internal pure returns (uint256) {
         return uint256(b.price) * (2 * MAX_REPUTATION - b.reputation);
     }
 
     /// @notice True if `a` ranks strictly before `b`.
-    function better(IJobMarket.Bid memory a, IJobMarket.Bid memory b) internal pure returns (bool) {
+    function better(IJobMarketTypes.Bid memory a, IJobMarketTypes.Bid memory b) internal pure returns (bool) {
         uint256 sa = score(a);
         uint256 sb = score(b);
         if (sa != sb) return sa < sb;
@@ -25,9 +25,9 @@ library BidRanking {
     }
 
     /// @notice Sorts best first (insertion sort: at most 4 * MAX_REPLICAS entries).
-    function sort(IJobMarket.Bid[] memory bids) internal pure {
+    function sort(IJobMarketTypes.Bid[] memory bids) internal pure {
         for (uint256 i = 1; i < bids.length; ++i) {
-            IJobMarket.Bid memory current = bids[i];
+            IJobMarketTypes.Bid memory current = bids[i];
             uint256 j = i;
             while (j > 0 && better(current, bids[j - 1])) {
                 bids[j] = bids[j - 1];

@@ -1,0 +1,239 @@
+// SPDX-License-Identifier: Apache-2.0
+pragma solidity 0.8.30;
+
+import {IBidBook} from "./interfaces/IBidBook.sol";
+import {IPaymentEscrow} from "./interfaces/IPaymentEscrow.sol";
+import {IProviderRegistry} from "./interfaces/IProviderRegistry.sol";
+import {JobMarketBase} from "./JobMarketBase.sol";
+import {JobProofs} from "./libraries/JobProofs.sol";
+
+/// @title JobMarketExtension
+/// @notice The job market's cold path: cancellation, on-chain reveals, payout claims, settlement after
+/// deadlines, disputes and governance.
+/// @dev Runs only by delegatecall from JobMarket (its fallback), on JobMarket's storage; its own storage
+/// is never used. Calling it directly reverts, so it cannot be confused with the market.
+contract JobMarketExtension is JobMarketBase {
+    address private immutable _self;
+
+    error DirectCall();
+
+    constructor(IProviderRegistry registry_, IPaymentEscrow escrow_, IBidBook bidBook_)
+        JobMarketBase(registry_, escrow_, bidBook_)
+    {
+        _self = address(this);
+    }
+
+    modifier onlyDelegated() {
+        if (address(this) == _self) revert DirectCall();
+        _;
+    }
+
+    /// @notice Cancels an Open job that has no assignee yet; the whole budget is refunded. Requester only.
+    function cancel(uint256 jobId) external onlyDelegated nonReentrant whenNotPaused {
+        Job storage job = _job(jobId);
+        if (msg.sender != job.requester) revert NotRequester(jobId, msg.sender);
+        if (job.status != JobStatus.Open) revert WrongStatus(jobId, job.status);
+        job.status = JobStatus.Cancelled;
+        emit JobCancelled(jobId);
+        _refund(jobId, job, uint256(job.replicas) * job.maxPrice);
+    }
+
+    /// @notice Fallback opening by the assignee itself, until the reveal deadline. Before finalization it
+    /// records the digest (the quorum-th matching reveal finalizes the job); after finalization a matching
+    /// reveal is paid (or held during the dispute window) and a different digest is slashed.
+    function reveal(uint256 jobId, Proof calldata proof, uint8 index, bytes32 resultDigest, bytes32 salt)
+        external
+        onlyDelegated
+        nonReentrant
+    {
+        Job storage job = _job(jobId);
+        Assignee calldata a = _provenAssignee(jobId, job, proof, index);
+        if (a.worker != msg.sender) revert NotYourIndex(jobId, index, msg.sender);
+        if (!_opens(jobId, proof, index, a.worker, resultDigest, salt)) revert InvalidOpening(jobId, index);
+        if (_revealed[jobId][index] != 0) revert AlreadyRevealed(jobId, index);
+        JobStatus status = job.status;
+        emit ResultRevealed(jobId, index, a.worker, resultDigest);
+        if (status == JobStatus.InProgress) {
+            _requireOpeningPhase(jobId, job);
+            _revealed[jobId][index] = resultDigest;
+            uint256 count = ++_revealCount[jobId][resultDigest];
+            if (count < job.quorum) return;
+            // The earlier matching revealers are paid by claimPayout.
+            _recordResult(jobId, job, resultDigest);
+            _agree(jobId, job, index, a, uint8(count));
+            _storeDigest(job, resultDigest);
+        } else if (status == JobStatus.Finalized || status == JobStatus.Disputed || status == JobStatus.Resolved) {
+            if (block.timestamp > job.revealDeadline) revert RevealDeadlinePassed(jobId, job.revealDeadline);
+            if (resultDigest != _digestOf(job)) {
+                _slash(jobId, job, index, a.worker, true);
+                return;
+            }
+            _revealed[jobId][index] = resultDigest;
+            _agree(jobId, job, index, a, 1);
+        } else {
+            revert WrongStatus(jobId, status);
+        }
+    }
+
+    /// @notice Pays an agreeing assignee whose payout was held (dispute window) or who revealed on-chain
+    /// before the job finalized. Anyone may call; the money is credited to the worker.
+    function claimPayout(uint256 jobId, Proof calldata proof, uint8 index) external onlyDelegated nonReentrant {
+        Job storage job = _job(jobId);
+        JobStatus status = job.status;
+        if (status != JobStatus.Finalized && status != JobStatus.Resolved) revert WrongStatus(jobId, status);
+        _requireNotHeld(jobId, job);
+        Assignee calldata a = _provenAssignee(jobId, job, proof, index);
+        if (!_agreed(jobId, job, index)) revert NotAgreed(jobId, index);
+        _payOne(jobId, job, index, a);
+    }
+
+    /// @notice Settles a job after its deadlines: a job without quorum fails (full refund); every
+    /// assignee not yet settled is paid (agreed), released (failed job) or slashed (no-show, or a wrong or
+    /// withheld result). Anyone may call; workers act as keepers.
+    function settle(uint256 jobId, Proof calldata proof) external onlyDelegated nonReentrant {
+        Job storage job = _job(jobId);
+        JobStatus status = job.status;
+        if (status == JobStatus.Open) {
+            if (block.timestamp < job.commitDeadline) revert SettlementTooEarly(jobId, job.commitDeadline);
+            _fail(jobId, job);
+            return;
+        } else if (status == JobStatus.Assigned || status == JobStatus.InProgress) {
+            if (block.timestamp <= job.revealDeadline) revert SettlementTooEarly(jobId, uint256(job.revealDeadline) + 1);
+            _fail(jobId, job);
+        } else if (status == JobStatus.Finalized || status == JobStatus.Resolved) {
+            if (block.timestamp <= job.revealDeadline) revert SettlementTooEarly(jobId, uint256(job.revealDeadline) + 1);
+            _requireNotHeld(jobId, job);
+        } else if (status != JobStatus.Failed) {
+            revert WrongStatus(jobId, status);
+        }
+        uint256 unsettled = ((1 << job.assigned) - 1) & ~uint256(job.settledMask);
+        if (unsettled == 0) revert NothingToSettle(jobId);
+        _verify(jobId, job, proof);
+        bool success = job.status != JobStatus.Failed;
+        for (uint256 i; i < job.assigned; ++i) {
+            if (unsettled & (1 << i) == 0) continue;
+            Assignee calldata a = proof.assignees[i];
+            if (!_committed(jobId, proof.sealsMask, i)) {
+                _slash(jobId, job, i, a.worker, false); // no-show
+            } else if (_agreed(jobId, job, i)) {
+                if (success) _payOne(jobId, job, i, a);
+                else _slash(jobId, job, i, a.worker, true); // agreed with an overturned result
+            } else if (success) {
+                _slash(jobId, job, i, a.worker, true); // wrong or withheld result
+            } else if (_revealed[jobId][i] != 0) {
+                _release(jobId, job, i, a.worker); // opened, but no quorum
+            } else {
+                _slash(jobId, job, i, a.worker, false); // committed but never opened
+            }
+        }
+    }
+
+    /// @notice The requester disputes a finalized result within the dispute window, posting the bond.
+    /// Payouts stay held until the arbiter resolves.
+    function dispute(uint256 jobId) external payable onlyDelegated nonReentrant whenNotPaused {
+        Job storage job = _job(jobId);
+        if (msg.sender != job.requester) revert NotRequester(jobId, msg.sender);
+        if (job.status != JobStatus.Finalized) revert WrongStatus(jobId, job.status);
+        if (job.disputeWindow == 0) revert DisputeNotAllowed(jobId);
+        uint256 closesAt = uint256(job.finalizedAt) + job.disputeWindow;
+        if (block.timestamp >= closesAt) revert DisputeWindowClosed(jobId, closesAt);
+        uint96 bond = _params.disputeBond;
+        if (msg.value != bond) revert WrongBond(bond, msg.value);
+        _holds[jobId].bond = bond;
+        job.status = JobStatus.Disputed;
+        emit DisputeOpened(jobId, bond);
+    }
+
+    /// @notice Arbiter's ruling. Upheld: the job is Resolved and the bond is shared by the agreeing
+    /// workers with their payouts. Overturned: the job Fails, the requester gets the bond and the budget
+    /// back, and the agreeing workers are slashed when settled.
+    function resolveDispute(uint256 jobId, bool resultUpheld) external onlyDelegated onlyRole(ARBITER_ROLE) nonReentrant {
+        Job storage job = _job(jobId);
+        if (job.status != JobStatus.Disputed) revert WrongStatus(jobId, job.status);
+        Held storage held = _holds[jobId];
+        uint256 bond = held.bond;
+        emit DisputeResolved(jobId, resultUpheld);
+        if (resultUpheld) {
+            job.status = JobStatus.Resolved;
+            uint8 agreeing = held.agreeing;
+            uint256 share = bond / agreeing;
+            (held.bond, held.sharesLeft) = (uint128(share), agreeing);
+            uint256 dust = bond - share * agreeing;
+            if (dust != 0) escrow.creditNative{value: dust}(escrow.treasury());
+        } else {
+            job.status = JobStatus.Failed;
+            held.bond = 0;
+            // Every unsettled replica's share goes back now; settling those workers later refunds nothing.
+            job.flags |= FLAG_REFUNDED;
+            uint256 unsettled = job.assigned - JobProofs.popcount(job.settledMask);
+            _refund(jobId, job, unsettled * job.maxPrice);
+            if (bond != 0) escrow.creditNative{value: bond}(job.requester);
+        }
+    }
+
+    /// @notice Sets every governed parameter at once (bounds checked per field; see `_setParams`).
+    function setParams(MarketParams calldata params_) external onlyDelegated onlyRole(GOVERNOR_ROLE) {
+        _setParams(params_);
+    }
+
+    /// @notice Emergency stop of new work: submissions, cancellations, assignments, claims and disputes.
+    /// @dev Jobs already assigned run to completion (commit, open, settle): their deadlines keep running,
+    /// and stopping them would slash workers for the pause. Payouts stay in the escrow ledger, whose own
+    /// pause stops withdrawals.
+    function pause() external onlyDelegated onlyRole(PAUSER_ROLE) {
+        _pause();
+    }
+
+    /// @notice Lifts the emergency stop.
+    function unpause() external onlyDelegated onlyRole(PAUSER_ROLE) {
+        _unpause();
+    }
+
+    /// @notice The governed parameters.
+    function params() external view returns (MarketParams memory) {
+        return _params;
+    }
+
+    /// @notice A seal committed alone, and a digest revealed on-chain, for assignee `index`.
+    function workOf(uint256 jobId, uint256 index) external view returns (bytes32 seal, bytes32 revealedDigest) {
+        return (_seals[jobId][index], _revealed[jobId][index]);
+    }
+
+    /// @notice The job's payment token (`address(0)`: native).
+    function paymentTokenOf(uint256 jobId) external view returns (address) {
+        return _token(jobId, _jobs[jobId]);
+    }
+
+    // ------------------------------------------------------------------ internals
+
+    /// @dev Settled check first, so a settled assignee gets AlreadySettled rather than RecordMismatch
+    /// (once all are settled the record word holds the digest).
+    function _provenAssignee(uint256 jobId, Job storage job, Proof calldata proof, uint256 index)
+        private
+        view
+        returns (Assignee calldata a)
+    {
+        if (index < job.assigned && job.settledMask & (1 << index) != 0) revert AlreadySettled(jobId, index);
+        _verify(jobId, job, proof);
+        a = _assignee(jobId, job, proof, index);
+    }
+
+    /// @dev A revealing assignee that agrees: paid now, or counted and held while a dispute is possible
+    /// or open (its `_revealed` digest marks it). `agreeing` is how many agreeing assignees this call
+    /// makes known: a finalizing reveal also counts the earlier matching reveals.
+    function _agree(uint256 jobId, Job storage job, uint256 index, Assignee calldata a, uint8 agreeing) private {
+        if (_held(job)) {
+            _holds[jobId].agreeing += agreeing;
+            emit WorkerSettled(jobId, a.worker, WorkerOutcome.Held, a.price);
+        } else {
+            _payOne(jobId, job, index, a);
+        }
+    }
+
+    function _fail(uint256 jobId, Job storage job) private {
+        job.status = JobStatus.Failed;
+        emit JobFailed(jobId);
+        // Unassigned replicas (never assigned, or instant-mode claims that did not come) go back now.
+        if (job.assigned == 0 || job.bidDeadline == 0) _refundUnassigned(jobId, job);
+    }
+}
