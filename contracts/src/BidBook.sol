@@ -197,6 +197,8 @@ contract BidBook is IBidBook, AccessControl, Pausable, EIP712 {
         _checkPrice(s.price, maxPrice);
         if (block.timestamp > s.expiry) revert BidExpired(s.provider, s.expiry);
         bytes32 digest = bidDigest(jobs, s.provider, s.price, s.sla, s.expiry);
+        // The third value only details a malformed signature; `err` already says it is one.
+        // slither-disable-next-line unused-return
         (address signer, ECDSA.RecoverError err,) = ECDSA.tryRecover(digest, s.r, s.vs);
         if (err != ECDSA.RecoverError.NoError || signer != s.provider) revert InvalidBidSignature(s.provider);
     }

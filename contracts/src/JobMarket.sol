@@ -114,6 +114,7 @@ contract JobMarket is JobMarketBase, EIP712 {
         if (jobIds.length == 0) revert EmptyBatch();
         Job storage first = _job(jobIds[0]);
         for (uint256 i; i < jobIds.length; ++i) {
+            if (i != 0 && jobIds[i] <= jobIds[i - 1]) revert JobIdsNotAscending();
             Job storage job = _job(jobIds[i]);
             _requireAssignable(jobIds[i], job);
             if (
@@ -179,6 +180,7 @@ contract JobMarket is JobMarketBase, EIP712 {
         }
         for (uint256 k; k < signatures.length; ++k) {
             SealSignature calldata sig = signatures[k];
+            // slither-disable-next-line unused-return
             (address signer, ECDSA.RecoverError err,) = ECDSA.tryRecover(sealsDigest(chains[k]), sig.r, sig.vs);
             if (chains[k] == 0 || err != ECDSA.RecoverError.NoError || signer != sig.worker) {
                 revert InvalidSealSignature(sig.worker);

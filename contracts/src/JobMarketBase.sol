@@ -47,12 +47,18 @@ abstract contract JobMarketBase is IJobMarketTypes, AccessControl, Pausable, Ree
     MarketParams internal _params;
     uint256 public jobCount;
 
+    // Written by JobMarket or by JobMarketExtension (on the same storage), hence slither's
+    // "uninitialized-state" on the ones one half only reads.
     mapping(uint256 jobId => Job) internal _jobs;
     /// @dev Only for ERC-20 jobs (FLAG_TOKEN): native jobs spend no storage on their token.
+    // slither-disable-next-line uninitialized-state
     mapping(uint256 jobId => address) internal _jobTokens;
+    // slither-disable-next-line uninitialized-state
     mapping(uint256 jobId => mapping(uint256 index => bytes32)) internal _seals;
+    // slither-disable-next-line uninitialized-state
     mapping(uint256 jobId => mapping(uint256 index => bytes32)) internal _revealed;
     mapping(uint256 jobId => mapping(bytes32 digest => uint256)) internal _revealCount;
+    // slither-disable-next-line uninitialized-state
     mapping(uint256 jobId => Held) internal _holds;
 
     constructor(IProviderRegistry registry_, IPaymentEscrow escrow_, IBidBook bidBook_) {
@@ -122,6 +128,8 @@ abstract contract JobMarketBase is IJobMarketTypes, AccessControl, Pausable, Ree
         job.finalizedAt = uint32(block.timestamp);
         job.status = JobStatus.Finalized;
         emit JobFinalized(jobId, resultDigest);
+        // A zero bid deadline marks instant mode; it is not a time comparison.
+        // slither-disable-next-line incorrect-equality
         if (job.bidDeadline == 0) _refundUnassigned(jobId, job); // instant mode: claims ended
     }
 
@@ -180,11 +188,17 @@ abstract contract JobMarketBase is IJobMarketTypes, AccessControl, Pausable, Ree
         _payMany(jobId, job, workers, prices);
     }
 
+    /// @dev Each agreeing worker paid after an upheld dispute gets one bond share (state first, then
+    /// the trusted escrow credits them).
     function _payBondShares(uint256 jobId, address[] memory workers) private {
         Held storage held = _holds[jobId];
-        for (uint256 i; i < workers.length && held.sharesLeft != 0; ++i) {
-            --held.sharesLeft;
-            if (held.bond != 0) escrow.creditNative{value: held.bond}(workers[i]);
+        uint256 shares = workers.length < held.sharesLeft ? workers.length : held.sharesLeft;
+        held.sharesLeft -= uint8(shares);
+        uint256 share = held.bond;
+        if (share == 0) return;
+        for (uint256 i; i < shares; ++i) {
+            // slither-disable-next-line arbitrary-send-eth,reentrancy-eth
+            escrow.creditNative{value: share}(workers[i]);
         }
     }
 

@@ -156,6 +156,8 @@ contract JobMarketExtension is JobMarketBase {
         if (resultUpheld) {
             job.status = JobStatus.Resolved;
             uint8 agreeing = held.agreeing;
+            // Equal shares; the rounding remainder (`dust`) goes to the treasury, so nothing is lost.
+            // slither-disable-next-line divide-before-multiply
             uint256 share = bond / agreeing;
             (held.bond, held.sharesLeft) = (uint128(share), agreeing);
             uint256 dust = bond - share * agreeing;

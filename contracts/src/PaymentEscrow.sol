@@ -69,6 +69,8 @@ contract PaymentEscrow is IPaymentEscrow, AccessControl, Pausable, ReentrancyGua
         if (msg.value != 0) revert UnexpectedNativeValue(msg.value);
         if (token.code.length == 0) revert NotAContract(token);
         uint256 before = IERC20(token).balanceOf(address(this));
+        // `payer` is always the JobMarket's own msg.sender (the requester): only MARKET_ROLE gets here.
+        // slither-disable-next-line arbitrary-send-erc20
         IERC20(token).safeTransferFrom(payer, address(this), amount);
         uint256 received = IERC20(token).balanceOf(address(this)) - before;
         if (received != amount) revert TransferAmountMismatch(token, amount, received);

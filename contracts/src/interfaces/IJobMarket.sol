@@ -218,6 +218,7 @@ interface IJobMarketTypes {
     error InvalidSealSignature(address worker);
     error MissingSealSignature(uint256 jobId, uint256 index);
     error BatchTermsDiffer(uint256 jobId);
+    error JobIdsNotAscending();
     error AlreadySettled(uint256 jobId, uint256 index);
     error NotAgreed(uint256 jobId, uint256 index);
     error AlreadyCommitted(uint256 jobId, uint256 index);
