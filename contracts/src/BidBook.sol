@@ -124,6 +124,7 @@ contract BidBook is IBidBook, AccessControl, Pausable, EIP712 {
         uint8 replicas,
         IJobMarketTypes.SignedBid[] calldata signed
     ) external view returns (IJobMarketTypes.Bid[] memory ranked) {
+        if (jobIds.length == 0) revert NoJobs();
         for (uint256 i; i < jobIds.length; ++i) {
             if (_counts[jobIds[i]] != 0) revert BookNotEmpty(jobIds[i]);
         }

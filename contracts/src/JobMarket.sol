@@ -457,7 +457,7 @@ contract JobMarket is JobMarketBase, EIP712 {
             (workers[i], prices[i]) = (a.worker, a.price);
         }
         if (job.disputeWindow != 0) {
-            _hold(jobId, workers, prices, agreedMask);
+            _hold(jobId, workers, prices, agreedMask, resultDigest);
         } else {
             job.settledMask |= uint16(agreedMask);
             _payMany(jobId, job, workers, prices);
@@ -465,10 +465,21 @@ contract JobMarket is JobMarketBase, EIP712 {
         _storeDigest(job, resultDigest);
     }
 
-    /// @dev Payouts wait for the dispute window: remember who agreed.
-    function _hold(uint256 jobId, address[] memory workers, uint256[] memory prices, uint256 agreedMask) private {
+    /// @dev Payouts wait for the dispute window: remember who agreed. Assignees that revealed the digest
+    /// on-chain before finalization agree too, listed in the openings or not: each counts once.
+    function _hold(
+        uint256 jobId,
+        address[] memory workers,
+        uint256[] memory prices,
+        uint256 agreedMask,
+        bytes32 resultDigest
+    ) private {
+        uint256 agreeing = workers.length + _revealCount[jobId][resultDigest];
+        for (uint256 i; i < 16 && agreedMask >> i != 0; ++i) {
+            if (agreedMask & (1 << i) != 0 && _revealed[jobId][i] == resultDigest) --agreeing; // listed twice
+        }
         Held storage held = _holds[jobId];
-        (held.agreedMask, held.agreeing) = (uint16(agreedMask), uint8(workers.length));
+        (held.agreedMask, held.agreeing) = (uint16(agreedMask), uint8(agreeing));
         for (uint256 i; i < workers.length; ++i) {
             emit WorkerSettled(jobId, workers[i], WorkerOutcome.Held, prices[i]);
         }

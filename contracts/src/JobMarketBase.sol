@@ -265,7 +265,9 @@ abstract contract JobMarketBase is IJobMarketTypes, AccessControl, Pausable, Ree
         _bound(7, p.maxBidWindow, 60, 7 days);
         _bound(8, p.maxJobDuration, 1 hours, 90 days);
         _bound(9, p.maxDisputeWindow, 0, 30 days);
-        _bound(10, p.disputeBond, 0, 1e30);
+        _bound(10, p.disputeBond, 0, 1e24);
+        // A bid window must leave time for the job: it counts against the job's duration.
+        _bound(7, p.maxBidWindow, 60, p.maxJobDuration - 1);
         _params = p;
         emit ParamsUpdated(p);
     }

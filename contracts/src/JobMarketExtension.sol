@@ -64,6 +64,8 @@ contract JobMarketExtension is JobMarketBase {
             _storeDigest(job, resultDigest);
         } else if (status == JobStatus.Finalized || status == JobStatus.Disputed || status == JobStatus.Resolved) {
             if (block.timestamp > job.revealDeadline) revert RevealDeadlinePassed(jobId, job.revealDeadline);
+            // Already counted as agreeing through finalize's openings (payout held).
+            if (_holds[jobId].agreedMask & (1 << index) != 0) revert AlreadyRevealed(jobId, index);
             if (resultDigest != _digestOf(job)) {
                 _slash(jobId, job, index, a.worker, true);
                 return;

@@ -339,6 +339,57 @@ contract JobLifecycleTest is Base {
         assertEq(credit(treasury), 3 * FEE + (0.1 ether - 3 * share), "fees plus rounding dust");
     }
 
+    /// Regression: an assignee already counted through finalize's openings cannot reveal again while
+    /// payouts are held (it was counted twice and one bond share stayed in the market for good).
+    function test_dispute_listedAssigneeCannotBeCountedTwice() public {
+        IJobMarketTypes.JobSpec memory s = spec(3, 2, 60);
+        s.disputeWindow = 1 days;
+        uint256 jobId = _assigned(s);
+        for (uint256 i; i < 3; ++i) commitAs(jobId, providerIndexOf(worker(jobId, i)), DIGEST);
+        IJobMarketTypes.Proof memory proof = proofOf(jobId);
+        market.finalize(jobId, DIGEST, proof, openings(jobId, 2));
+        address w0 = worker(jobId, 0);
+        bytes32 s0 = salt(jobId, w0);
+        vm.prank(w0);
+        vm.expectRevert(abi.encodeWithSelector(IJobMarketTypes.AlreadyRevealed.selector, jobId, 0));
+        market.reveal(jobId, proof, 0, DIGEST, s0);
+        vm.prank(requester);
+        market.dispute{value: 0.1 ether}(jobId);
+        vm.prank(arbiter);
+        market.resolveDispute(jobId, true);
+        vm.warp(market.getJob(jobId).revealDeadline + 1);
+        market.settle(jobId, proof);
+        assertEq(market.getJob(jobId).settledMask, 7, "everyone settled");
+        assertEq(address(market).balance, 0, "bond fully distributed");
+    }
+
+    /// Regression: an assignee that revealed before finalization, and is not in the openings, agrees
+    /// too and gets its bond share (it was not counted).
+    function test_dispute_earlyRevealerCountedForBondShare() public {
+        IJobMarketTypes.JobSpec memory s = spec(3, 2, 60);
+        s.disputeWindow = 1 days;
+        uint256 jobId = _assigned(s);
+        for (uint256 i; i < 3; ++i) commitAs(jobId, providerIndexOf(worker(jobId, i)), DIGEST);
+        IJobMarketTypes.Proof memory proof = proofOf(jobId);
+        address w0 = worker(jobId, 0);
+        bytes32 s0 = salt(jobId, w0);
+        vm.prank(w0);
+        market.reveal(jobId, proof, 0, DIGEST, s0); // InProgress: recorded, not yet a quorum
+        IJobMarketTypes.Opening[] memory o = new IJobMarketTypes.Opening[](2);
+        o[0] = IJobMarketTypes.Opening(1, salt(jobId, worker(jobId, 1)));
+        o[1] = IJobMarketTypes.Opening(2, salt(jobId, worker(jobId, 2)));
+        market.finalize(jobId, DIGEST, proof, o);
+        vm.prank(requester);
+        market.dispute{value: 0.1 ether}(jobId);
+        vm.prank(arbiter);
+        market.resolveDispute(jobId, true);
+        for (uint8 i = 1; i < 3; ++i) market.claimPayout(jobId, proof, i);
+        market.claimPayout(jobId, proof, 0);
+        uint256 share = uint256(0.1 ether) / 3;
+        for (uint256 i; i < 3; ++i) assertEq(credit(worker(jobId, i)), PRICE - FEE + share, "one share each");
+        assertEq(address(market).balance, 0, "bond fully distributed");
+    }
+
     function test_dispute_overturned_refundsAndSlashesWinners() public {
         IJobMarketTypes.JobSpec memory s = spec(3, 2, 60);
         s.disputeWindow = 1 days;

@@ -23,6 +23,7 @@ interface IBidBook {
     error BidExpired(address provider, uint32 expiry);
     error InvalidBidSignature(address provider);
     error BookNotEmpty(uint256 jobId);
+    error NoJobs();
 
     function bid(uint256 jobId, uint80 price, uint32 sla) external;
     function rank(
