@@ -57,6 +57,7 @@ abstract contract JobMarketBase is IJobMarketTypes, AccessControl, Pausable, Ree
     mapping(uint256 jobId => mapping(uint256 index => bytes32)) internal _seals;
     // slither-disable-next-line uninitialized-state
     mapping(uint256 jobId => mapping(uint256 index => bytes32)) internal _revealed;
+    // slither-disable-next-line uninitialized-state
     mapping(uint256 jobId => mapping(bytes32 digest => uint256)) internal _revealCount;
     // slither-disable-next-line uninitialized-state
     mapping(uint256 jobId => Held) internal _holds;
