@@ -42,7 +42,7 @@ slither: build
 
 ## Line coverage of contracts/src, at least 90%.
 coverage: setup
-	cd contracts && forge coverage --report lcov --report-file lcov.info --no-match-path "test/invariant/*" >/dev/null && \
+	cd contracts && rm -f lcov.info && forge coverage --report lcov --report-file lcov.info --no-match-path "test/invariant/*" >/dev/null && \
 		$(PYTHON) tools/coverage_gate.py lcov.info 90
 
 ## Runs every test of the repository.
