@@ -1,18 +1,19 @@
 # PolkaCompute: one entry point for setting up, testing and benchmarking.
-# Everything comes from the package registries (npm for forge/anvil/solc, PyPI for Python tools);
-# stamps make re-runs fast when nothing changed.
+# Everything comes from the package registries (npm for forge/anvil/solc, PyPI for Python); stamp
+# files make re-runs fast when nothing changed.
 
 SHELL := /bin/bash
 PYTHON ?= python3
 VENV := .venv
 PY := $(VENV)/bin/python
+TOOLS_VENV := .venv-tools
 NODE_MODULES := contracts/node_modules
 FOUNDRY_BIN := $(abspath $(NODE_MODULES)/@foundry-rs/forge-linux-amd64/bin):$(abspath $(NODE_MODULES)/@foundry-rs/anvil-linux-amd64/bin):$(abspath $(NODE_MODULES)/@foundry-rs/cast-linux-amd64/bin)
 export PATH := $(FOUNDRY_BIN):$(PATH)
 
-.PHONY: setup build test test-contracts size-check slither coverage bench-gas clean
+.PHONY: setup build artifacts test test-contracts test-python lint size-check slither coverage bench-gas lock clean
 
-setup: $(NODE_MODULES)/.stamp $(VENV)/.stamp
+setup: $(NODE_MODULES)/.stamp $(VENV)/.stamp $(TOOLS_VENV)/.stamp
 
 $(NODE_MODULES)/.stamp: contracts/package.json contracts/package-lock.json
 	@# npm ci rejects this lockfile: the foundry packages list platform binaries the registry lacks.
@@ -21,14 +22,26 @@ $(NODE_MODULES)/.stamp: contracts/package.json contracts/package-lock.json
 		{ echo "forge binary missing after npm install (this Makefile expects linux-amd64)"; exit 1; }
 	touch $@
 
-$(VENV)/.stamp: requirements-dev.txt
+## The project venv: exact versions from requirements.lock, then the package itself (editable).
+$(VENV)/.stamp: requirements.lock pyproject.toml
 	$(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install --quiet --upgrade pip
-	$(PY) -m pip install --quiet -r requirements-dev.txt
+	$(PY) -m pip install --quiet -r requirements.lock
+	$(PY) -m pip install --quiet --no-deps -e .
+	touch $@
+
+## Tools with conflicting pins (slither wants web3 < 8) live in their own venv.
+$(TOOLS_VENV)/.stamp: requirements-tools.lock
+	$(PYTHON) -m venv $(TOOLS_VENV)
+	$(TOOLS_VENV)/bin/python -m pip install --quiet -r requirements-tools.lock
 	touch $@
 
 build: setup
 	cd contracts && forge build
+
+## Regenerates the ABIs and bytecode the Python package ships (commit the result).
+artifacts: build
+	$(PY) tools/export_artifacts.py
 
 size-check: build
 	$(PYTHON) contracts/tools/check_sizes.py
@@ -38,19 +51,34 @@ test-contracts: build
 
 ## Static analysis: fails on any medium or high finding not justified inline (see contracts/README.md).
 slither: build
-	cd contracts && $(abspath $(VENV))/bin/slither . --config-file slither.config.json --fail-medium
+	cd contracts && $(abspath $(TOOLS_VENV))/bin/slither . --config-file slither.config.json --fail-medium
 
 ## Line coverage of contracts/src, at least 90%.
 coverage: setup
 	cd contracts && rm -f lcov.info && forge coverage --report lcov --report-file lcov.info --no-match-path "test/invariant/*" >/dev/null && \
 		$(PYTHON) tools/coverage_gate.py lcov.info 90
 
+lint: setup
+	$(VENV)/bin/ruff check src tests bench tools
+	$(VENV)/bin/ruff format --check src tests
+	$(VENV)/bin/mypy
+
+test-python: build
+	$(PY) -m pytest
+
 ## Runs every test of the repository.
-test: setup size-check test-contracts slither coverage
+test: setup size-check test-contracts lint test-python slither coverage
 
 ## Gas of complete job lifecycles on a real anvil -> bench/results/gas.json
 bench-gas: build
 	$(PY) bench/gas.py
 
+## Re-pins the Python dependencies after editing pyproject.toml or requirements-tools.in.
+lock: $(VENV)/.stamp
+	$(VENV)/bin/pip-compile --quiet --strip-extras --no-emit-index-url --no-emit-find-links --extra dev \
+		-o requirements.lock pyproject.toml
+	$(VENV)/bin/pip-compile --quiet --strip-extras --no-emit-index-url --no-emit-find-links \
+		-o requirements-tools.lock requirements-tools.in
+
 clean:
-	rm -rf contracts/out contracts/cache
+	rm -rf contracts/out contracts/cache $(VENV) $(TOOLS_VENV)

@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
 import shutil
 import socket
 import subprocess
@@ -54,10 +53,27 @@ class Chain:
         anvil = shutil.which("anvil") or str(ANVIL)
         self.port = free_port()
         self.proc = subprocess.Popen(
-            [anvil, "--port", str(self.port), "--host", "127.0.0.1", "--accounts", str(accounts),
-             "--balance", "1000000", "--hardfork", "cancun", "--silent", "--gas-limit", "300000000",
-             "--mnemonic", MNEMONIC, *extra_args],
-            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+            [
+                anvil,
+                "--port",
+                str(self.port),
+                "--host",
+                "127.0.0.1",
+                "--accounts",
+                str(accounts),
+                "--balance",
+                "1000000",
+                "--hardfork",
+                "cancun",
+                "--silent",
+                "--gas-limit",
+                "300000000",
+                "--mnemonic",
+                MNEMONIC,
+                *extra_args,
+            ],
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
         )
         self.w3 = Web3(HTTPProvider(f"http://127.0.0.1:{self.port}", request_kwargs={"timeout": 60}))
         deadline = time.monotonic() + 60
@@ -132,9 +148,23 @@ class Protocol:
     def spec(self, m: int, n: int, bid_window: int = 60) -> tuple:
         now = self.chain.now()
         return (
-            Web3.keccak(text="program"), Web3.keccak(text="input"), b"wasi".ljust(32, b"\x00"), 1, m, n,
-            10**9, 60, PRICE, "0x" + "00" * 20, bid_window, now + bid_window + 3_600, now + bid_window + 7_200,
-            0, False, b"\x00" * 32, 0,
+            Web3.keccak(text="program"),
+            Web3.keccak(text="input"),
+            b"wasi".ljust(32, b"\x00"),
+            1,
+            m,
+            n,
+            10**9,
+            60,
+            PRICE,
+            "0x" + "00" * 20,
+            bid_window,
+            now + bid_window + 3_600,
+            now + bid_window + 7_200,
+            0,
+            False,
+            b"\x00" * 32,
+            0,
         )
 
     def signed_bid(self, job_ids: int | list[int], worker_index: int) -> tuple:
@@ -145,20 +175,33 @@ class Protocol:
         typed = {
             "types": {
                 "EIP712Domain": [
-                    {"name": "name", "type": "string"}, {"name": "version", "type": "string"},
-                    {"name": "chainId", "type": "uint256"}, {"name": "verifyingContract", "type": "address"},
+                    {"name": "name", "type": "string"},
+                    {"name": "version", "type": "string"},
+                    {"name": "chainId", "type": "uint256"},
+                    {"name": "verifyingContract", "type": "address"},
                 ],
                 "Bid": [
-                    {"name": "jobs", "type": "bytes32"}, {"name": "provider", "type": "address"},
-                    {"name": "price", "type": "uint80"}, {"name": "sla", "type": "uint32"},
+                    {"name": "jobs", "type": "bytes32"},
+                    {"name": "provider", "type": "address"},
+                    {"name": "price", "type": "uint80"},
+                    {"name": "sla", "type": "uint32"},
                     {"name": "expiry", "type": "uint32"},
                 ],
             },
             "primaryType": "Bid",
-            "domain": {"name": "PolkaCompute BidBook", "version": "1", "chainId": self.chain.w3.eth.chain_id,
-                       "verifyingContract": self.book.address},
-            "message": {"jobs": Web3.solidity_keccak(["uint256[]"], [ids]), "provider": worker, "price": PRICE,
-                        "sla": 600, "expiry": expiry},
+            "domain": {
+                "name": "PolkaCompute BidBook",
+                "version": "1",
+                "chainId": self.chain.w3.eth.chain_id,
+                "verifyingContract": self.book.address,
+            },
+            "message": {
+                "jobs": Web3.solidity_keccak(["uint256[]"], [ids]),
+                "provider": worker,
+                "price": PRICE,
+                "sla": 600,
+                "expiry": expiry,
+            },
         }
         signed = Account.sign_message(encode_typed_data(full_message=typed), self.chain.key(3 + worker_index))
         vs = signed.s | ((signed.v - 27) << 255)
@@ -174,7 +217,7 @@ class Protocol:
     def assignees(self, receipt) -> list[tuple]:
         """The assignee list from the JobAssigned event, as an SDK rebuilds it."""
         events = self.market.events.JobAssigned().process_receipt(receipt, errors=DISCARD)
-        return [(w, p) for e in events for w, p in zip(e["args"]["workers"], e["args"]["prices"])]
+        return [(w, p) for e in events for w, p in zip(e["args"]["workers"], e["args"]["prices"], strict=False)]
 
     def seal_of(self, job_id: int, worker: str, digest: bytes) -> bytes:
         return Web3.keccak(self.encode_seal(job_id, worker, digest))
@@ -186,14 +229,15 @@ class Protocol:
             seals = [self.seal_of(job_id, w, digest) for w, _ in assignees]
             items.append((job_id, assignees, list(enumerate(seals))))
             proofs[job_id] = (assignees, (1 << len(assignees)) - 1, seals)
-            for (w, _), seal in zip(assignees, seals):
+            for (w, _), seal in zip(assignees, seals, strict=False):
                 if w != leader:
                     prev = chains.get(w, b"\x00" * 32)
                     chains[w] = Web3.keccak(encode(["bytes32", "uint256", "bytes32"], [prev, job_id, seal]))
         signatures = []
         for w, chain in chains.items():
-            signed = Account.unsafe_sign_hash(self.market.functions.sealsDigest(chain).call(),
-                                              self.chain.key(3 + self.workers.index(w)))
+            signed = Account.unsafe_sign_hash(
+                self.market.functions.sealsDigest(chain).call(), self.chain.key(3 + self.workers.index(w))
+            )
             vs = signed.s | ((signed.v - 27) << 255)
             signatures.append((w, signed.r.to_bytes(32, "big"), vs.to_bytes(32, "big")))
         return items, signatures, proofs
@@ -247,7 +291,9 @@ def lifecycle(p: Protocol, m: int, n: int, onchain: bool = False) -> dict:
         items, signatures, proofs = p.seal_items({job_id: assignees}, DIGEST, leader)
         calls["commitSeals"] = c.send(p.market.functions.commitSeals(items, signatures), leader)
         proof = proofs[job_id]
-    calls["finalize"] = c.send(p.market.functions.finalize(job_id, DIGEST, proof, p.openings(job_id, assignees)), leader)
+    calls["finalize"] = c.send(
+        p.market.functions.finalize(job_id, DIGEST, proof, p.openings(job_id, assignees)), leader
+    )
     status = p.market.functions.getJob(job_id).call()[1]
     assert status == 4, f"job {job_id} not finalized (status {status})"
     return {"total_gas": sum(calls.values()), "calls": calls}
@@ -262,8 +308,9 @@ def batched(p: Protocol, jobs: int, m: int, n: int, instant: bool = False) -> di
     c, calls = p.chain, {}
     first = p.next_job_id()
     ids = list(range(first, first + jobs))
-    calls["submitJobs"] = c.send(p.market.functions.submitJobs([p.spec(m, n, 0 if instant else 60)] * jobs),
-                                 p.requester, value=jobs * m * PRICE)
+    calls["submitJobs"] = c.send(
+        p.market.functions.submitJobs([p.spec(m, n, 0 if instant else 60)] * jobs), p.requester, value=jobs * m * PRICE
+    )
     lists: dict[int, list[tuple]] = {j: [] for j in ids}
     if instant:
         for i, w in enumerate(p.workers[:m]):
@@ -278,7 +325,7 @@ def batched(p: Protocol, jobs: int, m: int, n: int, instant: bool = False) -> di
         calls["assignBatch"] = receipt["gasUsed"]
         for e in p.market.events.BatchAssigned().process_receipt(receipt, errors=DISCARD):
             for j in e["args"]["jobIds"]:
-                lists[j] = list(zip(e["args"]["workers"], e["args"]["prices"]))
+                lists[j] = list(zip(e["args"]["workers"], e["args"]["prices"], strict=False))
     leader = lists[first][0][0]
     items, signatures, proofs = p.seal_items(lists, DIGEST, leader)
     calls["commitSeals"] = c.send(p.market.functions.commitSeals(items, signatures), leader)
@@ -310,18 +357,23 @@ def scaling(p: Protocol, extra_providers: list[str]) -> dict:
             if i == 2:
                 out["commit"] = gas
         out["finalize"] = c.send(
-            p.market.functions.finalize(job_id, DIGEST, proof, p.openings(job_id, assignees)), p.workers[0])
+            p.market.functions.finalize(job_id, DIGEST, proof, p.openings(job_id, assignees)), p.workers[0]
+        )
         return out
 
-    for i, addr in enumerate(extra_providers[:10 - len(p.workers)]):
+    for i, addr in enumerate(extra_providers[: 10 - len(p.workers)]):
         p.register(addr, 100 + i)
     small = sample()
-    for i, addr in enumerate(extra_providers[10 - len(p.workers):]):
+    for i, addr in enumerate(extra_providers[10 - len(p.workers) :]):
         p.register(addr, 1_000 + i)
     registered = len(p.workers) + len(extra_providers)
     large = sample()
-    return {"providers": [10, registered], "gas_at_10": small, f"gas_at_{registered}": large,
-            "identical": small == large}
+    return {
+        "providers": [10, registered],
+        "gas_at_10": small,
+        f"gas_at_{registered}": large,
+        "identical": small == large,
+    }
 
 
 def contract_sizes() -> dict:
@@ -357,7 +409,7 @@ def main() -> int:
             "paths": {
                 "unbatched": "submitJob, assignWithSignedBids, commitSeals (all seals, one tx), finalize",
                 "unbatched_onchain": "submitJob, bid x M, assign, commit x M, finalize",
-                "batched16": "submitJobs, assignBatch (one signed bid per provider for all 16), commitSeals, finalizeMany",
+                "batched16": "submitJobs, assignBatch (one signed bid per provider for all), commitSeals, finalizeMany",
                 "batched16_instant_claims": "submitJobs, claimJobs x M, commitSeals, finalizeMany",
             },
         }

@@ -1,0 +1,219 @@
+"""The one chain-access layer: connection, contracts, calls and transactions (async core).
+
+The SDK, worker, indexer and CLI all go through `ChainClient`. It checks the chain id on connect,
+signs locally (keys never leave the process), keeps its own nonce per sender so concurrent sends from
+one process do not collide, buffers gas estimates per network, polls for receipts at the network's pace,
+and turns reverts into `ContractError`s with the Solidity error name and arguments.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+from typing import Any, cast
+
+from web3 import AsyncHTTPProvider, AsyncWeb3
+from web3.contract.async_contract import AsyncContract, AsyncContractFunction
+from web3.exceptions import (
+    ContractCustomError,
+    ContractLogicError,
+    ContractPanicError,
+    TransactionNotFound,
+    Web3RPCError,
+)
+from web3.types import BlockIdentifier, TxParams
+
+from polkacompute.chain.accounts import Signer
+from polkacompute.chain.networks import Network
+from polkacompute.chain.revert import decode_revert
+from polkacompute.contracts import abi
+from polkacompute.errors import (
+    ChainIdMismatch,
+    InsufficientFunds,
+    NetworkError,
+    PolkaComputeError,
+    ReceiptTimeout,
+    TransactionError,
+)
+
+Receipt = dict[str, Any]
+log = logging.getLogger(__name__)
+
+
+class ChainClient:
+    """Async access to one network, optionally with a signer for transactions."""
+
+    def __init__(self, network: Network, signer: Signer | None = None, *, request_timeout: float = 30.0) -> None:
+        if signer is not None:
+            signer.check_network(network)
+        self.network = network
+        self.signer = signer
+        self.w3 = AsyncWeb3(AsyncHTTPProvider(network.rpc_url, request_kwargs={"timeout": request_timeout}))
+        self._nonce: int | None = None
+        self._nonce_lock = asyncio.Lock()
+        self._connected = False
+
+    async def connect(self) -> None:
+        """Checks that the endpoint answers and serves the network's chain id."""
+        try:
+            chain_id = await self.w3.eth.chain_id
+        except PolkaComputeError:
+            raise
+        except Exception as exc:
+            raise NetworkError(
+                f"cannot reach the RPC endpoint of network {self.network.name!r} at {self.network.rpc_url}",
+                hint="is the node running? for the devnet: `polkacompute devnet up`",
+            ) from exc
+        if chain_id != self.network.chain_id:
+            raise ChainIdMismatch(self.network.name, self.network.chain_id, chain_id)
+        self._connected = True
+
+    async def close(self) -> None:
+        await self.w3.provider.disconnect()
+
+    async def __aenter__(self) -> ChainClient:
+        await self.connect()
+        return self
+
+    async def __aexit__(self, *exc: object) -> None:
+        await self.close()
+
+    # ------------------------------------------------------------------ contracts and reads
+
+    def contract(self, name: str, address: str) -> AsyncContract:
+        return self.w3.eth.contract(address=AsyncWeb3.to_checksum_address(address), abi=abi(name))
+
+    async def call(self, fn: AsyncContractFunction, block: BlockIdentifier = "latest") -> Any:
+        """A read-only call; a revert becomes a typed error."""
+        try:
+            return await fn.call(block_identifier=block)
+        except (ContractCustomError, ContractLogicError, ContractPanicError) as exc:
+            raise _revert_error(exc) from None
+
+    async def balance(self, address: str) -> int:
+        return int(await self.w3.eth.get_balance(AsyncWeb3.to_checksum_address(address)))
+
+    async def block_number(self) -> int:
+        return int(await self.w3.eth.block_number)
+
+    # ------------------------------------------------------------------ transactions
+
+    async def send(self, fn: AsyncContractFunction, *, value: int = 0, gas: int | None = None) -> Receipt:
+        """Estimates, signs, sends and waits; returns the receipt of a successful transaction."""
+        signer = self._require_signer()
+        tx: dict[str, Any] = {"from": signer.address, "value": value, "chainId": self.network.chain_id}
+        if gas is None:
+            try:
+                estimate = await fn.estimate_gas(cast(TxParams, tx))
+            except (ContractCustomError, ContractLogicError, ContractPanicError) as exc:
+                raise _revert_error(exc) from None
+            except (ValueError, Web3RPCError) as exc:
+                raise _rpc_error(exc) from exc
+            gas = int(estimate * self.network.gas_buffer)
+        tx["gas"] = gas
+        tx.update(await self._fees())
+        built = await fn.build_transaction(cast(TxParams, tx))
+        return await self._sign_and_send(dict(built), fn)
+
+    async def send_raw(self, tx: dict[str, Any]) -> Receipt:
+        """A prepared transaction dict (e.g. a contract deployment): fills gas, fees and nonce, then sends."""
+        signer = self._require_signer()
+        tx = {"from": signer.address, "chainId": self.network.chain_id, "value": 0, **tx}
+        if "gas" not in tx:
+            try:
+                tx["gas"] = int(await self.w3.eth.estimate_gas(tx) * self.network.gas_buffer)  # type: ignore[arg-type]
+            except (ContractCustomError, ContractLogicError, ContractPanicError) as exc:
+                raise _revert_error(exc) from None
+            except (ValueError, Web3RPCError) as exc:
+                raise _rpc_error(exc) from exc
+        tx.update(await self._fees())
+        return await self._sign_and_send(tx, None)
+
+    async def _sign_and_send(self, tx: dict[str, Any], fn: AsyncContractFunction | None) -> Receipt:
+        signer = self._require_signer()
+        async with self._nonce_lock:
+            if self._nonce is None:
+                sender = AsyncWeb3.to_checksum_address(signer.address)
+                self._nonce = int(await self.w3.eth.get_transaction_count(sender, "pending"))
+            tx["nonce"] = self._nonce
+            signed = signer.account.sign_transaction(tx)
+            try:
+                tx_hash = await self.w3.eth.send_raw_transaction(signed.raw_transaction)
+            except (ValueError, Web3RPCError) as exc:
+                self._nonce = None  # resync on the next send
+                raise _rpc_error(exc) from exc
+            except Exception as exc:
+                self._nonce = None
+                raise NetworkError(f"sending the transaction to {self.network.rpc_url} failed: {exc}") from exc
+            self._nonce += 1
+        receipt = await self.wait(tx_hash.to_0x_hex())
+        if receipt["status"] != 1:
+            raise await self._failure(tx, receipt, fn)
+        return receipt
+
+    async def wait(self, tx_hash: str, within: float | None = None) -> Receipt:
+        """Polls for a receipt at the network's pace for `within` seconds (the network's default)."""
+        limit = within or self.network.receipt_timeout
+        deadline = time.monotonic() + limit
+        while True:
+            try:
+                return dict(await self.w3.eth.get_transaction_receipt(tx_hash))  # type: ignore[arg-type]
+            except TransactionNotFound:
+                pass
+            if time.monotonic() >= deadline:
+                raise ReceiptTimeout(
+                    f"no receipt for {tx_hash} after {limit:.0f}s",
+                    tx_hash=tx_hash,
+                    hint="it may still be mined: check it later, the nonce is taken",
+                )
+            await asyncio.sleep(self.network.poll_interval)
+
+    async def _failure(
+        self, tx: dict[str, Any], receipt: Receipt, fn: AsyncContractFunction | None
+    ) -> TransactionError:
+        """Replays a reverted transaction as a call at its block to recover the revert data."""
+        tx_hash = receipt["transactionHash"].to_0x_hex()
+        call = {k: tx[k] for k in ("from", "to", "data", "value", "gas") if k in tx}
+        try:
+            await self.w3.eth.call(call, block_identifier=receipt["blockNumber"])  # type: ignore[arg-type]
+        except (ContractCustomError, ContractLogicError, ContractPanicError) as exc:
+            error = _revert_error(exc)
+            error.tx_hash = tx_hash
+            return error
+        except Exception as exc:  # the replay itself failed; report what we know
+            log.debug("replaying reverted transaction %s failed: %s", tx_hash, exc)
+        return TransactionError(f"transaction {tx_hash} reverted (out of gas?)", tx_hash=tx_hash)
+
+    async def _fees(self) -> dict[str, int]:
+        block = await self.w3.eth.get_block("latest")
+        base = block.get("baseFeePerGas")
+        if base is None:
+            return {"gasPrice": int(await self.w3.eth.gas_price)}
+        try:
+            tip = int(await self.w3.eth.max_priority_fee)
+        except Exception:  # nodes without eth_maxPriorityFeePerGas
+            tip = 0
+        return {"maxFeePerGas": 2 * int(base) + tip, "maxPriorityFeePerGas": tip}
+
+    def _require_signer(self) -> Signer:
+        if self.signer is None:
+            raise TransactionError("this client has no signer", hint="load an account to send transactions")
+        return self.signer
+
+
+def _revert_error(exc: Exception) -> TransactionError:
+    data = getattr(exc, "data", None)
+    if isinstance(data, dict):  # some nodes nest it
+        data = data.get("data")
+    if isinstance(data, str) and data.startswith("0x"):
+        return decode_revert(data)
+    message = getattr(exc, "message", None) or str(exc)
+    return TransactionError(f"transaction would revert: {message}")
+
+
+def _rpc_error(exc: Exception) -> TransactionError:
+    text = str(exc)
+    if "insufficient funds" in text.lower():
+        return InsufficientFunds("the sender cannot pay for value plus gas", hint="fund the account and retry")
+    return TransactionError(f"the node rejected the transaction: {text}")

@@ -1,0 +1,169 @@
+"""Deploying the protocol to a network, and finding a deployment again by network name.
+
+A deployment file (`deployments/<network>.json`) records the chain id, the block, every address, the
+keccak256 of every contract's on-chain runtime code and the compiler settings, so a client can check
+that it talks to the code it was built for.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import time
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any
+
+from eth_utils.crypto import keccak
+
+from polkacompute.chain.accounts import home
+from polkacompute.chain.client import ChainClient
+from polkacompute.contracts import artifact
+from polkacompute.errors import DeploymentError
+
+CONTRACTS = ("PaymentEscrow", "ProviderRegistry", "BidBook", "JobMarketExtension", "JobMarket")
+
+
+@dataclass(frozen=True)
+class DeployConfig:
+    """Initial parameters; governance can change them later within the contracts' bounds."""
+
+    treasury: str | None = None  # default: the deployer
+    fee_bps: int = 100
+    min_stake: int = 10**18
+    unbonding_period: int = 86_400
+    market_params: tuple[int, ...] = (
+        10_000,
+        10_000,
+        5_000,
+        5_000,
+        10,
+        1_000,
+        300,
+        86_400,
+        30 * 86_400,
+        7 * 86_400,
+        10**17,
+    )
+
+
+@dataclass(frozen=True)
+class Deployment:
+    network: str
+    chain_id: int
+    block: int
+    deployer: str
+    addresses: dict[str, str]
+    code_hashes: dict[str, str]
+    compiler: dict[str, Any] = field(default_factory=dict)
+    deployed_at: int = 0
+
+    def address(self, name: str) -> str:
+        try:
+            return self.addresses[name]
+        except KeyError:
+            raise DeploymentError(f"deployment for {self.network!r} has no {name}") from None
+
+    def to_json(self) -> str:
+        return json.dumps(asdict(self), indent=2, sort_keys=True) + "\n"
+
+    @classmethod
+    def from_json(cls, text: str) -> Deployment:
+        return cls(**json.loads(text))
+
+
+def deployment_paths(network: str) -> list[Path]:
+    """Where a network's deployment is looked for, in order."""
+    paths = []
+    if env := os.environ.get("POLKACOMPUTE_DEPLOYMENTS"):
+        paths.append(Path(env) / f"{network}.json")
+    paths += [Path.cwd() / "deployments" / f"{network}.json", home() / "deployments" / f"{network}.json"]
+    return paths
+
+
+def load_deployment(network: str, path: Path | None = None) -> Deployment:
+    for candidate in [path] if path else deployment_paths(network):
+        if candidate.exists():
+            return Deployment.from_json(candidate.read_text())
+    raise DeploymentError(
+        f"no deployment found for network {network!r}",
+        hint=f"deploy with `polkacompute deploy --network {network}` (looked in "
+        + ", ".join(str(p) for p in ([path] if path else deployment_paths(network)))
+        + ")",
+    )
+
+
+def save_deployment(deployment: Deployment, directory: Path) -> Path:
+    directory.mkdir(parents=True, exist_ok=True)
+    path = directory / f"{deployment.network}.json"
+    path.write_text(deployment.to_json())
+    return path
+
+
+async def deploy(client: ChainClient, config: DeployConfig | None = None) -> Deployment:
+    """Deploys and wires every contract; the deployer gets every admin role."""
+    config = config or DeployConfig()
+    signer = client._require_signer()
+    admin = signer.address
+    start = await client.block_number()
+    addresses: dict[str, str] = {}
+
+    async def create(name: str, *args: Any) -> str:
+        art = artifact(name)
+        factory = client.w3.eth.contract(abi=art.abi, bytecode=art.bytecode)
+        data = factory.constructor(*args).data_in_transaction
+        receipt = await client.send_raw({"data": data})
+        address = str(receipt["contractAddress"])
+        addresses[name] = address
+        return address
+
+    escrow = await create("PaymentEscrow", admin, config.treasury or admin, config.fee_bps)
+    registry = await create("ProviderRegistry", admin, escrow, config.min_stake, config.unbonding_period)
+    book = await create("BidBook", admin, registry)
+    extension = await create("JobMarketExtension", registry, escrow, book)
+    market = await create("JobMarket", admin, registry, escrow, book, extension, config.market_params)
+
+    escrow_c = client.contract("PaymentEscrow", escrow)
+    registry_c = client.contract("ProviderRegistry", registry)
+    market_role = await escrow_c.functions.MARKET_ROLE().call()
+    funder_role = await escrow_c.functions.FUNDER_ROLE().call()
+    for fn in (
+        escrow_c.functions.grantRole(market_role, market),
+        escrow_c.functions.grantRole(funder_role, registry),
+        escrow_c.functions.grantRole(funder_role, market),
+        registry_c.functions.grantRole(await registry_c.functions.MARKET_ROLE().call(), market),
+        client.contract("BidBook", book).functions.bindMarket(market),
+    ):
+        await client.send(fn)
+
+    hashes = {}
+    for name, address in addresses.items():
+        code = await client.w3.eth.get_code(address)  # type: ignore[arg-type]
+        if not code:
+            raise DeploymentError(f"{name} at {address} has no code after deployment")
+        hashes[name] = "0x" + keccak(bytes(code)).hex()
+    art = artifact("JobMarket")
+    return Deployment(
+        network=client.network.name,
+        chain_id=client.network.chain_id,
+        block=start,
+        deployer=admin,
+        addresses=addresses,
+        code_hashes=hashes,
+        compiler={"version": art.compiler, **art.settings},
+        deployed_at=int(time.time()),
+    )
+
+
+async def verify_deployment(client: ChainClient, deployment: Deployment) -> None:
+    """Fails unless the chain id matches and every contract's runtime code is the recorded one."""
+    if deployment.chain_id != client.network.chain_id:
+        net = client.network
+        raise DeploymentError(f"deployment is for chain {deployment.chain_id}, network {net.name!r} is {net.chain_id}")
+    for name, address in deployment.addresses.items():
+        code = await client.w3.eth.get_code(address)  # type: ignore[arg-type]
+        if "0x" + keccak(bytes(code)).hex() != deployment.code_hashes.get(name):
+            raise DeploymentError(
+                f"{name} at {address} does not hold the deployed code",
+                hint="the chain was reset or the deployment file is stale: deploy again",
+            )
