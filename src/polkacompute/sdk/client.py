@@ -1,0 +1,218 @@
+"""The SDK: `AsyncClient` is the one implementation; `Client` runs it on a private event loop.
+
+async with AsyncClient("local", signer=dev_account(1)) as pc:
+    handle = await pc.jobs.submit(spec)
+    job = await pc.jobs.wait(handle.id, timeout=120)
+
+with Client("local", signer=dev_account(1)) as pc:
+    job = pc.jobs.get(1)
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections.abc import AsyncIterator, Coroutine
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, TypeVar
+
+from web3.logs import DISCARD
+
+from polkacompute.chain.accounts import Signer
+from polkacompute.chain.client import ChainClient, Receipt
+from polkacompute.chain.deploy import Deployment, load_deployment
+from polkacompute.chain.networks import Network, get_network
+from polkacompute.errors import JobTimeout, ValidationError
+from polkacompute.sdk.models import ZERO_ADDRESS, Job, JobSpec, JobStatus, MarketParams, Provider
+from polkacompute.sdk.portal import Portal
+
+T = TypeVar("T")
+
+
+@dataclass(frozen=True)
+class JobHandle:
+    id: int
+    tx_hash: str
+    budget: int
+
+
+class AsyncClient:
+    """Requester and provider operations on one network, over the shared chain layer."""
+
+    def __init__(
+        self,
+        network: str | Network = "local",
+        *,
+        signer: Signer | None = None,
+        deployment: Deployment | None = None,
+        deployment_path: Path | None = None,
+    ) -> None:
+        self.network = get_network(network) if isinstance(network, str) else network
+        self.chain = ChainClient(self.network, signer)
+        self.deployment = deployment or load_deployment(self.network.name, deployment_path)
+        self.market = self.chain.contract("JobMarket", self.deployment.address("JobMarket"))
+        self.registry = self.chain.contract("ProviderRegistry", self.deployment.address("ProviderRegistry"))
+        self.escrow_contract = self.chain.contract("PaymentEscrow", self.deployment.address("PaymentEscrow"))
+        self.jobs = Jobs(self)
+        self.providers = Providers(self)
+        self.escrow = Escrow(self)
+
+    async def __aenter__(self) -> AsyncClient:
+        await self.chain.connect()
+        return self
+
+    async def __aexit__(self, *exc: object) -> None:
+        await self.chain.close()
+
+    async def now(self) -> int:
+        """The chain's latest block timestamp: deadlines are checked against it, not the local clock."""
+        return int((await self.chain.w3.eth.get_block("latest"))["timestamp"])
+
+    async def market_params(self) -> MarketParams:
+        return MarketParams.from_tuple(await self.chain.call(self.market.functions.params()))
+
+
+class Jobs:
+    def __init__(self, client: AsyncClient) -> None:
+        self._c = client
+
+    async def submit(self, spec: JobSpec) -> JobHandle:
+        """Validates the spec against the contract's rules, then submits it with its budget."""
+        c = self._c
+        spec.validate(await c.market_params(), await c.now())
+        if spec.payment_token not in (None, ZERO_ADDRESS):
+            raise ValidationError("payment_token", "ERC-20 budgets need an approval first; not supported here yet")
+        receipt = await c.chain.send(c.market.functions.submitJob(spec.to_tuple()), value=spec.budget)
+        events = c.market.events.JobSubmitted().process_receipt(receipt, errors=DISCARD)
+        return JobHandle(int(events[0]["args"]["jobId"]), _hex(receipt["transactionHash"]), spec.budget)
+
+    async def get(self, job_id: int) -> Job:
+        data = await self._c.chain.call(self._c.market.functions.getJob(job_id))
+        job = Job.from_tuple(job_id, data)
+        if job.status is JobStatus.NONE:
+            raise ValidationError("job_id", f"no job {job_id} on {self._c.network.name}")
+        return job
+
+    async def cancel(self, job_id: int) -> Receipt:
+        return await self._c.chain.send(self._c.market.functions.cancel(job_id))
+
+    async def watch(self, job_id: int, *, poll_interval: float | None = None) -> AsyncIterator[Job]:
+        """Yields the job each time its status changes, until it reaches a terminal status."""
+        interval = poll_interval or max(self._c.network.poll_interval, 0.05)
+        last: JobStatus | None = None
+        while True:
+            job = await self.get(job_id)
+            if job.status != last:
+                last = job.status
+                yield job
+                if job.status.terminal:
+                    return
+            await asyncio.sleep(interval)
+
+    async def wait(self, job_id: int, *, timeout: float, until: set[JobStatus] | None = None) -> Job:  # noqa: ASYNC109
+        """The job once it reaches one of `until` (default: any terminal status), or JobTimeout."""
+        deadline = time.monotonic() + timeout
+
+        async def reach() -> Job:
+            async for job in self.watch(job_id):
+                if (until and job.status in until) or (not until and job.status.terminal):
+                    return job
+            return await self.get(job_id)  # terminal, but not one of `until`
+
+        try:
+            return await asyncio.wait_for(reach(), timeout=max(deadline - time.monotonic(), 0.001))
+        except TimeoutError:
+            job = await self.get(job_id)
+            raise JobTimeout(f"job {job_id} is still {job.status.name} after {timeout:.0f}s") from None
+
+
+class Providers:
+    def __init__(self, client: AsyncClient) -> None:
+        self._c = client
+
+    async def register(
+        self, *, stake: int, capabilities: int = 1, metadata_digest: bytes = b"\x00" * 32,
+        peer_id: bytes = b"", region: str = "",
+    ) -> Receipt:  # fmt: skip
+        raw_region = region.encode()
+        if len(raw_region) > 8:
+            raise ValidationError("region", f"{region!r} is longer than 8 bytes", hint='e.g. "eu-west"')
+        fn = self._c.registry.functions.register(capabilities, metadata_digest, peer_id, raw_region.ljust(8, b"\x00"))
+        return await self._c.chain.send(fn, value=stake)
+
+    async def add_stake(self, amount: int) -> Receipt:
+        return await self._c.chain.send(self._c.registry.functions.addStake(), value=amount)
+
+    async def unbond(self, amount: int) -> Receipt:
+        return await self._c.chain.send(self._c.registry.functions.requestUnbond(amount))
+
+    async def withdraw(self) -> Receipt:
+        return await self._c.chain.send(self._c.registry.functions.withdrawUnbonded())
+
+    async def info(self, address: str | None = None) -> Provider:
+        who = address or self._c.chain._require_signer().address
+        data = await self._c.chain.call(self._c.registry.functions.providerInfo(who))
+        return Provider.from_tuple(who, data)
+
+
+class Escrow:
+    def __init__(self, client: AsyncClient) -> None:
+        self._c = client
+
+    async def balance(self, owner: str | None = None, token: str | None = None) -> int:
+        who = owner or self._c.chain._require_signer().address
+        fn = self._c.escrow_contract.functions.balanceOf(token or ZERO_ADDRESS, who)
+        return int(await self._c.chain.call(fn))
+
+    async def withdraw(self, token: str | None = None) -> Receipt:
+        return await self._c.chain.send(self._c.escrow_contract.functions.withdraw(token or ZERO_ADDRESS))
+
+
+class Client:
+    """Blocking facade: every call runs the AsyncClient's coroutine on a private event loop thread."""
+
+    def __init__(self, network: str | Network = "local", **kwargs: Any) -> None:
+        self._portal = Portal()
+        self._async = self._portal.run(_make(network, kwargs))
+        self.jobs = _SyncNamespace(self._portal, self._async.jobs)
+        self.providers = _SyncNamespace(self._portal, self._async.providers)
+        self.escrow = _SyncNamespace(self._portal, self._async.escrow)
+
+    def __enter__(self) -> Client:
+        self._portal.run(self._async.__aenter__())
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    def close(self) -> None:
+        self._portal.run(self._async.__aexit__())
+        self._portal.close()
+
+
+async def _make(network: str | Network, kwargs: dict[str, Any]) -> AsyncClient:
+    return AsyncClient(network, **kwargs)  # built on the portal's loop, where its sessions live
+
+
+class _SyncNamespace:
+    """Wraps a namespace of coroutine methods into blocking ones (async generators are not wrapped)."""
+
+    def __init__(self, portal: Portal, target: object) -> None:
+        self._portal = portal
+        self._target = target
+
+    def __getattr__(self, name: str) -> Any:
+        attr = getattr(self._target, name)
+        if not asyncio.iscoroutinefunction(attr):
+            return attr
+
+        def call(*args: Any, **kwargs: Any) -> Any:
+            coro: Coroutine[Any, Any, Any] = attr(*args, **kwargs)
+            return self._portal.run(coro)
+
+        return call
+
+
+def _hex(value: Any) -> str:
+    return value.to_0x_hex() if hasattr(value, "to_0x_hex") else str(value)
