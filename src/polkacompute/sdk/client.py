@@ -26,6 +26,7 @@ from polkacompute.chain.networks import Network, get_network
 from polkacompute.errors import JobTimeout, ValidationError
 from polkacompute.sdk.models import ZERO_ADDRESS, Job, JobSpec, JobStatus, MarketParams, Provider
 from polkacompute.sdk.portal import Portal
+from polkacompute.sdk.work import Work
 
 T = TypeVar("T")
 
@@ -57,6 +58,7 @@ class AsyncClient:
         self.jobs = Jobs(self)
         self.providers = Providers(self)
         self.escrow = Escrow(self)
+        self.work = Work(self)
 
     async def __aenter__(self) -> AsyncClient:
         await self.chain.connect()

@@ -1,0 +1,132 @@
+"""Worker-side primitives: signed bids, assignment, sealed results, aggregated commits and openings.
+
+A worker daemon (and the devnet demo) drives a job with these; each maps to one contract call, and
+the off-chain pieces (EIP-712 signatures, seals, salts) are computed here so every worker computes
+them the same way.
+"""
+
+from __future__ import annotations
+
+import secrets
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
+
+from eth_abi.abi import encode
+from eth_account import Account
+from eth_account.messages import encode_typed_data
+from eth_utils.crypto import keccak
+from web3.logs import DISCARD
+
+from polkacompute.chain.accounts import Signer
+from polkacompute.chain.client import Receipt
+
+if TYPE_CHECKING:
+    from polkacompute.sdk.client import AsyncClient
+
+_DOMAIN_TYPES = [
+    {"name": "name", "type": "string"},
+    {"name": "version", "type": "string"},
+    {"name": "chainId", "type": "uint256"},
+    {"name": "verifyingContract", "type": "address"},
+]
+
+
+@dataclass(frozen=True)
+class Assignee:
+    worker: str
+    price: int
+
+
+@dataclass(frozen=True)
+class Sealed:
+    """A worker's sealed result: what it commits (`seal`) and what opens it later (`salt`)."""
+
+    job_id: int
+    worker: str
+    result_digest: bytes
+    salt: bytes
+    seal: bytes
+
+
+def seal_result(job_id: int, worker: str, result_digest: bytes, salt: bytes | None = None) -> Sealed:
+    """`keccak256(abi.encode(jobId, worker, resultDigest, salt))` with a fresh random salt by default."""
+    salt = salt or secrets.token_bytes(32)
+    seal = keccak(encode(["uint256", "address", "bytes32", "bytes32"], [job_id, worker, result_digest, salt]))
+    return Sealed(job_id, worker, result_digest, salt, seal)
+
+
+def proof_tuple(assignees: list[Assignee], seals: list[bytes] | None = None) -> tuple[Any, ...]:
+    """The `Proof` the market checks against its record: the list, and the aggregated seals if any."""
+    mask = (1 << len(assignees)) - 1 if seals else 0
+    return ([(a.worker, a.price) for a in assignees], mask, list(seals or []))
+
+
+class Work:
+    """`client.work`: the worker's side of the protocol."""
+
+    def __init__(self, client: AsyncClient) -> None:
+        self._c = client
+
+    def sign_bid(
+        self, signer: Signer, job_ids: list[int], price: int, *, sla: int = 600, expiry: int
+    ) -> tuple[Any, ...]:
+        """An EIP-712 bid of `signer` at `price` on every job of `job_ids` (one job or a batch)."""
+        jobs = keccak(b"".join(job_id.to_bytes(32, "big") for job_id in job_ids))  # abi.encodePacked(jobIds)
+        typed = {
+            "types": {"EIP712Domain": _DOMAIN_TYPES, "Bid": [
+                {"name": "jobs", "type": "bytes32"}, {"name": "provider", "type": "address"},
+                {"name": "price", "type": "uint80"}, {"name": "sla", "type": "uint32"},
+                {"name": "expiry", "type": "uint32"},
+            ]},
+            "primaryType": "Bid",
+            "domain": self._domain("PolkaCompute BidBook", self._c.deployment.address("BidBook")),
+            "message": {"jobs": jobs, "provider": signer.address, "price": price, "sla": sla, "expiry": expiry},
+        }  # fmt: skip
+        signed = Account.sign_message(encode_typed_data(full_message=typed), signer.account.key)
+        return (signer.address, price, sla, expiry, _b32(signed.r), _b32(signed.s | ((signed.v - 27) << 255)))
+
+    def sign_seals(self, signer: Signer, seals: list[tuple[int, bytes]]) -> tuple[str, bytes, bytes]:
+        """One signature authorizing all of `signer`'s (jobId, seal) pairs in a `commitSeals` call, in order."""
+        chain = b"\x00" * 32
+        for job_id, seal in seals:
+            chain = keccak(encode(["bytes32", "uint256", "bytes32"], [chain, job_id, seal]))
+        typed = {
+            "types": {"EIP712Domain": _DOMAIN_TYPES, "Seals": [{"name": "seals", "type": "bytes32"}]},
+            "primaryType": "Seals",
+            "domain": self._domain("PolkaCompute JobMarket", self._c.deployment.address("JobMarket")),
+            "message": {"seals": chain},
+        }
+        signed = Account.sign_message(encode_typed_data(full_message=typed), signer.account.key)
+        return (signer.address, _b32(signed.r), _b32(signed.s | ((signed.v - 27) << 255)))
+
+    async def assign(self, job_id: int, bids: list[tuple[Any, ...]]) -> list[Assignee]:
+        """Assigns the job from on-chain and signed bids; returns the assignee list, in order."""
+        fn = self._c.market.functions.assignWithSignedBids(job_id, bids)
+        receipt = await self._c.chain.send(fn)
+        return self.assignees_from(receipt)
+
+    def assignees_from(self, receipt: Receipt) -> list[Assignee]:
+        events = self._c.market.events.JobAssigned().process_receipt(receipt, errors=DISCARD)
+        return [
+            Assignee(w, int(p)) for e in events for w, p in zip(e["args"]["workers"], e["args"]["prices"], strict=True)
+        ]
+
+    async def commit_seals(
+        self, job_id: int, assignees: list[Assignee], seals: list[bytes], signatures: list[tuple[str, bytes, bytes]]
+    ) -> Receipt:
+        """Puts every assignee's seal on-chain in one call (signatures from every worker but the sender)."""
+        item = (job_id, [(a.worker, a.price) for a in assignees], list(enumerate(seals)))
+        return await self._c.chain.send(self._c.market.functions.commitSeals([item], signatures))
+
+    async def finalize(
+        self, job_id: int, result_digest: bytes, proof: tuple[Any, ...], openings: list[tuple[int, bytes]]
+    ) -> Receipt:
+        """Opens at least quorum seals of `result_digest`: the job finalizes and the openers are paid."""
+        return await self._c.chain.send(self._c.market.functions.finalize(job_id, result_digest, proof, openings))
+
+    def _domain(self, name: str, contract: str) -> dict[str, Any]:
+        return {"name": name, "version": "1", "chainId": self._c.network.chain_id, "verifyingContract": contract}
+
+
+def _b32(value: int) -> bytes:
+    return value.to_bytes(32, "big")
