@@ -11,7 +11,7 @@ NODE_MODULES := contracts/node_modules
 FOUNDRY_BIN := $(abspath $(NODE_MODULES)/@foundry-rs/forge-linux-amd64/bin):$(abspath $(NODE_MODULES)/@foundry-rs/anvil-linux-amd64/bin):$(abspath $(NODE_MODULES)/@foundry-rs/cast-linux-amd64/bin)
 export PATH := $(FOUNDRY_BIN):$(PATH)
 
-.PHONY: setup build artifacts test test-contracts test-python lint size-check slither coverage bench-gas lock clean
+.PHONY: setup build artifacts devnet test test-contracts test-python lint size-check slither coverage bench-gas lock clean
 
 setup: $(NODE_MODULES)/.stamp $(VENV)/.stamp $(TOOLS_VENV)/.stamp
 
@@ -65,6 +65,10 @@ lint: setup
 
 test-python: build
 	$(PY) -m pytest
+
+## The main job: a local devnet (anvil + the protocol) with a demo job, running until Ctrl-C.
+devnet: build
+	$(VENV)/bin/polkacompute devnet up --demo
 
 ## Runs every test of the repository.
 test: setup size-check test-contracts lint test-python slither coverage

@@ -77,6 +77,8 @@ def deployment_paths(network: str) -> list[Path]:
     paths = []
     if env := os.environ.get("POLKACOMPUTE_DEPLOYMENTS"):
         paths.append(Path(env) / f"{network}.json")
+    if network == "local":  # written by `polkacompute devnet up`
+        paths.append(Path.cwd() / ".polkacompute" / "devnet" / "deployments" / "local.json")
     paths += [Path.cwd() / "deployments" / f"{network}.json", home() / "deployments" / f"{network}.json"]
     return paths
 

@@ -1,0 +1,3 @@
+from polkacompute.cli.app import main
+
+main()
