@@ -73,7 +73,11 @@ class ChainClient:
         await self.w3.provider.disconnect()
 
     async def __aenter__(self) -> ChainClient:
-        await self.connect()
+        try:
+            await self.connect()
+        except BaseException:
+            await self.close()  # do not leak the HTTP session of a client that never connected
+            raise
         return self
 
     async def __aexit__(self, *exc: object) -> None:

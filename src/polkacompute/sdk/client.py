@@ -61,7 +61,7 @@ class AsyncClient:
         self.work = Work(self)
 
     async def __aenter__(self) -> AsyncClient:
-        await self.chain.connect()
+        await self.chain.__aenter__()
         return self
 
     async def __aexit__(self, *exc: object) -> None:
