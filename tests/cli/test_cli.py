@@ -60,6 +60,14 @@ def test_devnet_up_demo_status_and_down(tmp_path: Path) -> None:
                            env={"POLKACOMPUTE_RPC_URL": f"http://127.0.0.1:{port}"})  # fmt: skip
         assert job.returncode == 0, job.stderr
         assert json.loads(job.stdout)["status"] == "FINALIZED"
+        rpc = {"POLKACOMPUTE_RPC_URL": f"http://127.0.0.1:{port}"}
+        reg = polkacompute("provider", "register", "--stake", "5", "--region", "us-east", "--dev", "6", cwd=tmp_path,
+                           env=rpc)  # fmt: skip
+        assert reg.returncode == 0, reg.stderr
+        address = "0x976EA74026E726554dB657fA54763abd0C3a0aa9"  # anvil dev account 6
+        info = json.loads(polkacompute("--json", "provider", "info", address, cwd=tmp_path, env=rpc).stdout)
+        assert info["stake"] == 5 * 10**18
+        assert info["region"] == "us-east"
     finally:
         down = polkacompute("--json", "devnet", "down", "--port", port, cwd=tmp_path)
     assert json.loads(down.stdout) == {"stopped": True}

@@ -9,7 +9,7 @@ import json
 import os
 import sys
 import time
-from collections.abc import Callable, Coroutine
+from collections.abc import Awaitable, Callable, Coroutine
 from dataclasses import asdict
 from enum import Enum
 from typing import Annotated, Any, TypeVar
@@ -79,6 +79,16 @@ def _plain(value: Any) -> Any:
 
 def run(coro: Coroutine[Any, Any, T]) -> T:
     return asyncio.run(coro)
+
+
+def with_client(net: Network, signer: Signer | None, action: Callable[[AsyncClient], Awaitable[T]]) -> T:
+    """Runs one SDK action on a connected client (every command that talks to the market uses this)."""
+
+    async def go() -> T:
+        async with AsyncClient(net, signer=signer) as pc:
+            return await action(pc)
+
+    return run(go())
 
 
 def signer_for(network: Network, account: str | None, dev: int | None) -> Signer:
@@ -270,16 +280,15 @@ def job_submit(
     with open(program, "rb") as p, open(input_file, "rb") as i:
         program_digest, input_digest = hashlib.sha256(p.read()).digest(), hashlib.sha256(i.read()).digest()
 
-    async def go() -> Any:
-        async with AsyncClient(net, signer=signer) as pc:
-            now = await pc.now()
-            spec = JobSpec(program_digest, input_digest, runtime, replicas, quorum, int(max_price * 10**18),
-                           now + bid_window + commit_within, now + bid_window + reveal_within,
-                           bid_window=bid_window)  # fmt: skip
-            return await pc.jobs.submit(spec)
+    async def submit(pc: AsyncClient) -> Any:
+        now = await pc.now()
+        spec = JobSpec(program_digest, input_digest, runtime, replicas, quorum, int(max_price * 10**18),
+                       now + bid_window + commit_within, now + bid_window + reveal_within,
+                       bid_window=bid_window)  # fmt: skip
+        return await pc.jobs.submit(spec)
 
     with console.status("submitting"):
-        handle = run(go())
+        handle = with_client(net, signer, submit)
     emit(asdict(handle), lambda: console.print(f"job {handle.id} submitted (tx {handle.tx_hash})"))
 
 
@@ -287,11 +296,7 @@ def job_submit(
 def job_status(job_id: int, network: NetworkOpt = "local") -> None:
     """A job's on-chain state."""
 
-    async def go() -> Any:
-        async with AsyncClient(get_network(network)) as pc:
-            return await pc.jobs.get(job_id)
-
-    job = run(go())
+    job = with_client(get_network(network), None, lambda pc: pc.jobs.get(job_id))
 
     def render() -> None:
         table = Table("field", "value", title=f"job {job_id}")
@@ -308,11 +313,7 @@ def job_cancel(job_id: int, network: NetworkOpt = "local", account: AccountOpt =
     net = get_network(network)
     signer = signer_for(net, account, dev)
 
-    async def go() -> None:
-        async with AsyncClient(net, signer=signer) as pc:
-            await pc.jobs.cancel(job_id)
-
-    run(go())
+    with_client(net, signer, lambda pc: pc.jobs.cancel(job_id))
     emit({"cancelled": job_id}, lambda: console.print(f"job {job_id} cancelled; withdraw the refund from escrow"))
 
 
@@ -332,11 +333,11 @@ def provider_register(
     net = get_network(network)
     signer = signer_for(net, account, dev)
 
-    async def go() -> None:
-        async with AsyncClient(net, signer=signer) as pc:
-            await pc.providers.register(stake=int(stake * 10**18), capabilities=capabilities, region=region)
-
-    run(go())
+    with_client(
+        net,
+        signer,
+        lambda pc: pc.providers.register(stake=int(stake * 10**18), capabilities=capabilities, region=region),
+    )
     emit({"registered": signer.address}, lambda: console.print(f"{signer.address} registered"))
 
 
@@ -344,11 +345,7 @@ def provider_register(
 def provider_info(address: str, network: NetworkOpt = "local") -> None:
     """A provider's stake, locked collateral and reputation."""
 
-    async def go() -> Any:
-        async with AsyncClient(get_network(network)) as pc:
-            return await pc.providers.info(address)
-
-    info = run(go())
+    info = with_client(get_network(network), None, lambda pc: pc.providers.info(address))
     emit(asdict(info), lambda: console.print(info))
 
 
