@@ -52,7 +52,6 @@ class ChainClient:
         self.w3 = AsyncWeb3(AsyncHTTPProvider(network.rpc_url, request_kwargs={"timeout": request_timeout}))
         self._nonce: int | None = None
         self._nonce_lock = asyncio.Lock()
-        self._connected = False
 
     async def connect(self) -> None:
         """Checks that the endpoint answers and serves the network's chain id."""
@@ -67,7 +66,6 @@ class ChainClient:
             ) from exc
         if chain_id != self.network.chain_id:
             raise ChainIdMismatch(self.network.name, self.network.chain_id, chain_id)
-        self._connected = True
 
     async def close(self) -> None:
         await self.w3.provider.disconnect()

@@ -21,8 +21,6 @@ from polkacompute.chain.client import ChainClient
 from polkacompute.contracts import artifact
 from polkacompute.errors import DeploymentError
 
-CONTRACTS = ("PaymentEscrow", "ProviderRegistry", "BidBook", "JobMarketExtension", "JobMarket")
-
 
 @dataclass(frozen=True)
 class DeployConfig:

@@ -15,7 +15,7 @@ import time
 from collections.abc import AsyncIterator, Coroutine
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import Any
 
 from web3.logs import DISCARD
 
@@ -27,8 +27,6 @@ from polkacompute.errors import JobTimeout, ValidationError
 from polkacompute.sdk.models import ZERO_ADDRESS, Job, JobSpec, JobStatus, MarketParams, Provider
 from polkacompute.sdk.portal import Portal
 from polkacompute.sdk.work import Work
-
-T = TypeVar("T")
 
 
 @dataclass(frozen=True)
