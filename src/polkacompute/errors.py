@@ -121,3 +121,9 @@ def _short(value: Any) -> str:
     if isinstance(value, bytes):
         return "0x" + value.hex()
     return str(value)
+
+
+class ResultMismatch(PolkaComputeError):
+    """Output bytes whose digest is not the job's finalized result digest: do not trust them."""
+
+    exit_code = 8

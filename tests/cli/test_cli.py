@@ -1,14 +1,19 @@
 """The command line as a user runs it: real processes, a real devnet on a free port."""
 
+import hashlib
 import json
 import os
 import subprocess
 import sys
+from collections.abc import Iterator
 from pathlib import Path
+
+import pytest
 
 from tests.conftest import ANVIL, free_port
 
 CLI = [sys.executable, "-m", "polkacompute.cli"]
+DEV1 = "0x70997970C51812dc3A010C7d01b50e0d17dc79C8"  # anvil dev account 1
 
 
 def polkacompute(*args: str, cwd: Path, env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
@@ -47,28 +52,115 @@ def test_dev_key_refused_on_hub_and_unreachable_rpc_exit_codes(tmp_path: Path) -
     assert "cannot reach the RPC endpoint" in unreachable.stderr
 
 
-def test_devnet_up_demo_status_and_down(tmp_path: Path) -> None:
+@pytest.fixture(scope="module")
+def devnet_cli(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[Path, dict[str, str]]]:
+    """A detached devnet on a free port with the demo job (job 1) finalized; stopped at the end."""
+    cwd = tmp_path_factory.mktemp("devnet")
     port = str(free_port())
-    up = polkacompute("--json", "devnet", "up", "--port", port, "--demo", "--detach", cwd=tmp_path)
+    up = polkacompute("--json", "devnet", "up", "--port", port, "--demo", "--detach", cwd=cwd)
+    assert up.returncode == 0, up.stderr
+    assert '"verified": true' in up.stdout
+    assert '"status": "FINALIZED"' in up.stdout
     try:
-        assert up.returncode == 0, up.stderr
-        assert '"verified": true' in up.stdout
-        assert '"status": "FINALIZED"' in up.stdout
-        status = json.loads(polkacompute("--json", "devnet", "status", "--port", port, cwd=tmp_path).stdout)
-        assert status["running"] is True
-        job = polkacompute("--json", "job", "status", "1", cwd=tmp_path,
-                           env={"POLKACOMPUTE_RPC_URL": f"http://127.0.0.1:{port}"})  # fmt: skip
-        assert job.returncode == 0, job.stderr
-        assert json.loads(job.stdout)["status"] == "FINALIZED"
-        rpc = {"POLKACOMPUTE_RPC_URL": f"http://127.0.0.1:{port}"}
-        reg = polkacompute("provider", "register", "--stake", "5", "--region", "us-east", "--dev", "6", cwd=tmp_path,
-                           env=rpc)  # fmt: skip
-        assert reg.returncode == 0, reg.stderr
-        address = "0x976EA74026E726554dB657fA54763abd0C3a0aa9"  # anvil dev account 6
-        info = json.loads(polkacompute("--json", "provider", "info", address, cwd=tmp_path, env=rpc).stdout)
-        assert info["stake"] == 5 * 10**18
-        assert info["region"] == "us-east"
+        yield cwd, {"POLKACOMPUTE_RPC_URL": f"http://127.0.0.1:{port}", "POLKACOMPUTE_DEVNET_PORT": port}
     finally:
-        down = polkacompute("--json", "devnet", "down", "--port", port, cwd=tmp_path)
-    assert json.loads(down.stdout) == {"stopped": True}
-    assert (tmp_path / ".polkacompute" / "devnet" / "deployments" / "local.json").exists()
+        down = polkacompute("--json", "devnet", "down", "--port", port, cwd=cwd)
+        assert json.loads(down.stdout) == {"stopped": True}
+        assert (cwd / ".polkacompute" / "devnet" / "deployments" / "local.json").exists()
+
+
+def test_devnet_status_and_demo_job(devnet_cli: tuple[Path, dict[str, str]]) -> None:
+    cwd, rpc = devnet_cli
+    status = json.loads(polkacompute("--json", "devnet", "status", "--port", rpc["POLKACOMPUTE_DEVNET_PORT"],
+                                     cwd=cwd).stdout)  # fmt: skip
+    assert status["running"] is True
+    job = polkacompute("--json", "job", "status", "1", cwd=cwd, env=rpc)
+    assert job.returncode == 0, job.stderr
+    assert json.loads(job.stdout)["status"] == "FINALIZED"
+
+
+def test_provider_register_stake_unbond_info(devnet_cli: tuple[Path, dict[str, str]]) -> None:
+    cwd, rpc = devnet_cli
+    reg = polkacompute("provider", "register", "--stake", "5", "--region", "us-east", "--dev", "6", cwd=cwd, env=rpc)
+    assert reg.returncode == 0, reg.stderr
+    staked = polkacompute("--json", "provider", "stake", "1.5", "--dev", "6", cwd=cwd, env=rpc)
+    assert json.loads(staked.stdout)["stake"] == 65 * 10**17
+    unbonding = json.loads(polkacompute("--json", "provider", "unbond", "0.5", "--dev", "6", cwd=cwd, env=rpc).stdout)
+    assert (unbonding["stake"], unbonding["unbonding"]) == (6 * 10**18, 5 * 10**17)
+    early = polkacompute("provider", "withdraw", "--dev", "6", cwd=cwd, env=rpc)
+    assert early.returncode == 6, early.stderr  # the contract's custom error, decoded, on one line
+    assert len(early.stderr.strip().splitlines()) == 1
+    address = "0x976EA74026E726554dB657fA54763abd0C3a0aa9"  # anvil dev account 6
+    info = json.loads(polkacompute("--json", "provider", "info", address, cwd=cwd, env=rpc).stdout)
+    assert (info["stake"], info["region"]) == (6 * 10**18, "us-east")
+    table = polkacompute("provider", "info", address, cwd=cwd, env=rpc)
+    assert "5000 / 10000" in table.stdout
+    bad = polkacompute("provider", "stake", "lots", "--dev", "6", cwd=cwd, env=rpc)
+    assert bad.returncode == 2
+    assert "'lots' is not a number" in bad.stderr
+
+
+def test_job_submit_list_watch_result_cancel(devnet_cli: tuple[Path, dict[str, str]], tmp_path: Path) -> None:
+    cwd, rpc = devnet_cli
+    program, data = tmp_path / "prog.wasm", tmp_path / "input.bin"
+    program.write_bytes(b"\0asm-not-really")
+    data.write_bytes(b"input")
+    submitted = polkacompute("--json", "job", "submit", "--program", str(program), "--input", str(data), "--max-price",
+                             "0.05", "--dev", "1", cwd=cwd, env=rpc)  # fmt: skip
+    assert submitted.returncode == 0, submitted.stderr
+    job_id = json.loads(submitted.stdout)["id"]
+    listed = json.loads(polkacompute("--json", "job", "list", "--status", "open", cwd=cwd, env=rpc).stdout)
+    assert job_id in [j["id"] for j in listed]
+    assert all(j["status"] == "OPEN" for j in listed)
+    table = polkacompute("job", "list", "--limit", "5", cwd=cwd, env=rpc)
+    assert "FINALIZED" in table.stdout  # the demo job
+    timeout = polkacompute("job", "watch", str(job_id), "--timeout", "1", cwd=cwd, env=rpc)
+    assert timeout.returncode == 7
+    assert f"job {job_id} did not finish within 1s" in timeout.stderr
+    cancelled = polkacompute("job", "cancel", str(job_id), "--dev", "1", cwd=cwd, env=rpc)
+    assert cancelled.returncode == 0, cancelled.stderr
+    watched = polkacompute("--json", "job", "watch", str(job_id), cwd=cwd, env=rpc)
+    events = [json.loads(line)["event"] for line in watched.stdout.splitlines() if line.startswith("{")]
+    assert events == ["JobSubmitted", "Deposited", "JobCancelled", "Refunded"]
+    refund = json.loads(polkacompute("--json", "escrow", "balance", DEV1, cwd=cwd, env=rpc).stdout)
+    assert refund["balance_wei"] >= 3 * 5 * 10**16
+    withdrawn = json.loads(polkacompute("--json", "escrow", "withdraw", "--dev", "1", cwd=cwd, env=rpc).stdout)
+    assert withdrawn["withdrawn_wei"] == refund["balance_wei"]
+
+
+def test_result_verifies_output_of_the_demo_job(devnet_cli: tuple[Path, dict[str, str]], tmp_path: Path) -> None:
+    cwd, rpc = devnet_cli
+    good, bad = tmp_path / "good.bin", tmp_path / "bad.bin"
+    good.write_bytes(hashlib.sha256(b"hello, Polkadot").digest())  # the demo program's output
+    bad.write_bytes(b"tampered")
+    ok = polkacompute("--json", "job", "result", "1", "--verify", str(good), cwd=cwd, env=rpc)
+    assert ok.returncode == 0, ok.stderr
+    result = json.loads(ok.stdout)
+    assert result["status"] == "FINALIZED"
+    assert len(result["paid"]) == 3
+    mismatch = polkacompute("job", "result", "1", "--verify", str(bad), cwd=cwd, env=rpc)
+    assert mismatch.returncode == 8
+    assert "do not use this output" in mismatch.stderr
+
+
+def test_user_errors_are_one_line_with_exit_codes(devnet_cli: tuple[Path, dict[str, str]], tmp_path: Path) -> None:
+    cwd, rpc = devnet_cli
+    cases = [
+        (["job", "status", "999"], 2, "no job 999 on local"),
+        (["job", "list", "--status", "running"], 2, "unknown status 'running'"),
+        (["job", "submit", "--program", str(tmp_path / "missing"), "--input", str(tmp_path / "missing"), "--dev", "1"],
+         2, "cannot read"),
+        (["job", "submit", "--program", __file__, "--input", __file__, "--quorum", "1", "--dev", "1"], 2,
+         "not a majority"),
+        (["job", "cancel", "1", "--dev", "1"], 6, "WrongStatus"),
+        (["job", "submit", "--program", __file__, "--input", __file__, "--max-price", "1000000", "--dev", "1"], 6,
+         "cannot pay for value plus gas"),
+        (["job", "status", "1", "--chain-id", "5"], 2, "network 'local' has chain id 31337, not 5"),
+        (["account", "balance", DEV1, "-n", "mine", "--rpc-url", rpc["POLKACOMPUTE_RPC_URL"], "--chain-id", "5"], 3,
+         "chain id"),
+    ]  # fmt: skip
+    for args, code, text in cases:
+        out = polkacompute(*args, cwd=cwd, env=rpc)
+        assert out.returncode == code, (args, out.stderr)
+        assert text in out.stderr, (args, out.stderr)
+        assert len(out.stderr.strip().splitlines()) == 1, out.stderr

@@ -29,6 +29,7 @@ from web3.utils import event_abi_to_log_topic, log_topic_to_bytes
 
 from polkacompute.chain.client import ChainClient
 from polkacompute.contracts import abi
+from polkacompute.contracts.events import EVENT_ARGS, EVENTS
 from polkacompute.errors import ChainIdMismatch, ConfigError, NetworkError
 
 log = logging.getLogger(__name__)
@@ -59,6 +60,10 @@ class Event:
     block_hash: str
     tx_hash: str
     log_index: int
+
+    def model(self) -> Any:
+        """The event as its typed dataclass from `polkacompute.contracts.events` (snake_case fields)."""
+        return EVENTS[self.name](*(self.args[name] for name in EVENT_ARGS[self.name]))
 
 
 @dataclass

@@ -11,29 +11,20 @@ with Client("local", signer=dev_account(1)) as pc:
 from __future__ import annotations
 
 import asyncio
-import time
-from collections.abc import AsyncIterator, Coroutine
-from dataclasses import dataclass
+import inspect
+from collections.abc import Coroutine
 from pathlib import Path
 from typing import Any
-
-from web3.logs import DISCARD
 
 from polkacompute.chain.accounts import Signer
 from polkacompute.chain.client import ChainClient, Receipt
 from polkacompute.chain.deploy import Deployment, load_deployment
 from polkacompute.chain.networks import Network, get_network
-from polkacompute.errors import JobTimeout, ValidationError
-from polkacompute.sdk.models import ZERO_ADDRESS, Job, JobSpec, JobStatus, MarketParams, Provider
+from polkacompute.errors import ValidationError
+from polkacompute.sdk.jobs import Jobs
+from polkacompute.sdk.models import ZERO_ADDRESS, MarketParams, Provider
 from polkacompute.sdk.portal import Portal
 from polkacompute.sdk.work import Work
-
-
-@dataclass(frozen=True)
-class JobHandle:
-    id: int
-    tx_hash: str
-    budget: int
 
 
 class AsyncClient:
@@ -71,60 +62,6 @@ class AsyncClient:
 
     async def market_params(self) -> MarketParams:
         return MarketParams.from_tuple(await self.chain.call(self.market.functions.params()))
-
-
-class Jobs:
-    def __init__(self, client: AsyncClient) -> None:
-        self._c = client
-
-    async def submit(self, spec: JobSpec) -> JobHandle:
-        """Validates the spec against the contract's rules, then submits it with its budget."""
-        c = self._c
-        spec.validate(await c.market_params(), await c.now())
-        if spec.payment_token not in (None, ZERO_ADDRESS):
-            raise ValidationError("payment_token", "ERC-20 budgets need an approval first; not supported here yet")
-        receipt = await c.chain.send(c.market.functions.submitJob(spec.to_tuple()), value=spec.budget)
-        events = c.market.events.JobSubmitted().process_receipt(receipt, errors=DISCARD)
-        return JobHandle(int(events[0]["args"]["jobId"]), _hex(receipt["transactionHash"]), spec.budget)
-
-    async def get(self, job_id: int) -> Job:
-        data = await self._c.chain.call(self._c.market.functions.getJob(job_id))
-        job = Job.from_tuple(job_id, data)
-        if job.status is JobStatus.NONE:
-            raise ValidationError("job_id", f"no job {job_id} on {self._c.network.name}")
-        return job
-
-    async def cancel(self, job_id: int) -> Receipt:
-        return await self._c.chain.send(self._c.market.functions.cancel(job_id))
-
-    async def watch(self, job_id: int, *, poll_interval: float | None = None) -> AsyncIterator[Job]:
-        """Yields the job each time its status changes, until it reaches a terminal status."""
-        interval = poll_interval or max(self._c.network.poll_interval, 0.05)
-        last: JobStatus | None = None
-        while True:
-            job = await self.get(job_id)
-            if job.status != last:
-                last = job.status
-                yield job
-                if job.status.terminal:
-                    return
-            await asyncio.sleep(interval)
-
-    async def wait(self, job_id: int, *, timeout: float, until: set[JobStatus] | None = None) -> Job:  # noqa: ASYNC109
-        """The job once it reaches one of `until` (default: any terminal status), or JobTimeout."""
-        deadline = time.monotonic() + timeout
-
-        async def reach() -> Job:
-            async for job in self.watch(job_id):
-                if (until and job.status in until) or (not until and job.status.terminal):
-                    return job
-            return await self.get(job_id)  # terminal, but not one of `until`
-
-        try:
-            return await asyncio.wait_for(reach(), timeout=max(deadline - time.monotonic(), 0.001))
-        except TimeoutError:
-            job = await self.get(job_id)
-            raise JobTimeout(f"job {job_id} is still {job.status.name} after {timeout:.0f}s") from None
 
 
 class Providers:
@@ -186,6 +123,13 @@ class Client:
     def __exit__(self, *exc: object) -> None:
         self.close()
 
+    def now(self) -> int:
+        """The chain's latest block timestamp."""
+        return self._portal.run(self._async.now())
+
+    def market_params(self) -> MarketParams:
+        return self._portal.run(self._async.market_params())
+
     def close(self) -> None:
         self._portal.run(self._async.__aexit__())
         self._portal.close()
@@ -196,7 +140,7 @@ async def _make(network: str | Network, kwargs: dict[str, Any]) -> AsyncClient:
 
 
 class _SyncNamespace:
-    """Wraps a namespace of coroutine methods into blocking ones (async generators are not wrapped)."""
+    """Wraps a namespace's coroutine methods into blocking calls and its async generators into iterators."""
 
     def __init__(self, portal: Portal, target: object) -> None:
         self._portal = portal
@@ -204,6 +148,8 @@ class _SyncNamespace:
 
     def __getattr__(self, name: str) -> Any:
         attr = getattr(self._target, name)
+        if inspect.isasyncgenfunction(attr):
+            return lambda *args, **kwargs: self._portal.iterate(attr(*args, **kwargs))
         if not asyncio.iscoroutinefunction(attr):
             return attr
 

@@ -200,6 +200,22 @@ class Job:
 
 
 @dataclass(frozen=True)
+class Bid:
+    """A provider's EIP-712 signed offer to run a job (or every job of a batch) at `price` per replica."""
+
+    provider: str
+    price: int
+    sla: int  # seconds the provider promises to deliver within
+    expiry: int  # unix seconds after which the signature is void
+    r: bytes
+    vs: bytes  # EIP-2098 compact signature: s with v's parity in the top bit
+
+    def to_tuple(self) -> tuple[Any, ...]:
+        """The ABI tuple of `IJobMarketTypes.SignedBid`."""
+        return (self.provider, self.price, self.sla, self.expiry, self.r, self.vs)
+
+
+@dataclass(frozen=True)
 class Provider:
     address: str
     status: int  # 0 none, 1 active, 2 deregistered

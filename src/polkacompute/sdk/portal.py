@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import threading
-from collections.abc import Coroutine
+from collections.abc import AsyncGenerator, Coroutine, Iterator
 from typing import Any, TypeVar
 
 T = TypeVar("T")
@@ -26,6 +26,21 @@ class Portal:
             coro.close()
             raise RuntimeError("the client is closed")
         return asyncio.run_coroutine_threadsafe(coro, self._loop).result(timeout)
+
+    def iterate(self, agen: AsyncGenerator[T, None]) -> Iterator[T]:
+        """A blocking iterator over an async generator that runs on the portal's loop.
+
+        Leaving the loop early (break, exception) closes the generator on that loop too.
+        """
+        try:
+            while True:
+                try:
+                    yield self.run(agen.__anext__())
+                except StopAsyncIteration:
+                    return
+        finally:
+            if not self._loop.is_closed():
+                self.run(agen.aclose())
 
     def close(self) -> None:
         if self._loop.is_closed():

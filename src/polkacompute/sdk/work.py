@@ -19,6 +19,7 @@ from web3.logs import DISCARD
 
 from polkacompute.chain.accounts import Signer
 from polkacompute.chain.client import Receipt
+from polkacompute.sdk.models import Bid
 
 if TYPE_CHECKING:
     from polkacompute.sdk.client import AsyncClient
@@ -67,9 +68,7 @@ class Work:
     def __init__(self, client: AsyncClient) -> None:
         self._c = client
 
-    def sign_bid(
-        self, signer: Signer, job_ids: list[int], price: int, *, sla: int = 600, expiry: int
-    ) -> tuple[Any, ...]:
+    def sign_bid(self, signer: Signer, job_ids: list[int], price: int, *, sla: int = 600, expiry: int) -> Bid:
         """An EIP-712 bid of `signer` at `price` on every job of `job_ids` (one job or a batch)."""
         jobs = keccak(b"".join(job_id.to_bytes(32, "big") for job_id in job_ids))  # abi.encodePacked(jobIds)
         typed = {
@@ -83,7 +82,7 @@ class Work:
             "message": {"jobs": jobs, "provider": signer.address, "price": price, "sla": sla, "expiry": expiry},
         }  # fmt: skip
         signed = Account.sign_message(encode_typed_data(full_message=typed), signer.account.key)
-        return (signer.address, price, sla, expiry, _b32(signed.r), _b32(signed.s | ((signed.v - 27) << 255)))
+        return Bid(signer.address, price, sla, expiry, _b32(signed.r), _b32(signed.s | ((signed.v - 27) << 255)))
 
     def sign_seals(self, signer: Signer, seals: list[tuple[int, bytes]]) -> tuple[str, bytes, bytes]:
         """One signature authorizing all of `signer`'s (jobId, seal) pairs in a `commitSeals` call, in order."""
@@ -99,9 +98,9 @@ class Work:
         signed = Account.sign_message(encode_typed_data(full_message=typed), signer.account.key)
         return (signer.address, _b32(signed.r), _b32(signed.s | ((signed.v - 27) << 255)))
 
-    async def assign(self, job_id: int, bids: list[tuple[Any, ...]]) -> list[Assignee]:
+    async def assign(self, job_id: int, bids: list[Bid]) -> list[Assignee]:
         """Assigns the job from on-chain and signed bids; returns the assignee list, in order."""
-        fn = self._c.market.functions.assignWithSignedBids(job_id, bids)
+        fn = self._c.market.functions.assignWithSignedBids(job_id, [b.to_tuple() for b in bids])
         receipt = await self._c.chain.send(fn)
         return self.assignees_from(receipt)
 
@@ -123,6 +122,32 @@ class Work:
     ) -> Receipt:
         """Opens at least quorum seals of `result_digest`: the job finalizes and the openers are paid."""
         return await self._c.chain.send(self._c.market.functions.finalize(job_id, result_digest, proof, openings))
+
+    async def reveal(self, job_id: int, proof: tuple[Any, ...], index: int, sealed: Sealed) -> Receipt:
+        """Opens the sender's own seal on-chain (the path when no aggregated finalize happens in time)."""
+        fn = self._c.market.functions.reveal(job_id, proof, index, sealed.result_digest, sealed.salt)
+        return await self._c.chain.send(fn)
+
+    async def claim_payout(self, job_id: int, proof: tuple[Any, ...], index: int) -> Receipt:
+        """Pays an agreeing assignee who was not among the openers of the finalize call."""
+        return await self._c.chain.send(self._c.market.functions.claimPayout(job_id, proof, index))
+
+    async def settle(self, job_id: int, proof: tuple[Any, ...] | None = None) -> Receipt:
+        """Keeper action (anyone may call): settles an expired job, slashing no-shows and refunding."""
+        proof = proof if proof is not None else await self.proof(job_id)
+        return await self._c.chain.send(self._c.market.functions.settle(job_id, proof))
+
+    async def proof(self, job_id: int) -> tuple[Any, ...]:
+        """The job's `Proof` rebuilt from its events: assignees in order, and its aggregated seals if any."""
+        assignees: list[Assignee] = []
+        mask, seals = 0, []
+        for event in await self._c.jobs.history(job_id):
+            if event.name in ("JobAssigned", "BatchAssigned"):
+                prices = event.args["prices"]
+                assignees += [Assignee(w, int(p)) for w, p in zip(event.args["workers"], prices, strict=True)]
+            elif event.name == "SealsCommitted":
+                mask, seals = int(event.args["mask"]), list(event.args["seals"])
+        return ([(a.worker, a.price) for a in assignees], mask, seals)
 
     def _domain(self, name: str, contract: str) -> dict[str, Any]:
         return {"name": name, "version": "1", "chainId": self._c.network.chain_id, "verifyingContract": contract}
