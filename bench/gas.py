@@ -11,98 +11,47 @@ network between periodic withdrawals (withdrawals and registration are excluded 
 from __future__ import annotations
 
 import argparse
+import asyncio
 import json
-import shutil
-import socket
-import subprocess
 import sys
-import time
 from pathlib import Path
 
-from eth_abi import encode
-from eth_account import Account
-from eth_account.messages import encode_typed_data
 from web3 import HTTPProvider, Web3
 from web3.logs import DISCARD
 
+from polkacompute.chain.accounts import dev_account
+from polkacompute.chain.client import ChainClient
+from polkacompute.chain.deploy import DeployConfig, deploy
+from polkacompute.chain.networks import LOCAL_CHAIN_ID, Network
+from polkacompute.contracts import abi, artifact
+from polkacompute.devnet.anvil import free_port, launch
+from polkacompute.sdk.work import seal_result, sign_bid, sign_seals
+
 ROOT = Path(__file__).resolve().parent.parent
-CONTRACTS = ROOT / "contracts"
-ANVIL = CONTRACTS / "node_modules/@foundry-rs/anvil-linux-amd64/bin/anvil"
-MNEMONIC = "test test test test test test test test test test test junk"  # anvil default
 PRICE = 10**18
 EXTRA_PROVIDERS = 1_000
 CONTRACT_NAMES = ("PaymentEscrow", "ProviderRegistry", "BidBook", "JobMarket", "JobMarketExtension")
-
-Account.enable_unaudited_hdwallet_features()
-
-
-def artifact(name: str) -> dict:
-    return json.loads((CONTRACTS / "out" / f"{name}.sol" / f"{name}.json").read_text())
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
+WORKER_ACCOUNTS = range(3, 8)  # anvil dev accounts 3..7 (their keys sign bids and seals)
 
 
 class Chain:
-    """A private anvil with unlocked dev accounts; every call is a mined transaction."""
+    """A private anvil with many unlocked accounts; every call is a mined transaction."""
 
-    def __init__(self, accounts: int, extra_args: tuple[str, ...] = ()) -> None:
-        anvil = shutil.which("anvil") or str(ANVIL)
+    def __init__(self, accounts: int) -> None:
         self.port = free_port()
-        self.proc = subprocess.Popen(
-            [
-                anvil,
-                "--port",
-                str(self.port),
-                "--host",
-                "127.0.0.1",
-                "--accounts",
-                str(accounts),
-                "--balance",
-                "1000000",
-                "--hardfork",
-                "cancun",
-                "--silent",
-                "--gas-limit",
-                "300000000",
-                "--mnemonic",
-                MNEMONIC,
-                *extra_args,
-            ],
-            stdout=subprocess.DEVNULL,
-            stderr=subprocess.DEVNULL,
-        )
-        self.w3 = Web3(HTTPProvider(f"http://127.0.0.1:{self.port}", request_kwargs={"timeout": 60}))
-        deadline = time.monotonic() + 60
-        while not self.w3.is_connected():
-            if time.monotonic() > deadline or self.proc.poll() is not None:
-                raise RuntimeError("anvil did not start")
-            time.sleep(0.05)
+        flags = ["--accounts", str(accounts), "--balance", "1000000", "--silent", "--gas-limit", "300000000"]
+        self.proc = launch(self.port, flags, timeout=60)
+        url = f"http://127.0.0.1:{self.port}"
+        self.network = Network("local", LOCAL_CHAIN_ID, url, local=True, poll_interval=0.005)
+        self.w3 = Web3(HTTPProvider(self.network.rpc_url, request_kwargs={"timeout": 60}))
         self.accounts = self.w3.eth.accounts
 
     def close(self) -> None:
         self.proc.terminate()
         self.proc.wait(timeout=10)
 
-    def key(self, index: int) -> bytes:
-        return Account.from_mnemonic(MNEMONIC, account_path=f"m/44'/60'/0'/0/{index}").key
-
     def send(self, fn, sender: str, value: int = 0) -> int:
-        tx_hash = fn.transact({"from": sender, "value": value, "gas": 30_000_000})
-        receipt = self.w3.eth.wait_for_transaction_receipt(tx_hash, timeout=60, poll_latency=0.005)
-        if receipt["status"] != 1:
-            raise RuntimeError(f"transaction reverted: {fn.fn_name}")
-        return receipt["gasUsed"]
-
-    def deploy(self, name: str, *args) -> object:
-        art = artifact(name)
-        factory = self.w3.eth.contract(abi=art["abi"], bytecode=art["bytecode"]["object"])
-        tx_hash = factory.constructor(*args).transact({"from": self.accounts[0]})
-        receipt = self.w3.eth.wait_for_transaction_receipt(tx_hash, poll_latency=0.005)
-        return self.w3.eth.contract(address=receipt["contractAddress"], abi=art["abi"])
+        return send_receipt(self, fn, sender, value)["gasUsed"]
 
     def advance(self, seconds: int) -> None:
         self.w3.provider.make_request("evm_increaseTime", [seconds])
@@ -113,31 +62,23 @@ class Chain:
 
 
 class Protocol:
-    """The four contracts deployed and wired as in production, plus the actors of the benchmark."""
+    """The protocol deployed and wired by `polkacompute.chain.deploy` (as in production), plus the actors."""
 
     def __init__(self, chain: Chain) -> None:
         self.chain = chain
-        admin = chain.accounts[0]
-        self.admin, self.treasury, self.requester = admin, chain.accounts[1], chain.accounts[2]
-        self.workers = [Web3.to_checksum_address(a) for a in chain.accounts[3:8]]
-        params = (10_000, 10_000, 5_000, 5_000, 10, 1_000, 300, 86_400, 30 * 86_400, 7 * 86_400, 10**17)
-        self.escrow = chain.deploy("PaymentEscrow", admin, self.treasury, 100)
-        self.registry = chain.deploy("ProviderRegistry", admin, self.escrow.address, 10 * PRICE, 86_400)
-        self.book = chain.deploy("BidBook", admin, self.registry.address)
-        extension = chain.deploy("JobMarketExtension", self.registry.address, self.escrow.address, self.book.address)
-        market = chain.deploy(
-            "JobMarket", admin, self.registry.address, self.escrow.address, self.book.address, extension.address, params
-        )
-        # Clients use the full API: the market's own functions plus the extension's (see IJobMarket).
-        self.market = chain.w3.eth.contract(address=market.address, abi=artifact("IJobMarket")["abi"])
-        for fn in (
-            self.escrow.functions.grantRole(self.escrow.functions.MARKET_ROLE().call(), self.market.address),
-            self.escrow.functions.grantRole(self.escrow.functions.FUNDER_ROLE().call(), self.registry.address),
-            self.escrow.functions.grantRole(self.escrow.functions.FUNDER_ROLE().call(), self.market.address),
-            self.registry.functions.grantRole(self.registry.functions.MARKET_ROLE().call(), self.market.address),
-            self.book.functions.bindMarket(self.market.address),
-        ):
-            chain.send(fn, admin)
+        self.admin, self.treasury, self.requester = chain.accounts[0], chain.accounts[1], chain.accounts[2]
+        self.signers = [dev_account(i) for i in WORKER_ACCOUNTS]
+        self.workers = [s.address for s in self.signers]
+
+        async def deploy_all() -> dict[str, str]:
+            async with ChainClient(chain.network, dev_account(0)) as client:
+                config = DeployConfig(treasury=self.treasury, fee_bps=100, min_stake=10 * PRICE)
+                return (await deploy(client, config)).addresses
+
+        addresses = asyncio.run(deploy_all())
+        contract = lambda name: chain.w3.eth.contract(address=addresses[name], abi=abi(name))  # noqa: E731
+        self.escrow, self.registry = contract("PaymentEscrow"), contract("ProviderRegistry")
+        self.book, self.market = contract("BidBook"), contract("JobMarket")  # JobMarket: the full API of both halves
         for i, worker in enumerate(self.workers):
             self.register(worker, i)
 
@@ -168,47 +109,11 @@ class Protocol:
         )
 
     def signed_bid(self, job_ids: int | list[int], worker_index: int) -> tuple:
-        """An EIP-712 bid at PRICE on one job or on every job of a batch."""
+        """An EIP-712 bid at PRICE on one job or on every job of a batch, signed by the SDK."""
         ids = [job_ids] if isinstance(job_ids, int) else job_ids
-        worker = self.workers[worker_index]
-        expiry = self.chain.now() + 86_400
-        typed = {
-            "types": {
-                "EIP712Domain": [
-                    {"name": "name", "type": "string"},
-                    {"name": "version", "type": "string"},
-                    {"name": "chainId", "type": "uint256"},
-                    {"name": "verifyingContract", "type": "address"},
-                ],
-                "Bid": [
-                    {"name": "jobs", "type": "bytes32"},
-                    {"name": "provider", "type": "address"},
-                    {"name": "price", "type": "uint80"},
-                    {"name": "sla", "type": "uint32"},
-                    {"name": "expiry", "type": "uint32"},
-                ],
-            },
-            "primaryType": "Bid",
-            "domain": {
-                "name": "PolkaCompute BidBook",
-                "version": "1",
-                "chainId": self.chain.w3.eth.chain_id,
-                "verifyingContract": self.book.address,
-            },
-            "message": {
-                "jobs": Web3.solidity_keccak(["uint256[]"], [ids]),
-                "provider": worker,
-                "price": PRICE,
-                "sla": 600,
-                "expiry": expiry,
-            },
-        }
-        signed = Account.sign_message(encode_typed_data(full_message=typed), self.chain.key(3 + worker_index))
-        vs = signed.s | ((signed.v - 27) << 255)
-        return (worker, PRICE, 600, expiry, signed.r.to_bytes(32, "big"), vs.to_bytes(32, "big"))
-
-    def encode_seal(self, job_id: int, worker: str, digest: bytes) -> bytes:
-        return encode(["uint256", "address", "bytes32", "bytes32"], [job_id, worker, digest, self.salt(job_id, worker)])
+        bid = sign_bid(self.signers[worker_index], ids, PRICE, sla=600, expiry=self.chain.now() + 86_400,
+                       chain_id=LOCAL_CHAIN_ID, book=self.book.address)  # fmt: skip
+        return bid.to_tuple()
 
     @staticmethod
     def salt(job_id: int, worker: str) -> bytes:
@@ -220,26 +125,22 @@ class Protocol:
         return [(w, p) for e in events for w, p in zip(e["args"]["workers"], e["args"]["prices"], strict=False)]
 
     def seal_of(self, job_id: int, worker: str, digest: bytes) -> bytes:
-        return Web3.keccak(self.encode_seal(job_id, worker, digest))
+        return seal_result(job_id, worker, digest, self.salt(job_id, worker)).seal
 
     def seal_items(self, lists: dict[int, list[tuple]], digest: bytes, leader: str) -> tuple[list, list, dict]:
         """`commitSeals` arguments for every assignee of every job, and the proofs that follow."""
-        items, proofs, chains = [], {}, {}
+        items, proofs, pairs = [], {}, {}
         for job_id, assignees in lists.items():
             seals = [self.seal_of(job_id, w, digest) for w, _ in assignees]
             items.append((job_id, assignees, list(enumerate(seals))))
             proofs[job_id] = (assignees, (1 << len(assignees)) - 1, seals)
             for (w, _), seal in zip(assignees, seals, strict=False):
                 if w != leader:
-                    prev = chains.get(w, b"\x00" * 32)
-                    chains[w] = Web3.keccak(encode(["bytes32", "uint256", "bytes32"], [prev, job_id, seal]))
-        signatures = []
-        for w, chain in chains.items():
-            signed = Account.unsafe_sign_hash(
-                self.market.functions.sealsDigest(chain).call(), self.chain.key(3 + self.workers.index(w))
-            )
-            vs = signed.s | ((signed.v - 27) << 255)
-            signatures.append((w, signed.r.to_bytes(32, "big"), vs.to_bytes(32, "big")))
+                    pairs.setdefault(w, []).append((job_id, seal))
+        signatures = [
+            sign_seals(self.signers[self.workers.index(w)], ps, chain_id=LOCAL_CHAIN_ID, market=self.market.address)
+            for w, ps in pairs.items()
+        ]
         return items, signatures, proofs
 
     def openings(self, job_id: int, assignees: list[tuple]) -> list[tuple]:
@@ -380,10 +281,8 @@ def contract_sizes() -> dict:
     sizes = {}
     for name in CONTRACT_NAMES:
         art = artifact(name)
-        sizes[name] = {
-            "runtime_bytes": (len(art["deployedBytecode"]["object"]) - 2) // 2,
-            "initcode_bytes": (len(art["bytecode"]["object"]) - 2) // 2,
-        }
+        runtime = art.deployed_bytecode or "0x"
+        sizes[name] = {"runtime_bytes": (len(runtime) - 2) // 2, "initcode_bytes": (len(art.bytecode or "0x") - 2) // 2}
     return sizes
 
 

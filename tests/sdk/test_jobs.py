@@ -3,6 +3,7 @@ the reveal fallback, the no-show/refund path and disputes."""
 
 import asyncio
 import hashlib
+from collections.abc import Awaitable, Callable
 from typing import Any
 
 import pytest
@@ -31,15 +32,22 @@ def warp(anvil: Network, seconds: int) -> None:
 
 
 async def assigned_job(
-    pc: AsyncClient, deployment: Deployment, *, commit: bool, **spec: Any
+    pc: AsyncClient,
+    deployment: Deployment,
+    *,
+    commit: bool,
+    after_submit: Callable[[], Awaitable[None]] | None = None,
+    **spec: Any,
 ) -> tuple[int, list[Assignee], dict[str, Sealed]]:
-    """Registers the workers, submits a (3,2) job as `pc`'s signer, assigns it and (optionally) commits
-    every worker's seal of OUTPUT_DIGEST in one aggregated call."""
+    """Registers the workers, submits a (3,2) job as `pc`'s signer (then awaits `after_submit`), assigns
+    it and (optionally) commits every worker's seal of OUTPUT_DIGEST in one aggregated call."""
     for i in WORKERS:
         async with AsyncClient(pc.network, signer=dev_account(i), deployment=deployment) as worker:
             await worker.providers.register(stake=10 * ETH)
     now = await pc.now()
     handle = await pc.jobs.submit(spec_at(now, bid_window=0, **spec))
+    if after_submit is not None:
+        await after_submit()
     signers = {dev_account(i).address: dev_account(i) for i in WORKERS}
     bids = [pc.work.sign_bid(s, [handle.id], PRICE, expiry=now + 3600) for s in signers.values()]
     assignees = await pc.work.assign(handle.id, bids)
@@ -53,25 +61,27 @@ async def assigned_job(
 
 def test_list_pages_filters_and_orders(anvil: Network, deployment: Deployment) -> None:
     async def run() -> None:
-        async with AsyncClient(anvil, signer=dev_account(1), deployment=deployment) as mine:
-            async with AsyncClient(anvil, signer=dev_account(5), deployment=deployment) as other:
-                now = await mine.now()
-                ids = [(await mine.jobs.submit(spec_at(now))).id for _ in range(34)]  # more than one page
-                theirs = (await other.jobs.submit(spec_at(now))).id
-                await mine.jobs.cancel(ids[3])
-                assert await mine.jobs.count() == 35
-                newest = await mine.jobs.list(limit=5)
-                assert [j.id for j in newest] == [35, 34, 33, 32, 31]
-                oldest = [j.id async for j in mine.jobs.iter(newest_first=False)]
-                assert oldest == list(range(1, 36))
-                cancelled = await mine.jobs.list(status=JobStatus.CANCELLED)
-                assert [j.id for j in cancelled] == [ids[3]]
-                by_other = await mine.jobs.list(requester=dev_account(5).address.lower())
-                assert [j.id for j in by_other] == [theirs]
-                open_mine = await mine.jobs.list(limit=100, status={JobStatus.OPEN}, requester=dev_account(1).address)
-                assert len(open_mine) == 33
-                with pytest.raises(ValidationError, match="must be at least 1"):
-                    await mine.jobs.list(limit=0)
+        async with (
+            AsyncClient(anvil, signer=dev_account(1), deployment=deployment) as mine,
+            AsyncClient(anvil, signer=dev_account(5), deployment=deployment) as other,
+        ):
+            now = await mine.now()
+            ids = [(await mine.jobs.submit(spec_at(now))).id for _ in range(34)]  # more than one page
+            theirs = (await other.jobs.submit(spec_at(now))).id
+            await mine.jobs.cancel(ids[3])
+            assert await mine.jobs.count() == 35
+            newest = await mine.jobs.list(limit=5)
+            assert [j.id for j in newest] == [35, 34, 33, 32, 31]
+            oldest = [j.id async for j in mine.jobs.iter(newest_first=False)]
+            assert oldest == list(range(1, 36))
+            cancelled = await mine.jobs.list(status=JobStatus.CANCELLED)
+            assert [j.id for j in cancelled] == [ids[3]]
+            by_other = await mine.jobs.list(requester=dev_account(5).address.lower())
+            assert [j.id for j in by_other] == [theirs]
+            open_mine = await mine.jobs.list(limit=100, status={JobStatus.OPEN}, requester=dev_account(1).address)
+            assert len(open_mine) == 33
+            with pytest.raises(ValidationError, match="must be at least 1"):
+                await mine.jobs.list(limit=0)
 
     asyncio.run(run())
 
@@ -79,19 +89,23 @@ def test_list_pages_filters_and_orders(anvil: Network, deployment: Deployment) -
 def test_watch_reports_every_status_and_events_are_typed(anvil: Network, deployment: Deployment) -> None:
     async def run() -> None:
         async with AsyncClient(anvil, signer=dev_account(1), deployment=deployment) as pc:
-            first = await pc.jobs.submit(spec_at(await pc.now()))  # job 1 stays open: not in job 2's stream
+            await pc.jobs.submit(spec_at(await pc.now()))  # job 1 stays open: not in job 2's stream
             watched: list[JobStatus] = []
-            job_id = first.id + 1
+            submitted, seen = asyncio.Event(), asyncio.Event()
 
             async def watch() -> None:
-                while await pc.jobs.count() < job_id:
-                    await asyncio.sleep(0.01)
-                async for job in pc.jobs.watch(job_id, poll_interval=0.01):
+                await submitted.wait()
+                async for job in pc.jobs.watch(2, poll_interval=0.01):
                     watched.append(job.status)
+                    seen.set()
+
+            async def after_submit() -> None:  # the job moves on only once the watcher has seen it OPEN
+                submitted.set()
+                await seen.wait()
 
             watcher = asyncio.create_task(watch())
-            job_id2, assignees, sealed = await assigned_job(pc, deployment, commit=True)
-            assert job_id2 == job_id
+            job_id, assignees, sealed = await assigned_job(pc, deployment, commit=True, after_submit=after_submit)
+            assert job_id == 2
             seals = [sealed[a.worker].seal for a in assignees]
             openings = [(i, sealed[a.worker].salt) for i, a in enumerate(assignees)]
             await pc.work.finalize(job_id, OUTPUT_DIGEST, await pc.work.proof(job_id), openings)
@@ -201,4 +215,3 @@ def test_sync_client_iterates_async_generators(anvil: Network, deployment: Deplo
         assert [job.status for job in pc.jobs.watch(handle.id)] == [JobStatus.CANCELLED]
         assert [e.name for e in pc.jobs.events(handle.id)] == ["JobSubmitted", "Deposited", "JobCancelled", "Refunded"]
         assert [j.id for j in pc.jobs.iter()] == [handle.id]
-

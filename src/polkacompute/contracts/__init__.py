@@ -19,7 +19,8 @@ DEPLOYABLE = ("PaymentEscrow", "ProviderRegistry", "BidBook", "JobMarketExtensio
 class Artifact:
     name: str
     abi: list[dict[str, Any]]
-    bytecode: str | None
+    bytecode: str | None  # initcode (constructor included)
+    deployed_bytecode: str | None  # runtime code
     compiler: str | None
     settings: dict[str, Any]
 
@@ -32,7 +33,14 @@ def artifact(name: str) -> Artifact:
     except FileNotFoundError:
         raise KeyError(f"no contract artifact named {name!r}") from None
     data = json.loads(text)
-    return Artifact(name, data["abi"], data.get("bytecode"), data.get("compiler"), data.get("settings", {}))
+    return Artifact(
+        name,
+        data["abi"],
+        data.get("bytecode"),
+        data.get("deployedBytecode"),
+        data.get("compiler"),
+        data.get("settings", {}),
+    )
 
 
 def abi(name: str) -> list[dict[str, Any]]:

@@ -8,22 +8,20 @@ from __future__ import annotations
 
 import asyncio
 import os
-import shutil
 import signal
 import subprocess
 import time
 from dataclasses import dataclass
 from pathlib import Path
 
-from web3 import Web3
-
 from polkacompute.chain.accounts import dev_account
 from polkacompute.chain.client import ChainClient
 from polkacompute.chain.deploy import Deployment, deploy, save_deployment, verify_deployment
 from polkacompute.chain.networks import LOCAL_CHAIN_ID, Network
+from polkacompute.devnet.anvil import find_anvil, launch
 from polkacompute.errors import ConfigError, DeploymentError, NetworkError
 
-NPM_ANVIL = Path("contracts/node_modules/@foundry-rs/anvil-linux-amd64/bin/anvil")
+__all__ = ["Devnet", "devnet", "ensure_deployed", "ensure_deployed_sync", "find_anvil", "start", "stop"]
 
 
 @dataclass(frozen=True)
@@ -54,42 +52,20 @@ def devnet(port: int = 8545, directory: Path | None = None) -> Devnet:
     return Devnet(directory or Path(os.environ.get("POLKACOMPUTE_DEVNET_DIR", ".polkacompute/devnet")), port)
 
 
-def find_anvil() -> str:
-    """anvil from $POLKACOMPUTE_ANVIL, PATH, or the repository's npm install (contracts/node_modules)."""
-    if env := os.environ.get("POLKACOMPUTE_ANVIL"):
-        return env
-    if found := shutil.which("anvil"):
-        return found
-    for base in (Path.cwd(), *Path.cwd().parents):
-        if (base / NPM_ANVIL).exists():
-            return str(base / NPM_ANVIL)
-    raise ConfigError(
-        "anvil not found",
-        hint="run `make setup` in the repository, or `npm install @foundry-rs/anvil` and put its bin on PATH",
-    )
-
-
 def start(net: Devnet, *, block_time: int | None = None, timeout: float = 30.0) -> subprocess.Popen[bytes]:
     """Starts anvil (loading the saved state if any) and waits until it answers."""
     if net.pid() is not None:
         raise ConfigError(f"a devnet is already running (pid {net.pid()})", hint="`polkacompute devnet down` first")
     net.directory.mkdir(parents=True, exist_ok=True)
-    args = [find_anvil(), "--host", "127.0.0.1", "--port", str(net.port), "--chain-id", str(LOCAL_CHAIN_ID),
-            "--hardfork", "cancun", "--state", str(net.directory / "anvil-state.json")]  # fmt: skip
+    extra = ["--state", str(net.directory / "anvil-state.json")]
     if block_time:
-        args += ["--block-time", str(block_time)]
-    log = (net.directory / "anvil.log").open("ab")
-    proc = subprocess.Popen(args, stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
+        extra += ["--block-time", str(block_time)]
+    with (net.directory / "anvil.log").open("ab") as log:
+        try:
+            proc = launch(net.port, extra, log=log, timeout=timeout, new_session=True)
+        except NetworkError as exc:
+            raise NetworkError(f"{exc}; see {net.directory / 'anvil.log'}") from None
     net.pid_file.write_text(str(proc.pid))
-    w3 = Web3(Web3.HTTPProvider(net.network.rpc_url))
-    deadline = time.monotonic() + timeout
-    while not w3.is_connected():
-        if proc.poll() is not None:
-            raise NetworkError(f"anvil exited at start; see {net.directory / 'anvil.log'}")
-        if time.monotonic() > deadline:
-            proc.terminate()
-            raise NetworkError(f"anvil did not answer on port {net.port} within {timeout:.0f}s")
-        time.sleep(0.05)
     return proc
 
 

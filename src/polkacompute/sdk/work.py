@@ -70,33 +70,13 @@ class Work:
 
     def sign_bid(self, signer: Signer, job_ids: list[int], price: int, *, sla: int = 600, expiry: int) -> Bid:
         """An EIP-712 bid of `signer` at `price` on every job of `job_ids` (one job or a batch)."""
-        jobs = keccak(b"".join(job_id.to_bytes(32, "big") for job_id in job_ids))  # abi.encodePacked(jobIds)
-        typed = {
-            "types": {"EIP712Domain": _DOMAIN_TYPES, "Bid": [
-                {"name": "jobs", "type": "bytes32"}, {"name": "provider", "type": "address"},
-                {"name": "price", "type": "uint80"}, {"name": "sla", "type": "uint32"},
-                {"name": "expiry", "type": "uint32"},
-            ]},
-            "primaryType": "Bid",
-            "domain": self._domain("PolkaCompute BidBook", self._c.deployment.address("BidBook")),
-            "message": {"jobs": jobs, "provider": signer.address, "price": price, "sla": sla, "expiry": expiry},
-        }  # fmt: skip
-        signed = Account.sign_message(encode_typed_data(full_message=typed), signer.account.key)
-        return Bid(signer.address, price, sla, expiry, _b32(signed.r), _b32(signed.s | ((signed.v - 27) << 255)))
+        book = self._c.deployment.address("BidBook")
+        return sign_bid(signer, job_ids, price, sla=sla, expiry=expiry, chain_id=self._c.network.chain_id, book=book)
 
     def sign_seals(self, signer: Signer, seals: list[tuple[int, bytes]]) -> tuple[str, bytes, bytes]:
         """One signature authorizing all of `signer`'s (jobId, seal) pairs in a `commitSeals` call, in order."""
-        chain = b"\x00" * 32
-        for job_id, seal in seals:
-            chain = keccak(encode(["bytes32", "uint256", "bytes32"], [chain, job_id, seal]))
-        typed = {
-            "types": {"EIP712Domain": _DOMAIN_TYPES, "Seals": [{"name": "seals", "type": "bytes32"}]},
-            "primaryType": "Seals",
-            "domain": self._domain("PolkaCompute JobMarket", self._c.deployment.address("JobMarket")),
-            "message": {"seals": chain},
-        }
-        signed = Account.sign_message(encode_typed_data(full_message=typed), signer.account.key)
-        return (signer.address, _b32(signed.r), _b32(signed.s | ((signed.v - 27) << 255)))
+        market = self._c.deployment.address("JobMarket")
+        return sign_seals(signer, seals, chain_id=self._c.network.chain_id, market=market)
 
     async def assign(self, job_id: int, bids: list[Bid]) -> list[Assignee]:
         """Assigns the job from on-chain and signed bids; returns the assignee list, in order."""
@@ -149,8 +129,52 @@ class Work:
                 mask, seals = int(event.args["mask"]), list(event.args["seals"])
         return ([(a.worker, a.price) for a in assignees], mask, seals)
 
-    def _domain(self, name: str, contract: str) -> dict[str, Any]:
-        return {"name": name, "version": "1", "chainId": self._c.network.chain_id, "verifyingContract": contract}
+
+def sign_bid(signer: Signer, job_ids: list[int], price: int, *, sla: int, expiry: int, chain_id: int, book: str) -> Bid:
+    """An EIP-712 `Bid(jobs, provider, price, sla, expiry)` for the BidBook at `book`.
+
+    `jobs` is `keccak256(abi.encodePacked(jobIds))`, so one signature covers a whole batch.
+    """
+    jobs = keccak(b"".join(job_id.to_bytes(32, "big") for job_id in job_ids))
+    typed = {
+        "types": {"EIP712Domain": _DOMAIN_TYPES, "Bid": [
+            {"name": "jobs", "type": "bytes32"}, {"name": "provider", "type": "address"},
+            {"name": "price", "type": "uint80"}, {"name": "sla", "type": "uint32"},
+            {"name": "expiry", "type": "uint32"},
+        ]},
+        "primaryType": "Bid",
+        "domain": _domain("PolkaCompute BidBook", chain_id, book),
+        "message": {"jobs": jobs, "provider": signer.address, "price": price, "sla": sla, "expiry": expiry},
+    }  # fmt: skip
+    r, vs = _sign(signer, typed)
+    return Bid(signer.address, price, sla, expiry, r, vs)
+
+
+def sign_seals(
+    signer: Signer, seals: list[tuple[int, bytes]], *, chain_id: int, market: str
+) -> tuple[str, bytes, bytes]:
+    """The EIP-712 `Seals(seals)` signature over the hash chain of (jobId, seal) pairs, in call order."""
+    chain = b"\x00" * 32
+    for job_id, seal in seals:
+        chain = keccak(encode(["bytes32", "uint256", "bytes32"], [chain, job_id, seal]))
+    typed = {
+        "types": {"EIP712Domain": _DOMAIN_TYPES, "Seals": [{"name": "seals", "type": "bytes32"}]},
+        "primaryType": "Seals",
+        "domain": _domain("PolkaCompute JobMarket", chain_id, market),
+        "message": {"seals": chain},
+    }
+    r, vs = _sign(signer, typed)
+    return (signer.address, r, vs)
+
+
+def _domain(name: str, chain_id: int, contract: str) -> dict[str, Any]:
+    return {"name": name, "version": "1", "chainId": chain_id, "verifyingContract": contract}
+
+
+def _sign(signer: Signer, typed: dict[str, Any]) -> tuple[bytes, bytes]:
+    """(r, vs): an EIP-2098 compact signature, as the contracts take it."""
+    signed = Account.sign_message(encode_typed_data(full_message=typed), signer.account.key)
+    return _b32(signed.r), _b32(signed.s | ((signed.v - 27) << 255))
 
 
 def _b32(value: int) -> bytes:
