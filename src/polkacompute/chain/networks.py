@@ -69,6 +69,9 @@ NETWORKS: dict[str, Network] = {
             log_batch=1_000,
             currency="DOT",
         ),
+        # Parity's endpoint, named like the two above (eth-rpc[-testnet|-kusama].polkadot.io); the older
+        # kusama-asset-hub-eth-rpc.polkadot.io name no longer resolves. Not reachable from CI: the chain id
+        # check on connect catches a wrong endpoint, and --rpc-url / POLKACOMPUTE_RPC_URL overrides it.
         Network(
             "kusama-hub",
             420420418,
