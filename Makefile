@@ -36,7 +36,8 @@ $(TOOLS_VENV)/.stamp: requirements-tools.lock
 	$(TOOLS_VENV)/bin/python -m pip install --quiet -r requirements-tools.lock
 	touch $@
 
-build: setup
+## The devnet needs only the npm toolchain and the project venv (the slither venv is for `make test`).
+build: $(NODE_MODULES)/.stamp $(VENV)/.stamp
 	cd contracts && forge build
 
 ## Regenerates the ABIs and bytecode the Python package ships (commit the result).
@@ -50,7 +51,7 @@ test-contracts: build
 	cd contracts && forge test
 
 ## Static analysis: fails on any medium or high finding not justified inline (see contracts/README.md).
-slither: build
+slither: build $(TOOLS_VENV)/.stamp
 	cd contracts && $(abspath $(TOOLS_VENV))/bin/slither . --config-file slither.config.json --fail-medium
 
 ## Line coverage of contracts/src, at least 90%.

@@ -127,3 +127,9 @@ class ResultMismatch(PolkaComputeError):
     """Output bytes whose digest is not the job's finalized result digest: do not trust them."""
 
     exit_code = 8
+
+
+class ContentError(PolkaComputeError):
+    """Content that is missing, or whose bytes do not match their content address."""
+
+    exit_code = 9

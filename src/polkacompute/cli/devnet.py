@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import hashlib
+import signal
 import time
 from dataclasses import asdict
 from typing import Annotated
@@ -53,6 +54,9 @@ def devnet_up(
     if detach:
         return
     console.print("devnet running; Ctrl-C to stop")
+    # `kill`, a closed terminal or a supervisor stop the devnet as cleanly as Ctrl-C (state saved).
+    for sig in (signal.SIGTERM, signal.SIGHUP):
+        signal.signal(sig, _interrupt)
     try:
         while proc.poll() is None:
             time.sleep(0.5)
@@ -61,6 +65,10 @@ def devnet_up(
     finally:
         stop(net)
         console.print("devnet stopped (state saved)")
+
+
+def _interrupt(signum: int, _frame: object) -> None:
+    raise KeyboardInterrupt(signal.Signals(signum).name)
 
 
 @devnet_app.command("down")

@@ -1,0 +1,58 @@
+"""A local content store: blobs on disk named by their CID, verified on every read.
+
+Used by requesters (to publish programs and inputs), workers (to cache what they fetched and keep
+the outputs they serve) and `job run --local`. Writes are atomic (temp file + rename), so a crash
+never leaves a partial blob under a valid name.
+"""
+
+from __future__ import annotations
+
+import os
+import tempfile
+from pathlib import Path
+
+from polkacompute.errors import ContentError
+from polkacompute.store.cid import cid_of, digest_of, verify
+
+
+class ContentStore:
+    def __init__(self, directory: Path) -> None:
+        self.directory = Path(directory)
+
+    def _path(self, cid: str) -> Path:
+        digest_of(cid)  # validates the CID before it becomes a file name
+        return self.directory / "blobs" / cid[-2:] / cid
+
+    def put(self, data: bytes, codec: str = "raw") -> str:
+        """Stores `data` and returns its CID (storing the same bytes twice is a no-op)."""
+        cid = cid_of(data, codec)
+        path = self._path(cid)
+        if path.exists():
+            return cid
+        path.parent.mkdir(parents=True, exist_ok=True)
+        fd, tmp = tempfile.mkstemp(dir=path.parent, suffix=".tmp")
+        try:
+            with os.fdopen(fd, "wb") as fh:
+                fh.write(data)
+            os.replace(tmp, path)
+        except BaseException:
+            Path(tmp).unlink(missing_ok=True)
+            raise
+        return cid
+
+    def has(self, cid: str) -> bool:
+        return self._path(cid).exists()
+
+    def get(self, cid: str) -> bytes:
+        """The bytes of `cid`, checked against it (a corrupted blob is reported, never returned)."""
+        try:
+            data = self._path(cid).read_bytes()
+        except FileNotFoundError:
+            raise ContentError(f"{cid} is not in the store at {self.directory}") from None
+        return verify(cid, data)
+
+    def size(self, cid: str) -> int:
+        try:
+            return self._path(cid).stat().st_size
+        except FileNotFoundError:
+            raise ContentError(f"{cid} is not in the store at {self.directory}") from None
