@@ -11,7 +11,7 @@ NODE_MODULES := contracts/node_modules
 FOUNDRY_BIN := $(abspath $(NODE_MODULES)/@foundry-rs/forge-linux-amd64/bin):$(abspath $(NODE_MODULES)/@foundry-rs/anvil-linux-amd64/bin):$(abspath $(NODE_MODULES)/@foundry-rs/cast-linux-amd64/bin)
 export PATH := $(FOUNDRY_BIN):$(PATH)
 
-.PHONY: setup build artifacts devnet test test-contracts test-python lint size-check slither coverage bench-gas lock clean
+.PHONY: setup build artifacts templates devnet test test-contracts test-python lint size-check slither coverage bench-gas lock clean
 
 RUNTIMES := .polkacompute/runtimes
 PYTHON_RUNTIME := $(RUNTIMES)/python-3.11/bundle.json
@@ -76,11 +76,15 @@ coverage: setup
 		$(PYTHON) tools/coverage_gate.py lcov.info 90
 
 lint: setup
-	$(VENV)/bin/ruff check src tests bench tools
-	$(VENV)/bin/ruff format --check src tests
+	$(VENV)/bin/ruff check src tests bench tools templates
+	$(VENV)/bin/ruff format --check src tests templates
 	$(VENV)/bin/mypy
 
-test-python: build
+## Builds the job templates (zig, AssemblyScript, the ONNX model) and checks the pinned bytes.
+templates: setup
+	$(PY) templates/build.py
+
+test-python: build templates
 	$(PY) -m pytest
 
 ## The main job: a local devnet (anvil + the protocol) with a demo job, running until Ctrl-C.

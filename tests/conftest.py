@@ -98,3 +98,13 @@ def home(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
 def pytest_configure(config: pytest.Config) -> None:
     os.environ.setdefault("POLKACOMPUTE_HOME", str(ROOT / ".polkacompute" / "test-home"))
     os.environ.setdefault("POLKACOMPUTE_RUNTIMES", str(ROOT / ".polkacompute" / "runtimes"))  # make setup installs
+
+
+@pytest.fixture(scope="session")
+def python_runtime():  # type: ignore[no-untyped-def]
+    """The installed python runtime (`make setup` installs it under .polkacompute/runtimes)."""
+    from polkacompute.runtimes import PythonRuntime
+
+    runtime = PythonRuntime()
+    runtime.bundle.manifest()  # fails with the install hint if missing
+    return runtime

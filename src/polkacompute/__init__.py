@@ -4,6 +4,7 @@ Jobs (a program and its input, by content hash) are run by several staked worker
 sandbox; identical sealed results, opened on-chain, finalize the job and pay the workers.
 """
 
+from polkacompute.decorators import job
 from polkacompute.errors import (
     ChainIdMismatch,
     ContractError,
@@ -23,4 +24,5 @@ __all__ = [
     "TransactionError",
     "ValidationError",
     "__version__",
+    "job",
 ]

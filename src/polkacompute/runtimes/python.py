@@ -13,16 +13,13 @@ filesystem, real clock or entropy (see `polkacompute.sandbox`).
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Callable
 from functools import cached_property
 from pathlib import Path
-from typing import Any, TypeVar
 
+from polkacompute.decorators import job
 from polkacompute.runtimes.base import Profile, identity_of
 from polkacompute.runtimes.python_bundle import GUEST_PREFIX, GUEST_STDLIB, PythonBundle
 from polkacompute.sandbox import Mount, RunResult, Sandbox, Status
-
-F = TypeVar("F", bound=Callable[..., Any])
 
 # Runs first in the guest: provides `polkacompute.job`, runs the script (passed as argv[1]) as
 # __main__, then calls the decorated function, if any, on the JSON input. `json` is imported only
@@ -47,10 +44,7 @@ if job.fn is not None:
 """
 
 
-def job(fn: F) -> F:
-    """Marks the function a Python job calls with its JSON input (a no-op outside the sandbox)."""
-    fn.__polkacompute_job__ = True  # type: ignore[attr-defined]
-    return fn
+__all__ = ["BOOTSTRAP", "PythonRuntime", "job"]
 
 
 class PythonRuntime:

@@ -1,0 +1,162 @@
+"""The sandbox on real wasmtime: results, determinism, limits and hostile programs."""
+
+import hashlib
+import struct
+from pathlib import Path
+
+import pytest
+
+from polkacompute.sandbox import Limits, NotCanonical, RunResult, Sandbox, Status
+from polkacompute.sandbox.runner import MAX_PROGRAM_BYTES
+from polkacompute.sandbox.wasi import REALTIME_BASE_NS
+from polkacompute.store import cid_of, digest_of
+
+from . import wat
+
+SMALL = Limits(fuel=10**7, time_s=10, memory_bytes=4 * 1024 * 1024, output_bytes=1000)
+
+
+@pytest.fixture(scope="module")
+def sandbox(tmp_path_factory: pytest.TempPathFactory):
+    with Sandbox(tmp_path_factory.mktemp("modules")) as sb:
+        yield sb
+
+
+def test_hello_result_digest_and_cid(sandbox: Sandbox) -> None:
+    result = sandbox.run(wat.HELLO)
+    assert (result.status, result.exit_code, result.output) == (Status.EXITED, 0, b"hello\n")
+    assert result.ok
+    assert result.fuel_used > 0
+    assert result.digest == hashlib.sha256(result.canonical_bytes()).digest()
+    assert digest_of(result.cid) == result.digest
+    assert result.cid.startswith("bafyrei")  # dag-cbor CIDv1
+    assert RunResult.decode(result.canonical_bytes()) == result
+
+
+def test_same_program_same_result_every_time(sandbox: Sandbox) -> None:
+    digests = {sandbox.run(wat.HELLO).digest for _ in range(20)}
+    assert len(digests) == 1
+
+
+def test_infinite_loop_runs_out_of_fuel_deterministically(sandbox: Sandbox) -> None:
+    first, second = (sandbox.run(wat.INFINITE_LOOP, limits=SMALL) for _ in range(2))
+    assert first.status is Status.OUT_OF_FUEL
+    assert first.fuel_used == SMALL.fuel
+    assert first.digest == second.digest
+
+
+def test_wall_clock_timeout_has_no_canonical_result(sandbox: Sandbox) -> None:
+    result = sandbox.run(wat.INFINITE_LOOP, limits=Limits(fuel=10**15, time_s=0.2))
+    assert result.status is Status.TIMEOUT
+    assert result.wall_ms < 5_000
+    with pytest.raises(NotCanonical, match="timeout"):
+        _ = result.digest
+
+
+def test_memory_bomb_stops_at_the_memory_limit(sandbox: Sandbox) -> None:
+    result = sandbox.run(wat.MEMORY_BOMB, limits=SMALL)
+    # 4 MiB = 64 pages; the module starts with 1, so 63 more pages were granted, then growth failed.
+    assert (result.status, result.exit_code) == (Status.EXITED, 63)
+
+
+def test_output_flood_is_cut_at_the_cap(sandbox: Sandbox) -> None:
+    results = [sandbox.run(wat.OUTPUT_FLOOD, limits=SMALL) for _ in range(3)]
+    assert results[0].status is Status.OUTPUT_LIMIT
+    assert len(results[0].output) == SMALL.output_bytes
+    assert len({r.digest for r in results}) == 1  # the same bytes and fuel on every run
+
+
+def test_clock_and_entropy_are_virtual_and_seeded(sandbox: Sandbox) -> None:
+    a, b = sandbox.run(wat.CLOCK_AND_ENTROPY, seed=b"job-1"), sandbox.run(wat.CLOCK_AND_ENTROPY, seed=b"job-1")
+    other = sandbox.run(wat.CLOCK_AND_ENTROPY, seed=b"job-2")
+    assert a.output == b.output
+    realtime, monotonic = struct.unpack("<QQ", a.output[:16])
+    assert realtime == REALTIME_BASE_NS + 1_000  # a fixed instant, +1 µs per read
+    assert monotonic == 2_000
+    assert other.output[:16] == a.output[:16]
+    assert other.output[16:] != a.output[16:]  # entropy follows the seed (the job id)
+
+
+def test_no_filesystem_without_a_mount(sandbox: Sandbox) -> None:
+    result = sandbox.run(wat.OPEN_FILE)
+    assert (result.status, result.exit_code) == (Status.EXITED, 8)  # EBADF: there is no directory to open from
+
+
+def test_read_only_mount_is_readable_not_writable(sandbox: Sandbox, tmp_path: Path, python_runtime) -> None:
+    # Through CPython (a full WASI client): read a mounted file, fail to write next to it.
+    from polkacompute.runtimes import job_seed
+    from polkacompute.sandbox import Mount
+
+    (tmp_path / "data.txt").write_text("mounted")
+    script = (b"import os\nprint(open('/data/data.txt').read())\n"
+              b"try:\n    open('/data/new.txt', 'w')\n"
+              b"except OSError as e:\n    print('write refused', e.errno)\n")  # fmt: skip
+    mounts = [Mount(python_runtime.bundle.stdlib, "/usr/local/lib/python3.11"), Mount(tmp_path, "/data")]
+    result = sandbox.run(python_runtime.bundle.interpreter.read_bytes(), argv=["python", "-S", "-c", script.decode()],
+                         env=[("PYTHONHOME", "/usr/local")], mounts=mounts, seed=job_seed(1),
+                         limits=Limits(fuel=10**10, memory_bytes=512 << 20))  # fmt: skip
+    assert result.ok, result.stderr
+    assert result.output.splitlines() == [b"mounted", b"write refused 63"]  # EPERM
+    assert not (tmp_path / "new.txt").exists()
+
+
+@pytest.mark.parametrize(
+    ("program", "detail"),
+    [(wat.UNREACHABLE, "unreachable"), (wat.DIVIDE_BY_ZERO, "integer_division_by_zero"),
+     (wat.STACK_OVERFLOW, "stack_overflow"), (wat.EXIT_200, "invalid_exit")],
+)  # fmt: skip
+def test_traps_are_results(sandbox: Sandbox, program: bytes, detail: str) -> None:
+    result = sandbox.run(program, limits=SMALL)
+    assert (result.status, result.detail) == (Status.TRAP, detail)
+    assert sandbox.run(program, limits=SMALL).digest == result.digest
+
+
+def test_exit_code_is_part_of_the_result(sandbox: Sandbox) -> None:
+    result = sandbox.run(wat.EXIT_42)
+    assert (result.status, result.exit_code, result.ok) == (Status.EXITED, 42, False)
+
+
+@pytest.mark.parametrize(
+    ("program", "detail"),
+    [(b"\x00asm garbage", "invalid_module"), (b"", "invalid_module"),
+     (wat.NO_START, "no_entrypoint: the module exports no _start function"),
+     (wat.UNKNOWN_IMPORT, "unknown_import: env.steal_keys"),
+     (wat.HUGE_INITIAL_MEMORY, "memory_limit: the module's initial memory is over the limit")],
+)  # fmt: skip
+def test_unrunnable_programs_are_rejected(sandbox: Sandbox, program: bytes, detail: str) -> None:
+    result = sandbox.run(program, limits=SMALL)
+    assert (result.status, result.detail, result.fuel_used) == (Status.REJECTED, detail, 0)
+    assert result.digest  # a rejection is a canonical result too
+
+
+def test_oversized_program_is_rejected_before_compiling(sandbox: Sandbox) -> None:
+    result = sandbox.run(b"\x00" * (MAX_PROGRAM_BYTES + 1))
+    assert result.status is Status.REJECTED
+    assert result.detail.startswith("program_too_large")
+
+
+def test_nan_is_canonical(sandbox: Sandbox) -> None:
+    assert sandbox.run(wat.NAN_BITS).output == struct.pack("<I", 0x7FC00000)
+
+
+def test_precompiled_cache_is_used_and_survives_corruption(tmp_path: Path) -> None:
+    with Sandbox(tmp_path) as first:
+        expected = first.run(wat.HELLO).digest
+    files = list(tmp_path.rglob("*.cwasm"))
+    assert len(files) == 1
+    assert files[0].name == hashlib.sha256(wat.HELLO).hexdigest() + ".cwasm"
+    with Sandbox(tmp_path) as warm:
+        assert warm.run(wat.HELLO).digest == expected
+    files[0].write_bytes(b"truncated")
+    with Sandbox(tmp_path) as recovering:
+        assert recovering.run(wat.HELLO).digest == expected  # recompiled, not trusted
+    assert files[0].stat().st_size > 100
+
+
+def test_decode_refuses_non_canonical_bytes() -> None:
+    good = RunResult(Status.EXITED, b"x").canonical_bytes()
+    with pytest.raises(ValueError, match="not a canonical PolkaCompute result"):
+        RunResult.decode(good[:-1])
+    with pytest.raises(ValueError, match="not a canonical"):
+        RunResult.decode(b"\xa1av\x02")  # {"v": 2}
+    assert cid_of(good, "dag-cbor") == RunResult.decode(good).cid
