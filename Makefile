@@ -11,7 +11,7 @@ NODE_MODULES := contracts/node_modules
 FOUNDRY_BIN := $(abspath $(NODE_MODULES)/@foundry-rs/forge-linux-amd64/bin):$(abspath $(NODE_MODULES)/@foundry-rs/anvil-linux-amd64/bin):$(abspath $(NODE_MODULES)/@foundry-rs/cast-linux-amd64/bin)
 export PATH := $(FOUNDRY_BIN):$(PATH)
 
-.PHONY: setup build artifacts templates devnet test test-contracts test-python lint size-check slither coverage bench-gas lock clean
+.PHONY: setup build artifacts templates devnet test test-contracts test-python lint size-check slither coverage bench-gas bench-sandbox lock clean
 
 RUNTIMES := .polkacompute/runtimes
 PYTHON_RUNTIME := $(RUNTIMES)/python-3.11/bundle.json
@@ -97,6 +97,10 @@ test: setup size-check test-contracts lint test-python slither coverage
 ## Gas of complete job lifecycles on a real anvil -> bench/results/gas.json
 bench-gas: build
 	$(PY) bench/gas.py
+
+## Sandbox latency, fuel overhead and throughput -> bench/results/sandbox.json
+bench-sandbox: setup
+	$(PY) bench/sandbox.py
 
 ## Re-pins the Python dependencies after editing pyproject.toml or requirements-tools.in.
 lock: $(VENV)/.stamp

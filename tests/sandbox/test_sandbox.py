@@ -160,3 +160,16 @@ def test_decode_refuses_non_canonical_bytes() -> None:
     with pytest.raises(ValueError, match="not a canonical"):
         RunResult.decode(b"\xa1av\x02")  # {"v": 2}
     assert cid_of(good, "dag-cbor") == RunResult.decode(good).cid
+
+
+def test_pool_runs_in_spawned_pinned_processes(tmp_path: Path) -> None:
+    from polkacompute.sandbox import SandboxPool
+
+    with SandboxPool(2, cache_dir=tmp_path) as pool:
+        results = pool.map([wat.HELLO, wat.EXIT_42, wat.HELLO, wat.CLOCK_AND_ENTROPY], seed=b"job-9")
+        same_elsewhere = pool.submit(wat.CLOCK_AND_ENTROPY, seed=b"job-9").result()
+    with Sandbox() as here:
+        local = here.run(wat.CLOCK_AND_ENTROPY, seed=b"job-9")
+    assert [r.exit_code for r in results] == [0, 42, 0, 0]
+    assert results[0].output == b"hello\n"
+    assert results[3].digest == same_elsewhere.digest == local.digest

@@ -7,6 +7,7 @@ limits, no host leaks (clock, entropy, filesystem, network), and one canonical r
 """
 
 from polkacompute.sandbox.engine import ENGINE_FINGERPRINT, WASMTIME_VERSION
+from polkacompute.sandbox.pool import SandboxPool
 from polkacompute.sandbox.result import NotCanonical, RunResult, Status
 from polkacompute.sandbox.runner import Limits, Mount, Sandbox
 
@@ -18,5 +19,6 @@ __all__ = [
     "NotCanonical",
     "RunResult",
     "Sandbox",
+    "SandboxPool",
     "Status",
 ]

@@ -30,6 +30,9 @@ class Limits:
     output_bytes: int = 1024 * 1024  # stdout cap
 
 
+DEFAULT_LIMITS = Limits()
+
+
 @dataclass(frozen=True)
 class Mount:
     """A host directory visible at `guest` inside the sandbox, read-only. Jobs never get a writable
@@ -52,6 +55,7 @@ class Sandbox:
         self._linker = wasmtime.Linker(self.engine)
         self._linker.define_wasi()
         self._io: JobIO | None = None
+        self._imports_ok: set[bytes] = set()  # digests of modules whose imports were checked
         shadow_wasi(self._linker, self._current_io, capture_output=not setup_mode)
         # One job at a time per sandbox, so one scratch file holds stdin (WASI reads stdin from a file).
         self._scratch = Path(tempfile.mkdtemp(prefix="pc-sandbox-"))
@@ -79,7 +83,7 @@ class Sandbox:
         argv: Sequence[str] = ("job",),
         env: Sequence[tuple[str, str]] = (),
         mounts: Sequence[Mount] = (),
-        limits: Limits = Limits(),
+        limits: Limits = DEFAULT_LIMITS,
         seed: bytes = b"",
         program_digest: bytes | None = None,
     ) -> RunResult:
@@ -87,12 +91,15 @@ class Sandbox:
         started = time.perf_counter()
         if len(program) > MAX_PROGRAM_BYTES:
             return RunResult(Status.REJECTED, detail=f"program_too_large: {len(program)} bytes")
+        key = program_digest or hashlib.sha256(program).digest()
         try:
-            module = self.cache.module(program, program_digest)
+            module = self.cache.module(program, key)
         except wasmtime.WasmtimeError:
             return RunResult(Status.REJECTED, detail="invalid_module")
-        if rejected := _check_imports(module):
-            return rejected
+        if key not in self._imports_ok:
+            if rejected := _check_imports(module):
+                return rejected
+            self._imports_ok.add(key)
         self._stdin.write_bytes(stdin)
         result = self._execute(module, str(self._stdin), argv, env, mounts, limits, seed)
         return RunResult(result.status, result.output, result.exit_code, result.fuel_used, result.detail,

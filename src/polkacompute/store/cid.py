@@ -9,6 +9,7 @@ digest and a CID convert into each other without the content.
 from __future__ import annotations
 
 import hashlib
+from functools import lru_cache
 
 from multiformats import CID, multihash
 
@@ -22,12 +23,14 @@ def cid_of(data: bytes, codec: str = "raw") -> str:
     return cid_from_digest(hashlib.sha256(data).digest(), codec)
 
 
+@lru_cache(maxsize=4096)  # multiformats validates types at run time (~1 ms a call): workers reuse CIDs a lot
 def cid_from_digest(digest: bytes, codec: str = "raw") -> str:
     if len(digest) != 32:
         raise ContentError(f"a sha2-256 digest is 32 bytes, not {len(digest)}")
     return str(CID("base32", 1, codec, multihash.wrap(digest, "sha2-256")))
 
 
+@lru_cache(maxsize=4096)
 def digest_of(cid: str) -> bytes:
     """The SHA-256 digest a CID names (the on-chain form); refuses other hashes and codecs."""
     try:
