@@ -14,6 +14,7 @@ from tests.conftest import ANVIL, free_port
 
 CLI = [sys.executable, "-m", "polkacompute.cli"]
 DEV1 = "0x70997970C51812dc3A010C7d01b50e0d17dc79C8"  # anvil dev account 1
+ROOT = Path(__file__).resolve().parents[2]
 
 
 def polkacompute(*args: str, cwd: Path, env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
@@ -126,6 +127,26 @@ def test_job_submit_list_watch_result_cancel(devnet_cli: tuple[Path, dict[str, s
     assert refund["balance_wei"] >= 3 * 5 * 10**16
     withdrawn = json.loads(polkacompute("--json", "escrow", "withdraw", "--dev", "1", cwd=cwd, env=rpc).stdout)
     assert withdrawn["withdrawn_wei"] == refund["balance_wei"]
+
+
+def test_submit_a_job_package(devnet_cli: tuple[Path, dict[str, str]], tmp_path: Path) -> None:
+    cwd, rpc = devnet_cli
+    manifest = tmp_path / "job.json"
+    packed = polkacompute("job", "pack", str(ROOT / "templates" / "python-traffic" / "traffic.py"), "-r", "python",
+                          "-i", str(ROOT / "templates" / "python-traffic" / "input.json"), "-o", str(manifest),
+                          "--store", str(tmp_path / "store"), cwd=cwd)  # fmt: skip
+    assert packed.returncode == 0, packed.stderr
+    submitted = polkacompute("--json", "job", "submit", "--package", str(manifest), "--dev", "1", cwd=cwd, env=rpc)
+    assert submitted.returncode == 0, submitted.stderr
+    job_id = json.loads(submitted.stdout)["id"]
+    events = polkacompute("--json", "job", "watch", str(job_id), "--timeout", "1", cwd=cwd, env=rpc)
+    spec = json.loads(events.stdout.splitlines()[0])["args"]["spec"]
+    package = json.loads(manifest.read_text())
+    assert spec["runtimeId"] == package["runtime_id"]  # the runtime identity is what went on-chain
+    assert (spec["fuelLimit"], spec["timeLimit"]) == (package["fuel"], package["time_s"])
+    neither = polkacompute("job", "submit", "--dev", "1", cwd=cwd, env=rpc)
+    assert neither.returncode == 2
+    assert "give --package, or both --program and --input" in neither.stderr
 
 
 def test_result_verifies_output_of_the_demo_job(devnet_cli: tuple[Path, dict[str, str]], tmp_path: Path) -> None:

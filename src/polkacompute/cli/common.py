@@ -106,8 +106,13 @@ def _plain(value: Any) -> Any:
 
 
 def jsonable(value: Any) -> Any:
+    """JSON-ready: bytes as 0x-hex, enums by name, structs (dicts) and lists recursively."""
     if isinstance(value, bytes):
         return "0x" + value.hex()
     if isinstance(value, Enum):
         return value.name
+    if isinstance(value, dict):
+        return {str(k): jsonable(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [jsonable(v) for v in value]
     return value if isinstance(value, str | int | float | bool | type(None)) else str(value)

@@ -33,6 +33,7 @@ from polkacompute.cli.common import (
     with_client,
 )
 from polkacompute.errors import JobTimeout, ResultMismatch, ValidationError
+from polkacompute.runtimes.package import load_package
 from polkacompute.sdk.client import AsyncClient
 from polkacompute.sdk.models import JobSpec, JobStatus
 
@@ -41,9 +42,10 @@ job_app = typer.Typer(no_args_is_help=True, help="Submit and follow jobs.")
 
 @job_app.command("submit")
 def job_submit(
-    program: Annotated[Path, typer.Option(help="Program file (its SHA-256 is the program digest).")],
-    input_file: Annotated[Path, typer.Option("--input", help="Input file.")],
-    runtime: Annotated[str, typer.Option()] = "wasi",
+    package: Annotated[Path | None, typer.Option(help="A job package manifest (`job pack --out`).")] = None,
+    program: Annotated[Path | None, typer.Option(help="Program file, without --package (digest: its SHA-256).")] = None,
+    input_file: Annotated[Path | None, typer.Option("--input", help="Input file, without --package.")] = None,
+    runtime: Annotated[str, typer.Option(help="Runtime name or 0x identity, without --package.")] = "wasi",
     replicas: Annotated[int, typer.Option("-m", "--replicas")] = 3,
     quorum: Annotated[int, typer.Option("-q", "--quorum")] = 2,
     max_price: Annotated[str, typer.Option(help="Max price per replica, in native units.")] = "0.1",
@@ -57,22 +59,37 @@ def job_submit(
     account: AccountOpt = None,
     dev: DevOpt = None,
 ) -> None:
-    """Submits a job; its budget (replicas x max price) is escrowed in the same transaction."""
+    """Submits a job; its budget (replicas x max price) is escrowed in the same transaction.
+
+    With --package the digests, runtime identity, fuel and time limits come from the package (publish
+    its program and input where workers can fetch them by CID)."""
     net = network_of(network, rpc_url, chain_id)
     signer = signer_for(net, account, dev)
-    digests = []
-    for field, path in (("program", program), ("input", input_file)):
-        try:
-            digests.append(hashlib.sha256(path.read_bytes()).digest())
-        except OSError as exc:
-            raise ValidationError(field, f"cannot read {path}: {exc.strerror}") from None
+    fuel, time_limit = 10**9, 60
+    if package is not None:
+        pkg = load_package(package)
+        digests, runtime, fuel, time_limit = (
+            [pkg.program_digest, pkg.input_digest],
+            pkg.runtime_id,
+            pkg.fuel,
+            pkg.time_s,
+        )
+    elif program is None or input_file is None:
+        raise ValidationError("package", "give --package, or both --program and --input")
+    else:
+        digests = []
+        for field, path in (("program", program), ("input", input_file)):
+            try:
+                digests.append(hashlib.sha256(path.read_bytes()).digest())
+            except OSError as exc:
+                raise ValidationError(field, f"cannot read {path}: {exc.strerror}") from None
     price = native(max_price, "max_price")
 
     async def submit(pc: AsyncClient) -> Any:
         now = await pc.now()
         spec = JobSpec(digests[0], digests[1], runtime, replicas, quorum, price, now + bid_window + commit_within,
-                       now + bid_window + reveal_within, bid_window=bid_window,
-                       dispute_window=dispute_window)  # fmt: skip
+                       now + bid_window + reveal_within, fuel_limit=fuel, time_limit=time_limit,
+                       bid_window=bid_window, dispute_window=dispute_window)  # fmt: skip
         return await pc.jobs.submit(spec)
 
     with waiting("submitting"):

@@ -55,7 +55,13 @@ class MarketParams:
 
 
 def runtime_id(name: str) -> bytes:
-    """A runtime name as the contract's bytes32 runtime id ("wasi" -> b"wasi" padded)."""
+    """The contract's bytes32 runtime: a runtime identity as 0x + 64 hex digits (see
+    `polkacompute.runtimes`), or a short name padded with zeros ("wasi" -> b"wasi\\0...")."""
+    if name.startswith("0x") and len(name) == 66:
+        try:
+            return bytes.fromhex(name[2:])
+        except ValueError:
+            raise ValidationError("runtime", f"{name!r} is not hex") from None
     raw = name.encode()
     if not raw or len(raw) > 32:
         raise ValidationError("runtime", f"{name!r} must be 1 to 32 bytes", hint='e.g. "wasi", "python", "onnx"')
