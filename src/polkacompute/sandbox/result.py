@@ -7,12 +7,17 @@ as `resultDigest`. Fields:
     {"v": 1, "status": "exited" | "out_of_fuel" | "trap" | "output_limit" | "rejected",
      "detail": str,       # trap kind ("unreachable", "stack_overflow"...) or rejection reason, else ""
      "exit": int,         # exit code for "exited" (0 = success), else 0
-     "fuel": int,         # fuel consumed (the limit itself for "out_of_fuel", 0 for "rejected")
      "output": bytes}     # stdout (up to the output cap; what was written before a failure)
 
 Failures are results: replicas agree on "out of fuel" or "trapped" exactly as on an output. The
 exception is a wall-clock timeout: whether a job finishes in time depends on the machine, so a
 timed-out run has no canonical encoding and a worker must not commit one.
+
+Fuel used is reported with every run but is not part of the canonical bytes: it is identical across
+machines for a program that reads no file metadata, but a program that stats files (CPython does,
+importing its library) converts host values (inode numbers, change times) whose size changes the
+instruction count by a few hundred units. Replicas must not disagree over that; the job's outcome,
+including "out of fuel", is what they attest.
 """
 
 from __future__ import annotations
@@ -49,7 +54,7 @@ class RunResult:
     status: Status
     output: bytes = b""
     exit_code: int = 0
-    fuel_used: int = 0
+    fuel_used: int = field(default=0, compare=False)  # reported, not attested (see the module docstring)
     detail: str = ""
     stderr: bytes = field(default=b"", compare=False)  # diagnostics only: not part of the result
     wall_ms: float = field(default=0.0, compare=False)
@@ -68,7 +73,6 @@ class RunResult:
                     "status": self.status.value,
                     "detail": self.detail,
                     "exit": self.exit_code,
-                    "fuel": self.fuel_used,
                     "output": self.output,
                 }
             )
@@ -91,10 +95,10 @@ class RunResult:
             raw = dag_cbor.decode(data)
             if not isinstance(raw, dict) or raw.get("v") != RESULT_VERSION:
                 raise ValueError("not a version-1 PolkaCompute result")
-            status, output, exit_code, fuel, detail = (raw[k] for k in ("status", "output", "exit", "fuel", "detail"))
-            if not (isinstance(output, bytes) and isinstance(exit_code, int) and isinstance(fuel, int)):
-                raise TypeError("output must be bytes, exit and fuel integers")
-            result = cls(Status(status), output, exit_code, fuel, str(detail))
+            status, output, exit_code, detail = (raw[k] for k in ("status", "output", "exit", "detail"))
+            if not (isinstance(output, bytes) and isinstance(exit_code, int)):
+                raise TypeError("output must be bytes and exit an integer")
+            result = cls(Status(status), output, exit_code, 0, str(detail))
         except (KeyError, TypeError, ValueError, dag_cbor.decoding.err.CBORDecodingError) as exc:
             raise ValueError(f"not a canonical PolkaCompute result: {exc}") from None
         if result.canonical_bytes() != data:
