@@ -11,6 +11,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
+from collections.abc import Callable
 from typing import Any, cast
 
 from web3 import AsyncHTTPProvider, AsyncWeb3
@@ -101,8 +102,19 @@ class ChainClient:
 
     # ------------------------------------------------------------------ transactions
 
-    async def send(self, fn: AsyncContractFunction, *, value: int = 0, gas: int | None = None) -> Receipt:
-        """Estimates, signs, sends and waits; returns the receipt of a successful transaction."""
+    async def send(
+        self,
+        fn: AsyncContractFunction,
+        *,
+        value: int = 0,
+        gas: int | None = None,
+        on_sent: Callable[[str], None] | None = None,
+    ) -> Receipt:
+        """Estimates, signs, sends and waits; returns the receipt of a successful transaction.
+
+        `on_sent(tx_hash)` runs as soon as the node accepted the transaction, before waiting for it:
+        a caller that must survive a crash records the hash there (see the worker's state).
+        """
         signer = self._require_signer()
         tx: dict[str, Any] = {"from": signer.address, "value": value, "chainId": self.network.chain_id}
         if gas is None:
@@ -116,7 +128,7 @@ class ChainClient:
         tx["gas"] = gas
         tx.update(await self._fees())
         built = await fn.build_transaction(cast(TxParams, tx))
-        return await self._sign_and_send(dict(built), fn)
+        return await self._sign_and_send(dict(built), fn, on_sent)
 
     async def send_raw(self, tx: dict[str, Any]) -> Receipt:
         """A prepared transaction dict (e.g. a contract deployment): fills gas, fees and nonce, then sends."""
@@ -132,7 +144,9 @@ class ChainClient:
         tx.update(await self._fees())
         return await self._sign_and_send(tx, None)
 
-    async def _sign_and_send(self, tx: dict[str, Any], fn: AsyncContractFunction | None) -> Receipt:
+    async def _sign_and_send(
+        self, tx: dict[str, Any], fn: AsyncContractFunction | None, on_sent: Callable[[str], None] | None = None
+    ) -> Receipt:
         signer = self._require_signer()
         async with self._nonce_lock:
             if self._nonce is None:
@@ -149,6 +163,8 @@ class ChainClient:
                 self._nonce = None
                 raise NetworkError(f"sending the transaction to {self.network.rpc_url} failed: {exc}") from exc
             self._nonce += 1
+        if on_sent is not None:
+            on_sent(tx_hash.to_0x_hex())
         receipt = await self.wait(tx_hash.to_0x_hex())
         if receipt["status"] != 1:
             raise await self._failure(tx, receipt, fn)

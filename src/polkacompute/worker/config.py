@@ -1,0 +1,49 @@
+"""What a worker is told: who it is, where it works, what it accepts and at what price."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from polkacompute.chain.accounts import Signer
+from polkacompute.chain.networks import Network
+from polkacompute.errors import ValidationError
+
+
+@dataclass(frozen=True)
+class Pricing:
+    """The default bidding strategy: a price per billion fuel units, never below a minimum.
+
+    A job is taken only if its max price per replica covers the quote; the bid is the quote.
+    """
+
+    per_gigafuel: int = 10**15  # wei per 10^9 fuel units of the job's fuel limit
+    minimum: int = 10**15  # wei per replica
+
+    def quote(self, fuel_limit: int) -> int:
+        return max(self.minimum, fuel_limit * self.per_gigafuel // 10**9)
+
+
+@dataclass(frozen=True)
+class WorkerConfig:
+    network: Network
+    signer: Signer
+    directory: Path  # state.db, cursor, content store, module cache
+    runtimes: tuple[str, ...] = ("wasi", "python")
+    capabilities: int = 1
+    pricing: Pricing = field(default_factory=Pricing)
+    max_fuel: int = 10**11  # larger jobs are declined
+    stake: int = 0  # if > 0 and not registered: register with this stake
+    host: str = "127.0.0.1"  # the worker's gateway (content and openings)
+    port: int = 0
+    public_url: str | None = None  # what other workers use to reach the gateway (default: http://host:port)
+    content_sources: tuple[str, ...] = ()  # gateways to fetch programs and inputs from (requesters', IPFS...)
+    poll_interval: float | None = None  # event polling (default: the network's)
+    finalize_grace: float = 2.0  # seconds each assignee in line waits for the one before it to finalize
+    executor_processes: int = 1
+
+    def __post_init__(self) -> None:
+        if not self.runtimes:
+            raise ValidationError("runtimes", "a worker needs at least one runtime")
+        if self.executor_processes < 1:
+            raise ValidationError("executor_processes", "must be at least 1")

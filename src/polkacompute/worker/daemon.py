@@ -1,0 +1,398 @@
+"""The worker daemon: follows the market, bids, runs assigned jobs, commits, opens and gets paid.
+
+One asyncio service. Events move jobs into the durable state (`state.py`); one task per job then
+drives it from wherever the state says it stopped, so a restarted worker resumes every job:
+    assigned -> executed (result, salt and seal stored) -> committed -> opened -> done.
+Opening: once every assignee committed, each sends its signed opening to the others; the first
+committed assignee in index order finalizes with a quorum of matching openings, the next one takes
+over after `finalize_grace` seconds, and if nobody finalized in time each reveals its own on-chain.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import time
+from typing import Any
+
+from polkacompute.chain.events import Cursor, Event, LogReader
+from polkacompute.errors import ContentError, PolkaComputeError, TransactionError
+from polkacompute.runtimes import JobPackage, Runtime, get_runtime
+from polkacompute.sandbox import SandboxPool
+from polkacompute.sdk.client import AsyncClient
+from polkacompute.sdk.models import JobStatus
+from polkacompute.sdk.work import Sealed, seal_result
+from polkacompute.store import ContentStore, cid_from_digest
+from polkacompute.store.http import Gateway, fetch
+from polkacompute.worker.config import WorkerConfig
+from polkacompute.worker.openings import HttpOpenings, Opening
+from polkacompute.worker.state import Phase, WorkerState
+
+log = logging.getLogger("polkacompute.worker")
+TERMINAL = {JobStatus.FINALIZED, JobStatus.FAILED, JobStatus.CANCELLED, JobStatus.RESOLVED}
+
+
+class Worker:
+    def __init__(self, config: WorkerConfig) -> None:
+        self.config = config
+        self.me = config.signer.address
+        config.directory.mkdir(parents=True, exist_ok=True)
+        self.state = WorkerState(config.directory / "state.db")
+        self.store = ContentStore(config.directory / "store")
+        self.gateway = Gateway(self.store)
+        self.channel = HttpOpenings(self.gateway.app, self._receive_opening)
+        self.runtimes: dict[bytes, Runtime] = {}
+        for name in config.runtimes:
+            try:
+                runtime = get_runtime(name)
+                self.runtimes[runtime.identity] = runtime
+            except PolkaComputeError as exc:
+                log.warning("runtime %s unavailable, not offered: %s", name, exc)
+        self._openings: dict[int, dict[int, Opening]] = {}
+        self._tasks: dict[int, asyncio.Task[None]] = {}
+        self._peers: dict[str, str] = {}
+        self.url = ""
+
+    # ------------------------------------------------------------------ service
+
+    async def run(self, stop: asyncio.Event, ready: asyncio.Event | None = None) -> None:
+        config = self.config
+        async with AsyncClient(config.network, signer=config.signer) as pc:
+            self.pc = pc
+            url = await self.gateway.start(config.host, config.port)
+            self.url = config.public_url or url
+            self.pool = SandboxPool(config.executor_processes, cache_dir=config.directory / "modules")
+            try:
+                await self._ensure_registered()
+                reader = LogReader(pc.chain, pc.deployment.addresses)
+                self.reader = reader
+                start = int(self.state.get_meta("next_block") or pc.deployment.block)
+                for record in self.state.jobs(Phase.BID, *self._active_phases()):
+                    self._drive(record.job_id)  # resume where the last run stopped
+                log.info("worker %s serving %s; following from block %d", self.me, self.url, start)
+                if ready is not None:
+                    ready.set()
+                poll = config.poll_interval
+                async for batch in reader.follow(Cursor(start), stop=stop, poll_interval=poll):
+                    for event in batch:
+                        await self._on_event(event)
+                    self.state.set_meta("next_block", str(batch[-1].block_number + 1))
+            finally:
+                for task in self._tasks.values():
+                    task.cancel()
+                await asyncio.gather(*self._tasks.values(), return_exceptions=True)
+                self.pool.close()
+                await self.gateway.stop()
+
+    @staticmethod
+    def _active_phases() -> tuple[Phase, ...]:
+        return (Phase.ASSIGNED, Phase.EXECUTED, Phase.COMMITTED, Phase.OPENED)
+
+    async def _ensure_registered(self) -> None:
+        info = await self.pc.providers.info(self.me)
+        if info.status == 1:
+            return
+        if self.config.stake <= 0:
+            log.warning("%s is not a registered provider and no stake was given: it will not win jobs", self.me)
+            return
+        await self.pc.providers.register(stake=self.config.stake, capabilities=self.config.capabilities,
+                                         peer_id=self.url.encode())  # fmt: skip
+        log.info("registered %s with stake %d wei, reachable at %s", self.me, self.config.stake, self.url)
+
+    # ------------------------------------------------------------------ events
+
+    async def _on_event(self, event: Event) -> None:
+        if event.name == "JobSubmitted":
+            await self._consider(int(event.args["jobId"]), event.args["spec"])
+        elif event.name in ("JobAssigned", "BatchAssigned") and self.me in event.args["workers"]:
+            ids = event.args["jobIds"] if event.name == "BatchAssigned" else [event.args["jobId"]]
+            for job_id in ids:
+                await self._assigned(int(job_id))
+        elif event.name in ("JobFinalized", "JobFailed", "JobCancelled", "SealCommitted", "ResultRevealed"):
+            job_id = int(event.args["jobId"])
+            if job_id not in self._tasks and self._known(job_id):
+                self._drive(job_id)
+
+    def _known(self, job_id: int) -> bool:
+        try:
+            return self.state.job(job_id).phase not in (Phase.DONE, Phase.ABANDONED)
+        except KeyError:
+            return False
+
+    async def _consider(self, job_id: int, spec: dict[str, Any]) -> None:
+        plain = {k: (v.hex() if isinstance(v, bytes) else v) for k, v in spec.items()}
+        if not self.state.see(job_id, plain):
+            return  # seen before (events are redelivered after a restart)
+        reason = self._decline_reason(spec)
+        if reason:
+            self.state.advance(job_id, Phase.ABANDONED, reason=reason)
+            log.info("job %d declined: %s", job_id, reason)
+            return
+        try:
+            if spec["bidWindow"] == 0:
+                await self._claim(job_id)
+            else:
+                await self._guarded(job_id, "bid", self.pc.chain.contract("BidBook", self.pc.deployment.address(
+                    "BidBook")).functions.bid(job_id, self.config.pricing.quote(spec["fuelLimit"]), 600))  # fmt: skip
+        except TransactionError as exc:
+            self.state.advance(job_id, Phase.ABANDONED, reason=f"could not bid: {exc}")
+            log.info("job %d: could not bid: %s", job_id, exc)
+            return
+        self.state.advance(job_id, Phase.BID)
+        self._drive(job_id)
+
+    def _decline_reason(self, spec: dict[str, Any]) -> str:
+        if bytes(spec["runtimeId"]) not in self.runtimes:
+            return f"runtime 0x{bytes(spec['runtimeId']).hex()[:16]}... is not offered here"
+        if spec["requiredCapabilities"] & ~self.config.capabilities:
+            return "capabilities not offered"
+        if spec["fuelLimit"] > self.config.max_fuel:
+            return f"fuel limit {spec['fuelLimit']} is over this worker's {self.config.max_fuel}"
+        if spec["paymentToken"] != "0x" + "00" * 20:
+            return "only native-token budgets are accepted"
+        if spec["confidential"]:
+            return "confidential jobs are not supported"
+        quote = self.config.pricing.quote(spec["fuelLimit"])
+        if spec["maxPricePerReplica"] < quote:
+            return f"max price {spec['maxPricePerReplica']} is below the quote {quote}"
+        return ""
+
+    async def _claim(self, job_id: int) -> None:
+        """Instant mode: append ourselves to the assignee list (retrying if others got in first)."""
+        for _ in range(17):
+            current = (await self.pc.work.proof(job_id))[0]
+            try:
+                await self.pc.chain.send(self.pc.market.functions.claimJob(job_id, current))
+                return
+            except TransactionError as exc:
+                if "RecordMismatch" not in str(exc):
+                    raise
+        raise TransactionError(f"job {job_id}: the assignee list kept changing")
+
+    async def _assigned(self, job_id: int) -> None:
+        proof = await self.pc.work.proof(job_id)
+        workers = [w for w, _ in proof[0]]
+        if self.me not in workers:
+            return
+        try:
+            record = self.state.job(job_id)
+        except KeyError:
+            return
+        if record.phase in (Phase.SEEN, Phase.BID):
+            self.state.advance(job_id, Phase.ASSIGNED, my_index=workers.index(self.me),
+                               assignees=[list(a) for a in proof[0]])  # fmt: skip
+            log.info("job %d: assigned (index %d of %d)", job_id, workers.index(self.me), len(workers))
+        self._drive(job_id)
+
+    # ------------------------------------------------------------------ driving one job
+
+    def _drive(self, job_id: int) -> None:
+        task = self._tasks.get(job_id)
+        if task is None or task.done():
+            self._tasks[job_id] = asyncio.create_task(self._run_job(job_id), name=f"job-{job_id}")
+
+    async def _run_job(self, job_id: int) -> None:
+        try:
+            await self._advance(job_id)
+        except asyncio.CancelledError:
+            raise
+        except PolkaComputeError as exc:
+            log.error("job %d: %s", job_id, exc)
+        except Exception:
+            log.exception("job %d: unexpected failure (state kept; retried on restart)", job_id)
+
+    async def _advance(self, job_id: int) -> None:
+        interval = max(self.pc.network.poll_interval, 0.02)
+        while True:
+            record = self.state.job(job_id)
+            job = await self.pc.jobs.get(job_id)
+            if record.phase in (Phase.DONE, Phase.ABANDONED):
+                return
+            if record.phase is Phase.BID:
+                if not await self._wait_assignment(job_id, job.bid_deadline, job.status):
+                    return
+            elif job.status in TERMINAL:
+                await self._conclude(job_id, job.status)
+                return
+            elif record.phase is Phase.ASSIGNED:
+                await self._execute(job_id)
+            elif record.phase is Phase.EXECUTED:
+                await self._commit(job_id)
+            elif record.phase is Phase.COMMITTED:
+                if job.committed == job.assigned or await self.pc.now() >= job.commit_deadline:
+                    await self._open(job_id)
+            elif record.phase is Phase.OPENED:
+                await self._finalize_or_reveal(job_id, job)
+            await asyncio.sleep(interval)
+
+    async def _wait_assignment(self, job_id: int, bid_deadline: int, status: JobStatus) -> bool:
+        """In bid mode, after the window anyone may assign: we do, if nobody has yet."""
+        if status is JobStatus.OPEN and bid_deadline and await self.pc.now() >= bid_deadline:
+            with contextlib.suppress(TransactionError):  # someone else assigned it first
+                await self.pc.chain.send(self.pc.market.functions.assign(job_id))
+        if status not in (JobStatus.OPEN,):
+            await self._assigned(job_id)
+            if self.state.job(job_id).phase is Phase.BID:
+                self.state.advance(job_id, Phase.ABANDONED, reason="not selected")
+                return False
+        return True
+
+    async def _execute(self, job_id: int) -> None:
+        record = self.state.job(job_id)
+        spec = record.spec
+        runtime = self.runtimes[bytes.fromhex(spec["runtimeId"])]
+        digests = bytes.fromhex(spec["programDigest"]), bytes.fromhex(spec["inputDigest"])
+        package = JobPackage.from_chain(runtime, *digests, spec["fuelLimit"], spec["timeLimit"])
+        sources = [*self.config.content_sources, *[u for u in await self._peer_urls(record.assignees) if u]]
+        try:
+            for cid in (package.program, package.input):
+                await fetch(cid, sources, store=self.store)
+        except ContentError as exc:
+            log.error("job %d: content unavailable, not committing: %s", job_id, exc)
+            self.state.advance(job_id, Phase.ABANDONED, reason=f"content unavailable: {exc}")
+            return
+        future = self.pool.submit_package(runtime.name, package.to_json(), self.store.directory, job_id)
+        result = await asyncio.wrap_future(future)
+        if not result.status.canonical:
+            log.error("job %d: %s; no canonical result, not committing", job_id, result.detail)
+            self.state.advance(job_id, Phase.ABANDONED, reason=f"timeout: {result.detail}")
+            return
+        result_cid = self.store.put(result.canonical_bytes(), "dag-cbor")
+        self.store.put(result.output)
+        sealed = seal_result(job_id, self.me, result.digest)
+        self.state.advance(
+            job_id,
+            Phase.EXECUTED,
+            result_digest=sealed.result_digest,
+            result_cid=result_cid,
+            salt=sealed.salt,
+            seal=sealed.seal,
+        )  # fmt: skip  (durable before the commit)
+        log.info("job %d: executed: %s, result %s (fuel %d)", job_id, result.status.value, result_cid, result.fuel_used)
+
+    async def _commit(self, job_id: int) -> None:
+        record = self.state.job(job_id)
+        proof = await self.pc.work.proof(job_id)
+        assert record.my_index is not None
+        assert record.seal is not None
+        fn = self.pc.market.functions.commit(job_id, proof, record.my_index, record.seal)
+        if await self._guarded(job_id, "commit", fn):
+            self.state.advance(job_id, Phase.COMMITTED)
+            log.info("job %d: seal committed", job_id)
+
+    async def _open(self, job_id: int) -> None:
+        record = self.state.job(job_id)
+        assert record.my_index is not None
+        assert record.result_digest is not None
+        assert record.salt is not None
+        opening = Opening(job_id, record.my_index, self.me, record.result_digest, record.salt).signed(
+            self.config.signer, self.pc.network.chain_id, self.pc.deployment.address("JobMarket")
+        )
+        self._openings.setdefault(job_id, {})[record.my_index] = opening
+        others = [a for a in record.assignees if a[0] != self.me]
+        peers = [u for u in await self._peer_urls(others) if u]
+        accepted = await self.channel.publish(opening, peers)
+        self.state.advance(job_id, Phase.OPENED)
+        self.state.set_meta(f"opened_at:{job_id}", str(time.time()))  # wall clock: survives restarts
+        log.info("job %d: opening sent to %d of %d peers", job_id, accepted, len(others))
+
+    async def _finalize_or_reveal(self, job_id: int, job: Any) -> None:
+        record = self.state.job(job_id)
+        assert record.my_index is not None
+        assert record.result_digest is not None
+        opened_at = float(self.state.get_meta(f"opened_at:{job_id}") or 0)
+        waited = time.time() - opened_at if opened_at else 0.0
+        mine = {i: o for i, o in self._openings.get(job_id, {}).items() if o.digest == record.result_digest}
+        rank = sorted(mine).index(record.my_index) if record.my_index in mine else 0
+        if len(mine) >= job.quorum and waited >= rank * self.config.finalize_grace:
+            openings = [(i, mine[i].salt) for i in sorted(mine)]
+            proof = await self.pc.work.proof(job_id)
+            fn = self.pc.market.functions.finalize(job_id, record.result_digest, proof, openings)
+            with contextlib.suppress(TransactionError):  # another assignee finalized first
+                if await self._guarded(job_id, "finalize", fn):
+                    log.info("job %d: finalized with %d openings", job_id, len(openings))
+            return
+        fallback = (len(record.assignees) + 1) * self.config.finalize_grace
+        if waited >= fallback and self.state.may_send(job_id, "reveal"):
+            sealed = Sealed(job_id, self.me, record.result_digest, record.salt or b"", record.seal or b"")
+            proof = await self.pc.work.proof(job_id)
+            fn = self.pc.market.functions.reveal(job_id, proof, record.my_index, sealed.result_digest, sealed.salt)
+            with contextlib.suppress(TransactionError):
+                await self._guarded(job_id, "reveal", fn)
+                log.info("job %d: no aggregated finalize after %.1fs: revealed on-chain", job_id, waited)
+
+    async def _conclude(self, job_id: int, status: JobStatus) -> None:
+        record = self.state.job(job_id)
+        if status in (JobStatus.FINALIZED, JobStatus.RESOLVED) and record.my_index is not None:
+            paid = await self._was_paid(job_id)
+            job = await self.pc.jobs.get(job_id)
+            if (
+                not paid
+                and record.result_digest == job.result_digest
+                and record.phase in (Phase.COMMITTED, Phase.OPENED)
+            ):
+                proof = await self.pc.work.proof(job_id)
+                fn = self.pc.market.functions.claimPayout(job_id, proof, record.my_index)
+                with contextlib.suppress(TransactionError):
+                    await self._guarded(job_id, "claim", fn)
+        self.state.advance(job_id, Phase.DONE, reason=status.name.lower())
+        log.info("job %d: %s", job_id, status.name.lower())
+
+    async def _was_paid(self, job_id: int) -> bool:
+        return self.me in (await self.pc.jobs.result(job_id)).paid
+
+    # ------------------------------------------------------------------ helpers
+
+    async def _guarded(self, job_id: int, kind: str, fn: Any) -> bool:
+        """Sends `fn` once per (job, kind): the intent is durable before sending, the hash right after."""
+        if not self.state.may_send(job_id, kind):
+            for tx in self.state.txs(job_id, kind):
+                if tx.tx_hash and tx.state.value == "sent":  # sent before a crash: wait for its receipt
+                    receipt = await self.pc.chain.wait(tx.tx_hash)
+                    self.state.settled(tx.id, receipt["status"] == 1)
+            return True
+        tx_id = self.state.intend(job_id, kind)
+        try:
+            await self.pc.chain.send(fn, on_sent=lambda tx_hash: self.state.sent(tx_id, tx_hash))
+        except TransactionError as exc:
+            self.state.settled(tx_id, ok=False, detail=str(exc))
+            raise
+        self.state.settled(tx_id, ok=True)
+        return True
+
+    async def _peer_urls(self, assignees: list[tuple[str, int]] | list[Any]) -> list[str]:
+        """Gateway URLs the given assignees registered (their `peerId`), from registry events."""
+        missing = [a[0] for a in assignees if a[0] not in self._peers]
+        if missing:
+            events = await self.reader.read(self.pc.deployment.block, await self.pc.chain.block_number(),
+                                            events=["ProviderRegistered", "ProviderUpdated"])  # fmt: skip
+            for event in events:
+                peer = bytes(event.args["peerId"])
+                if peer.startswith(b"http"):
+                    self._peers[event.args["provider"]] = peer.decode()
+        return [self._peers.get(a[0], "") for a in assignees]
+
+    async def _receive_opening(self, opening: Opening) -> bool:
+        """Keeps an opening only if its signer is the assignee at its index and it opens that seal."""
+        try:
+            record = self.state.job(opening.job_id)
+        except KeyError:
+            return False
+        market = self.pc.deployment.address("JobMarket")
+        if not 0 <= opening.index < len(record.assignees) or record.assignees[opening.index][0] != opening.worker:
+            return False
+        if opening.signer(self.pc.network.chain_id, market) != opening.worker:
+            log.warning("job %d: opening with a forged signature dropped", opening.job_id)
+            return False
+        seal, _ = await self.pc.chain.call(self.pc.market.functions.workOf(opening.job_id, opening.index))
+        if bytes(seal) != seal_result(opening.job_id, opening.worker, opening.digest, opening.salt).seal:
+            log.warning("job %d: opening of index %d does not match its seal", opening.job_id, opening.index)
+            return False
+        self._openings.setdefault(opening.job_id, {})[opening.index] = opening
+        return True
+
+
+def result_cid_for(digest: bytes) -> str:
+    """The CID a requester fetches a finalized result by (dag-cbor, from the on-chain digest)."""
+    return cid_from_digest(digest, "dag-cbor")
