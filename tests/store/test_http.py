@@ -14,6 +14,7 @@ from tests.conftest import free_port
 
 async def lying_gateway() -> tuple[web.AppRunner, str]:
     """Serves the wrong bytes for every CID."""
+
     async def serve(request: web.Request) -> web.Response:
         return web.Response(body=b"not what you asked for")
 

@@ -16,11 +16,13 @@ from polkacompute.cli.jobs import job_app
 from polkacompute.cli.networks import deploy_cmd, network_app
 from polkacompute.cli.packaging import pack_cmd, run_cmd, runtime_app
 from polkacompute.cli.providers import escrow_app, provider_app
+from polkacompute.cli.workers import gateway_app, worker_app
 from polkacompute.errors import PolkaComputeError
 
 app = typer.Typer(no_args_is_help=True, add_completion=False, help="Verifiable off-chain compute for Polkadot.")
 for sub, name in ((network_app, "network"), (account_app, "account"), (devnet_app, "devnet"), (job_app, "job"),
-                  (provider_app, "provider"), (escrow_app, "escrow"), (runtime_app, "runtime")):  # fmt: skip
+                  (provider_app, "provider"), (escrow_app, "escrow"), (runtime_app, "runtime"), (worker_app, "worker"),
+                  (gateway_app, "gateway")):  # fmt: skip
     app.add_typer(sub, name=name)
 app.command("deploy")(deploy_cmd)
 job_app.command("pack")(pack_cmd)
