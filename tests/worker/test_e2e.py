@@ -86,12 +86,12 @@ def fleet(tmp_path: Path, anvil: Network, deployment: Deployment) -> Iterator[Fl
         fleet.stop()
 
 
-def submit(anvil: Network, deployment: Deployment, package, replicas: int, quorum: int) -> int:  # type: ignore[no-untyped-def]
+def submit(anvil: Network, deployment: Deployment, package, replicas: int, quorum: int, price: int = ETH // 100) -> int:  # type: ignore[no-untyped-def]
     async def go() -> int:
         async with AsyncClient(anvil, signer=dev_account(1), deployment=deployment) as pc:
             now = await pc.now()
             digests = (package.program_digest, package.input_digest)
-            spec = JobSpec(*digests, package.runtime_id, replicas, quorum, ETH // 100, now + 600, now + 1200,
+            spec = JobSpec(*digests, package.runtime_id, replicas, quorum, price, now + 600, now + 1200,
                            fuel_limit=package.fuel, time_limit=package.time_s)  # fmt: skip
             return (await pc.jobs.submit(spec)).id
 
@@ -124,8 +124,13 @@ def test_three_workers_finalize_a_3_2_job_and_the_requester_verifies_it(fleet: F
     with Sandbox() as sandbox:
         local = run_package(package, runtime, fleet.store, sandbox, job_id=job_id)
     assert result.result_digest == local.digest  # what the requester would compute itself
-    assert len(result.paid) >= 2
+    assert len(result.paid) >= 2  # the openers of the finalize call
     assert result.slashed == {}
+    deadline = time.monotonic() + 30
+    while len(result.paid) < 3:  # a straggler is paid by its own reveal
+        assert time.monotonic() < deadline, fleet.logs()
+        time.sleep(0.5)
+        result = wait_terminal(anvil, deployment, job_id)
 
     async def fetch_result() -> RunResult:
         data = await fetch(result_cid_for(result.result_digest), list(fleet.worker_urls.values()))
@@ -134,3 +139,41 @@ def test_three_workers_finalize_a_3_2_job_and_the_requester_verifies_it(fleet: F
     fetched = asyncio.run(fetch_result())
     assert fetched.output == local.output
     assert fetched.output.startswith(b"lines=4 words=53")
+
+
+def test_a_worker_killed_mid_job_resumes_cleanly(fleet: Fleet, anvil, deployment) -> None:
+    import signal
+
+    from polkacompute.worker.state import Phase, WorkerState
+
+    template = ROOT / "templates" / "c-batch-primes"
+    runtime = get_runtime("wasi")
+    package = pack(fleet.store, runtime, (template / "build" / "primes.wasm").read_bytes(),
+                   (template / "input.txt").read_bytes(), fuel=10**11, time_s=120)  # fmt: skip
+    for index in (2, 3, 4):
+        fleet.start_worker(index)
+    job_id = submit(anvil, deployment, package, 3, 2, price=ETH // 5)  # the workers quote 0.1 per 10^11 fuel
+    victim = fleet.procs["worker4"]
+    state_path = fleet.tmp / "worker4" / "state.db"
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline:  # kill it once its seal is on-chain, before it could open it
+        if state_path.exists():
+            try:
+                if WorkerState(state_path).job(job_id).phase is Phase.COMMITTED:
+                    break
+            except KeyError:
+                pass
+        time.sleep(0.05)
+    victim.send_signal(signal.SIGKILL)
+    victim.wait(timeout=10)
+    killed_at = WorkerState(state_path).job(job_id).phase
+    result = wait_terminal(anvil, deployment, job_id)
+    assert result.job.status is JobStatus.FINALIZED, fleet.logs()  # the other two were enough
+    fleet.start_worker(4)  # restarted: resumes from its state, never commits twice
+    deadline = time.monotonic() + 60
+    while WorkerState(state_path).job(job_id).phase is not Phase.DONE:
+        assert time.monotonic() < deadline, f"killed at {killed_at}; " + fleet.logs()
+        time.sleep(0.2)
+    state = WorkerState(state_path)
+    assert len([t for t in state.txs(job_id, "commit") if t.tx_hash]) == 1  # committed once, not again
+    assert wait_terminal(anvil, deployment, job_id).paid[dev_account(4).address] > 0, fleet.logs()  # paid by its reveal

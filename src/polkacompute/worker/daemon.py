@@ -281,7 +281,16 @@ class Worker:
             self.state.advance(job_id, Phase.COMMITTED)
             log.info("job %d: seal committed", job_id)
 
+    async def _refresh_assignees(self, job_id: int) -> list[tuple[str, int]]:
+        """The full assignee list from the chain (in instant mode it grows after our own claim)."""
+        assignees = [(str(w), int(p)) for w, p in (await self.pc.work.proof(job_id))[0]]
+        record = self.state.job(job_id)
+        if assignees != record.assignees:
+            self.state.advance(job_id, record.phase, assignees=[list(a) for a in assignees])
+        return assignees
+
     async def _open(self, job_id: int) -> None:
+        await self._refresh_assignees(job_id)  # every assignee has committed: the list is final
         record = self.state.job(job_id)
         assert record.my_index is not None
         assert record.result_digest is not None
@@ -305,7 +314,11 @@ class Worker:
         waited = time.time() - opened_at if opened_at else 0.0
         mine = {i: o for i, o in self._openings.get(job_id, {}).items() if o.digest == record.result_digest}
         rank = sorted(mine).index(record.my_index) if record.my_index in mine else 0
-        if len(mine) >= job.quorum and waited >= rank * self.config.finalize_grace:
+        # Everyone's opening in one finalize pays everyone in one transaction; with only a quorum, the
+        # leader waits half a grace period for the rest (stragglers are paid by their own reveal).
+        everyone = len(mine) == len(record.assignees)
+        patience = rank * self.config.finalize_grace + (0 if everyone else self.config.finalize_grace / 2)
+        if len(mine) >= job.quorum and waited >= patience:
             openings = [(i, mine[i].salt) for i in sorted(mine)]
             proof = await self.pc.work.proof(job_id)
             fn = self.pc.market.functions.finalize(job_id, record.result_digest, proof, openings)
@@ -323,19 +336,28 @@ class Worker:
                 log.info("job %d: no aggregated finalize after %.1fs: revealed on-chain", job_id, waited)
 
     async def _conclude(self, job_id: int, status: JobStatus) -> None:
+        """A finalized job pays agreeing assignees: an opener in the finalize call already is; one that
+        revealed before finalization claims; one that never opened (say it crashed) reveals now, until
+        the reveal deadline, and is paid by that reveal."""
         record = self.state.job(job_id)
         if status in (JobStatus.FINALIZED, JobStatus.RESOLVED) and record.my_index is not None:
-            paid = await self._was_paid(job_id)
             job = await self.pc.jobs.get(job_id)
-            if (
-                not paid
-                and record.result_digest == job.result_digest
-                and record.phase in (Phase.COMMITTED, Phase.OPENED)
-            ):
+            committed = record.phase in (Phase.COMMITTED, Phase.OPENED)
+            if committed and record.result_digest == job.result_digest and not await self._was_paid(job_id):
                 proof = await self.pc.work.proof(job_id)
-                fn = self.pc.market.functions.claimPayout(job_id, proof, record.my_index)
-                with contextlib.suppress(TransactionError):
-                    await self._guarded(job_id, "claim", fn)
+                revealed = any(t.state.value == "mined" for t in self.state.txs(job_id, "reveal"))
+                if revealed:
+                    fn = self.pc.market.functions.claimPayout(job_id, proof, record.my_index)
+                    kind = "claim"
+                else:
+                    fn = self.pc.market.functions.reveal(job_id, proof, record.my_index, record.result_digest,
+                                                         record.salt)  # fmt: skip
+                    kind = "reveal"
+                try:
+                    await self._guarded(job_id, kind, fn)
+                    log.info("job %d: paid through %s", job_id, kind)
+                except TransactionError as exc:
+                    log.warning("job %d: could not get paid (%s): %s", job_id, kind, exc)
         self.state.advance(job_id, Phase.DONE, reason=status.name.lower())
         log.info("job %d: %s", job_id, status.name.lower())
 
@@ -376,12 +398,14 @@ class Worker:
     async def _receive_opening(self, opening: Opening) -> bool:
         """Keeps an opening only if its signer is the assignee at its index and it opens that seal."""
         try:
-            record = self.state.job(opening.job_id)
+            assignees = self.state.job(opening.job_id).assignees
         except KeyError:
             return False
         market = self.pc.deployment.address("JobMarket")
-        if not 0 <= opening.index < len(record.assignees) or record.assignees[opening.index][0] != opening.worker:
-            return False
+        if not 0 <= opening.index < len(assignees) or assignees[opening.index][0] != opening.worker:
+            assignees = await self._refresh_assignees(opening.job_id)  # ours may predate later claims
+            if not 0 <= opening.index < len(assignees) or assignees[opening.index][0] != opening.worker:
+                return False
         if opening.signer(self.pc.network.chain_id, market) != opening.worker:
             log.warning("job %d: opening with a forged signature dropped", opening.job_id)
             return False
