@@ -87,9 +87,10 @@ templates: setup
 test-python: build templates
 	$(PY) -m pytest
 
-## The main job: a local devnet (anvil + the protocol) with a demo job, running until Ctrl-C.
-devnet: build
-	$(VENV)/bin/polkacompute devnet up --demo
+## The main job: a local devnet (anvil + the protocol), a content gateway and 3 workers, with a demo job
+## run by the workers; runs until Ctrl-C.
+devnet: build $(PYTHON_RUNTIME)
+	$(VENV)/bin/polkacompute devnet up --demo --workers 3
 
 ## Runs every test of the repository.
 test: setup size-check test-contracts lint test-python slither coverage

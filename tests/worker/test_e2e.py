@@ -15,12 +15,14 @@ import pytest
 from polkacompute.chain.accounts import dev_account
 from polkacompute.chain.deploy import Deployment, save_deployment
 from polkacompute.chain.networks import Network
+from polkacompute.errors import PolkaComputeError
 from polkacompute.runtimes import get_runtime, pack, run_package
 from polkacompute.sandbox import RunResult, Sandbox
 from polkacompute.sdk import AsyncClient, JobSpec, JobStatus
 from polkacompute.store import ContentStore
 from polkacompute.store.http import fetch
 from polkacompute.worker.daemon import result_cid_for
+from tests.sdk.test_jobs import warp
 
 ROOT = Path(__file__).resolve().parents[2]
 CLI = [sys.executable, "-m", "polkacompute.cli"]
@@ -140,6 +142,31 @@ def test_three_workers_finalize_a_3_2_job_and_the_requester_verifies_it(fleet: F
     assert fetched.output == local.output
     assert fetched.output.startswith(b"lines=4 words=53")
 
+    # What an operator sees: metrics, status and logs.
+    async def metrics() -> str:
+        import aiohttp
+
+        async with aiohttp.ClientSession() as client, client.get(f"{fleet.worker_urls[2]}/metrics") as response:
+            return await response.text()
+
+    def status() -> dict:  # type: ignore[type-arg]
+        done = subprocess.run([*CLI, "--json", "worker", "status", "--dir", str(fleet.tmp / "worker2"), "--dev", "2"],
+                              env=fleet.env, capture_output=True, text=True, timeout=60, check=False)  # fmt: skip
+        assert done.returncode == 0, done.stderr
+        return json.loads(done.stdout)  # type: ignore[no-any-return]
+
+    deadline = time.monotonic() + 30
+    while (data := status())["phases"] != {"done": 1}:  # it concludes on its next look at the chain
+        assert time.monotonic() < deadline, data
+        time.sleep(0.3)
+    assert data["reputation"] > 5_000  # rewarded for an agreeing result
+    text = asyncio.run(metrics())
+    assert 'polkacompute_worker_jobs_total{stage="executed"} 1.0' in text
+    assert 'polkacompute_worker_jobs_total{stage="finalized"} 1.0' in text
+    logs = subprocess.run([*CLI, "worker", "logs", "--dir", str(fleet.tmp / "worker2"), "-n", "3"], env=fleet.env,
+                          capture_output=True, text=True, timeout=60, check=False)  # fmt: skip
+    assert "finalized" in logs.stdout
+
 
 def test_a_worker_killed_mid_job_resumes_cleanly(fleet: Fleet, anvil, deployment) -> None:
     import signal
@@ -177,3 +204,89 @@ def test_a_worker_killed_mid_job_resumes_cleanly(fleet: Fleet, anvil, deployment
     state = WorkerState(state_path)
     assert len([t for t in state.txs(job_id, "commit") if t.tx_hash]) == 1  # committed once, not again
     assert wait_terminal(anvil, deployment, job_id).paid[dev_account(4).address] > 0, fleet.logs()  # paid by its reveal
+
+
+def _byzantine_claims(anvil: Network, deployment: Deployment, job_id: int) -> int:
+    """Dev account 5 claims a replica through the SDK (as any client could); returns its index."""
+
+    async def go() -> int:
+        async with AsyncClient(anvil, signer=dev_account(5), deployment=deployment) as pc:
+            for _ in range(10):
+                current = (await pc.work.proof(job_id))[0]
+                try:
+                    await pc.chain.send(pc.market.functions.claimJob(job_id, current))
+                    break
+                except PolkaComputeError as exc:
+                    if "RecordMismatch" not in str(exc):
+                        raise
+            workers = [w for w, _ in (await pc.work.proof(job_id))[0]]
+            return workers.index(dev_account(5).address)
+
+    return asyncio.run(go())
+
+
+async def _first_seal_of(pc: AsyncClient, job_id: int, worker: str) -> bytes:
+    """Follows the job's events until `worker` commits; returns its seal."""
+    async for event in pc.jobs.events(job_id):
+        if event.name == "SealCommitted" and event.args["worker"] == worker:
+            return bytes(event.args["seal"])
+    raise AssertionError(f"{worker} never committed on job {job_id}")
+
+
+def test_byzantine_and_copying_workers_are_slashed_and_jobs_still_finalize(fleet: Fleet, anvil, deployment) -> None:
+    from polkacompute.errors import ContractError
+    from polkacompute.sdk.work import seal_result
+    from polkacompute.worker.state import WorkerState
+
+    async def register() -> None:
+        async with AsyncClient(anvil, signer=dev_account(5), deployment=deployment) as pc:
+            await pc.providers.register(stake=10 * ETH)
+
+    asyncio.run(register())
+    template = ROOT / "templates" / "c-wordcount"
+    runtime = get_runtime("wasi")
+    program = (template / "build" / "wordcount.wasm").read_bytes()
+    for index in (2, 3):
+        fleet.start_worker(index)
+    byzantine = dev_account(5)
+
+    async def act(job_id: int, index: int, copy_from: str | None) -> None:
+        async with AsyncClient(anvil, signer=byzantine, deployment=deployment) as pc:
+            wrong = seal_result(job_id, byzantine.address, b"\x13" * 32)
+            if copy_from is None:  # commits a seal of a wrong result
+                seal = wrong.seal
+            else:  # waits for an honest seal and commits a copy of it
+                seal = await _first_seal_of(pc, job_id, copy_from)
+            await pc.chain.send(pc.market.functions.commit(job_id, await pc.work.proof(job_id), index, seal))
+            await pc.jobs.wait(job_id, timeout=60)
+            proof = await pc.work.proof(job_id)
+            job = await pc.jobs.get(job_id)
+            assert job.status is JobStatus.FINALIZED
+            if copy_from is None:
+                # Reveals what it committed: a digest other than the finalized one is slashed on the spot.
+                await pc.work.reveal(job_id, proof, index, wrong)
+            else:
+                honest = WorkerState(fleet.tmp / "worker2" / "state.db").job(job_id)  # even knowing the salt...
+                copied = seal_result(job_id, byzantine.address, job.result_digest, honest.salt)
+                with pytest.raises(ContractError) as err:
+                    await pc.work.reveal(job_id, proof, index, copied)
+                assert err.value.name == "InvalidOpening"  # ...the copy does not open: the seal binds its author
+
+    for copy_from in (None, dev_account(2).address):
+        package = pack(fleet.store, runtime, program, f"input for {copy_from}".encode(), fuel=10**9, time_s=60)
+        job_id = submit(anvil, deployment, package, 3, 2)
+        index = _byzantine_claims(anvil, deployment, job_id)
+        asyncio.run(act(job_id, index, copy_from))
+        result = wait_terminal(anvil, deployment, job_id)
+        assert result.job.status is JobStatus.FINALIZED
+        assert byzantine.address not in result.paid
+        if copy_from is None:
+            assert byzantine.address in result.slashed, fleet.logs()
+    warp(anvil, 1300)  # past the copier's reveal deadline: a keeper settles, the copier is slashed as withholding
+
+    async def settle() -> None:
+        async with AsyncClient(anvil, signer=dev_account(6), deployment=deployment) as keeper:
+            await keeper.work.settle(job_id)
+            assert byzantine.address in (await keeper.jobs.result(job_id)).slashed
+
+    asyncio.run(settle())

@@ -15,6 +15,8 @@ from polkacompute.chain.accounts import dev_account
 from polkacompute.cli.common import console, emit, run, waiting
 from polkacompute.devnet import devnet, ensure_deployed_sync, start, stop
 from polkacompute.devnet.demo import run_demo
+from polkacompute.devnet.fleet import Fleet, stop_fleet
+from polkacompute.devnet.worker_demo import run_worker_demo
 
 devnet_app = typer.Typer(no_args_is_help=True, help="The local devnet (anvil + the protocol).")
 PortOpt = Annotated[int, typer.Option(help="RPC port.")]
@@ -25,6 +27,7 @@ def devnet_up(
     port: PortOpt = 8545,
     block_time: Annotated[int | None, typer.Option(help="Seconds per block (default: automine).")] = None,
     demo: Annotated[bool, typer.Option(help="Run the demo job once the devnet is up.")] = False,
+    workers: Annotated[int, typer.Option(help="Worker processes to start (dev accounts 2..N+1).")] = 0,
     detach: Annotated[bool, typer.Option(help="Leave anvil running and return.")] = False,
 ) -> None:
     """Starts anvil, deploys the protocol (once; state persists), prints a summary, runs until Ctrl-C."""
@@ -43,8 +46,21 @@ def devnet_up(
         console.print(f"dev accounts: anvil's 10 funded keys (e.g. {dev_account(1).address}); state in {net.directory}")
 
     emit(summary, render)
-    if demo:
-        result = run(run_demo(net.network, deployment, say=lambda m: console.print(f"[green]demo[/] {m}")))
+    fleet = Fleet(net.directory, net.network.rpc_url)
+    if workers:
+        with waiting(f"starting the content gateway and {workers} workers"):
+            fleet.start(workers)
+        emit({"gateway": fleet.gateway_url, "workers": fleet.worker_urls},
+             lambda: console.print(f"gateway {fleet.gateway_url}; {workers} workers: {', '.join(fleet.worker_urls)}; "
+                                   f"logs in {net.directory}"))  # fmt: skip
+    if demo and workers >= 3:
+        outcome = run(run_worker_demo(net.network, deployment, fleet.gateway_url, fleet.worker_urls, say=_say))
+        emit(
+            {**asdict(outcome), "verified": outcome.verified},
+            lambda: console.print(f"output {outcome.output!r}: {'verified' if outcome.verified else 'NOT verified'}"),
+        )
+    elif demo:
+        result = run(run_demo(net.network, deployment, say=_say))
         # What a requester does with a result: recompute the digest of the output it fetched.
         verified = hashlib.sha256(result.output).digest() == result.result_digest
         emit(
@@ -52,7 +68,7 @@ def devnet_up(
             lambda: console.print(f"output 0x{result.output.hex()}: digest {'matches' if verified else 'MISMATCH'}"),
         )
     if detach:
-        return
+        return  # the workers keep running too; `devnet down` stops them
     console.print("devnet running; Ctrl-C to stop")
     # `kill`, a closed terminal or a supervisor stop the devnet as cleanly as Ctrl-C (state saved).
     for sig in (signal.SIGTERM, signal.SIGHUP):
@@ -63,8 +79,13 @@ def devnet_up(
     except KeyboardInterrupt:
         pass
     finally:
+        fleet.stop()
         stop(net)
         console.print("devnet stopped (state saved)")
+
+
+def _say(message: str) -> None:
+    console.print(f"[green]demo[/] {message}")
 
 
 def _interrupt(signum: int, _frame: object) -> None:
@@ -73,7 +94,8 @@ def _interrupt(signum: int, _frame: object) -> None:
 
 @devnet_app.command("down")
 def devnet_down(port: PortOpt = 8545) -> None:
-    """Stops a detached devnet (its state is saved)."""
+    """Stops a detached devnet and its workers (its state is saved)."""
+    stop_fleet(devnet(port).directory)
     stopped = stop(devnet(port))
     emit({"stopped": stopped}, lambda: console.print("devnet stopped" if stopped else "no devnet running"))
 

@@ -7,17 +7,36 @@ import json
 import logging
 import signal
 import sys
+import time
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Any
 
 import typer
+from rich.table import Table
 
-from polkacompute.chain.accounts import home
-from polkacompute.cli.common import AccountOpt, ChainIdOpt, DevOpt, NetworkOpt, RpcOpt, native, network_of, signer_for
+from polkacompute.chain.accounts import Keystore, dev_account, home
+from polkacompute.cli.common import (
+    ETH,
+    AccountOpt,
+    ChainIdOpt,
+    DevOpt,
+    NetworkOpt,
+    RpcOpt,
+    console,
+    emit,
+    native,
+    network_of,
+    signer_for,
+    waiting,
+    with_client,
+)
+from polkacompute.errors import ValidationError
+from polkacompute.sdk.client import AsyncClient
 from polkacompute.store import ContentStore
 from polkacompute.store.http import Gateway
 from polkacompute.worker.config import Pricing, WorkerConfig
 from polkacompute.worker.daemon import Worker
+from polkacompute.worker.state import WorkerState
 
 worker_app = typer.Typer(no_args_is_help=True, help="Run a provider's worker.")
 gateway_app = typer.Typer(no_args_is_help=True, help="Serve content by CID.")
@@ -34,13 +53,17 @@ class JsonFormatter(logging.Formatter):
         return json.dumps(data)
 
 
-def setup_logging(log_format: str, level: str = "INFO") -> None:
-    handler = logging.StreamHandler(sys.stderr)
-    if log_format == "json":
-        handler.setFormatter(JsonFormatter())
-    else:
-        handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)-7s %(message)s", "%H:%M:%S"))
-    logging.basicConfig(level=level, handlers=[handler], force=True)
+def setup_logging(log_format: str, level: str = "INFO", file: Path | None = None) -> None:
+    """Logs to stderr (human or JSON lines) and, for a worker, to `file` too (what `worker logs` reads)."""
+    formatter: logging.Formatter = JsonFormatter() if log_format == "json" else logging.Formatter(
+        "%(asctime)s %(levelname)-7s %(message)s", "%H:%M:%S")  # fmt: skip
+    handlers: list[logging.Handler] = [logging.StreamHandler(sys.stderr)]
+    if file is not None:
+        file.parent.mkdir(parents=True, exist_ok=True)
+        handlers.append(logging.FileHandler(file))
+    for handler in handlers:
+        handler.setFormatter(formatter)
+    logging.basicConfig(level=level, handlers=handlers, force=True)
     for noisy in ("web3", "aiohttp.access", "urllib3"):
         logging.getLogger(noisy).setLevel(logging.WARNING)
 
@@ -63,6 +86,7 @@ def worker_run(
     min_price: Annotated[str, typer.Option(help="Minimum price per replica.")] = "0.001",
     max_fuel: Annotated[int, typer.Option(help="Decline jobs with a larger fuel limit.")] = 10**11,
     processes: Annotated[int, typer.Option(help="Sandbox processes.")] = 1,
+    finalize_grace: Annotated[float, typer.Option(help="Seconds each assignee in line waits to finalize.")] = 2.0,
     log_format: Annotated[str, typer.Option(help="human or json.")] = "human",
     network: NetworkOpt = "local",
     rpc_url: RpcOpt = None,
@@ -71,13 +95,15 @@ def worker_run(
     dev: DevOpt = None,
 ) -> None:
     """Runs the worker until Ctrl-C or SIGTERM; state survives restarts (and kill -9)."""
-    setup_logging(log_format)
     net = network_of(network, rpc_url, chain_id)
     signer = signer_for(net, account, dev)
+    directory = directory or home() / "workers" / signer.address
+    setup_logging(log_format, file=directory / "worker.log")
     config = WorkerConfig(
-        network=net, signer=signer, directory=directory or home() / "workers" / signer.address,
+        network=net, signer=signer, directory=directory,
         runtimes=tuple(runtime or ("wasi", "python")), stake=native(stake, "stake"), port=port, public_url=public_url,
         content_sources=tuple(content or ()), max_fuel=max_fuel, executor_processes=processes,
+        finalize_grace=finalize_grace,
         pricing=Pricing(per_gigafuel=native(price_per_gigafuel, "price_per_gigafuel"),
                         minimum=native(min_price, "min_price")),
     )  # fmt: skip
@@ -91,6 +117,93 @@ def worker_run(
         await worker.run(stop)
 
     asyncio.run(main())
+
+
+def _worker_dir(directory: Path | None, account: str | None, dev: int | None) -> Path:
+    if directory is not None:
+        return directory
+    if dev is None and account is None:
+        raise ValidationError("dir", "which worker?", hint="pass --dir, --account NAME or --dev N")
+    address = dev_account(dev).address if dev is not None else Keystore().address_of(str(account))
+    return home() / "workers" / address
+
+
+@worker_app.command("status")
+def worker_status(
+    directory: Annotated[Path | None, typer.Option("--dir", help="The worker's directory.")] = None,
+    account: AccountOpt = None,
+    dev: DevOpt = None,
+    network: NetworkOpt = "local",
+    rpc_url: RpcOpt = None,
+    chain_id: ChainIdOpt = None,
+) -> None:
+    """Jobs in flight, stake, reputation and earnings of a worker (its state file and the chain)."""
+    path = _worker_dir(directory, account, dev) / "state.db"
+    if not path.exists():
+        raise ValidationError("dir", f"no worker state at {path}", hint="start it with `worker run` first")
+    state = WorkerState(path)
+    jobs = state.jobs()
+    address = dev_account(dev).address if dev is not None else (Keystore().address_of(account) if account else None)
+    info: Any = None
+    balance = 0
+    if address:
+
+        async def chain(pc: AsyncClient) -> tuple[Any, int]:
+            return await pc.providers.info(address), await pc.escrow.balance(address)
+
+        with waiting("reading the chain"):
+            info, balance = with_client(network_of(network, rpc_url, chain_id), None, chain)
+    phases: dict[str, int] = {}
+    for record in jobs:
+        phases[record.phase.value] = phases.get(record.phase.value, 0) + 1
+    in_flight = state.in_flight()
+    data: dict[str, Any] = {
+        "address": address,
+        "phases": phases,
+        "in_flight": [
+            {"job_id": r.job_id, "phase": r.phase.value, "index": r.my_index, "result_cid": r.result_cid}
+            for r in in_flight
+        ],
+    }
+    if info is not None:
+        data |= {"stake": info.stake, "locked": info.locked, "reputation": info.reputation, "earnings_wei": balance}
+
+    def render() -> None:
+        table = Table("job", "phase", "index", "result", title=f"worker {address or path.parent}: jobs in flight")
+        for r in in_flight:
+            table.add_row(str(r.job_id), r.phase.value, str(r.my_index), r.result_cid or "")
+        console.print(table)
+        console.print("jobs by phase: " + ", ".join(f"{k} {v}" for k, v in sorted(phases.items())))
+        if info is not None:
+            console.print(f"stake {info.stake / ETH:g}, locked {info.locked / ETH:g}, reputation {info.reputation}"
+                          f"/10000, withdrawable earnings {balance / ETH:g}")  # fmt: skip
+
+    emit(data, render)
+
+
+@worker_app.command("logs")
+def worker_logs(
+    directory: Annotated[Path | None, typer.Option("--dir", help="The worker's directory.")] = None,
+    account: AccountOpt = None,
+    dev: DevOpt = None,
+    follow: Annotated[bool, typer.Option("--follow", "-f", help="Keep printing new lines.")] = False,
+    lines: Annotated[int, typer.Option("-n", help="Lines of history.")] = 50,
+) -> None:
+    """Prints a worker's log (its `worker.log`), and follows it with --follow."""
+    path = _worker_dir(directory, account, dev) / "worker.log"
+    if not path.exists():
+        raise ValidationError("dir", f"no worker log at {path}", hint="start it with `worker run` first")
+    with open(path) as fh:
+        for line in fh.readlines()[-lines:]:
+            sys.stdout.write(line)
+        sys.stdout.flush()
+        while follow:
+            line = fh.readline()
+            if line:
+                sys.stdout.write(line)
+                sys.stdout.flush()
+            else:
+                time.sleep(0.2)
 
 
 @gateway_app.command("serve")

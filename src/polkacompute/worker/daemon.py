@@ -26,6 +26,7 @@ from polkacompute.sdk.work import Sealed, seal_result
 from polkacompute.store import ContentStore, cid_from_digest
 from polkacompute.store.http import Gateway, fetch
 from polkacompute.worker.config import WorkerConfig
+from polkacompute.worker.metrics import Metrics
 from polkacompute.worker.openings import HttpOpenings, Opening
 from polkacompute.worker.state import Phase, WorkerState
 
@@ -42,6 +43,8 @@ class Worker:
         self.store = ContentStore(config.directory / "store")
         self.gateway = Gateway(self.store)
         self.channel = HttpOpenings(self.gateway.app, self._receive_opening)
+        self.metrics = Metrics()
+        self.metrics.attach(self.gateway.app)
         self.runtimes: dict[bytes, Runtime] = {}
         for name in config.runtimes:
             try:
@@ -78,6 +81,7 @@ class Worker:
                     for event in batch:
                         await self._on_event(event)
                     self.state.set_meta("next_block", str(batch[-1].block_number + 1))
+                    self.metrics.in_flight.set(len(self.state.in_flight()))
             finally:
                 for task in self._tasks.values():
                     task.cancel()
@@ -124,8 +128,10 @@ class Worker:
         plain = {k: (v.hex() if isinstance(v, bytes) else v) for k, v in spec.items()}
         if not self.state.see(job_id, plain):
             return  # seen before (events are redelivered after a restart)
+        self.metrics.jobs.labels("seen").inc()
         reason = self._decline_reason(spec)
         if reason:
+            self.metrics.jobs.labels("declined").inc()
             self.state.advance(job_id, Phase.ABANDONED, reason=reason)
             log.info("job %d declined: %s", job_id, reason)
             return
@@ -140,6 +146,7 @@ class Worker:
             log.info("job %d: could not bid: %s", job_id, exc)
             return
         self.state.advance(job_id, Phase.BID)
+        self.metrics.jobs.labels("bid").inc()
         self._drive(job_id)
 
     def _decline_reason(self, spec: dict[str, Any]) -> str:
@@ -183,6 +190,8 @@ class Worker:
             self.state.advance(job_id, Phase.ASSIGNED, my_index=workers.index(self.me),
                                assignees=[list(a) for a in proof[0]])  # fmt: skip
             log.info("job %d: assigned (index %d of %d)", job_id, workers.index(self.me), len(workers))
+            self.metrics.jobs.labels("won").inc()
+            self.state.set_meta(f"assigned_at:{job_id}", str(time.time()))
         self._drive(job_id)
 
     # ------------------------------------------------------------------ driving one job
@@ -253,7 +262,9 @@ class Worker:
             self.state.advance(job_id, Phase.ABANDONED, reason=f"content unavailable: {exc}")
             return
         future = self.pool.submit_package(runtime.name, package.to_json(), self.store.directory, job_id)
-        result = await asyncio.wrap_future(future)
+        with self.metrics.execution.time():
+            result = await asyncio.wrap_future(future)
+        self.metrics.fuel.inc(result.fuel_used)
         if not result.status.canonical:
             log.error("job %d: %s; no canonical result, not committing", job_id, result.detail)
             self.state.advance(job_id, Phase.ABANDONED, reason=f"timeout: {result.detail}")
@@ -270,6 +281,7 @@ class Worker:
             seal=sealed.seal,
         )  # fmt: skip  (durable before the commit)
         log.info("job %d: executed: %s, result %s (fuel %d)", job_id, result.status.value, result_cid, result.fuel_used)
+        self.metrics.jobs.labels("executed").inc()
 
     async def _commit(self, job_id: int) -> None:
         record = self.state.job(job_id)
@@ -279,6 +291,7 @@ class Worker:
         fn = self.pc.market.functions.commit(job_id, proof, record.my_index, record.seal)
         if await self._guarded(job_id, "commit", fn):
             self.state.advance(job_id, Phase.COMMITTED)
+            self.metrics.jobs.labels("committed").inc()
             log.info("job %d: seal committed", job_id)
 
     async def _refresh_assignees(self, job_id: int) -> list[tuple[str, int]]:
@@ -359,7 +372,17 @@ class Worker:
                 except TransactionError as exc:
                     log.warning("job %d: could not get paid (%s): %s", job_id, kind, exc)
         self.state.advance(job_id, Phase.DONE, reason=status.name.lower())
+        self._account(job_id, status, await self.pc.jobs.result(job_id))
         log.info("job %d: %s", job_id, status.name.lower())
+
+    def _account(self, job_id: int, status: JobStatus, outcome: Any) -> None:
+        """Metrics of a job that ended: its stage, our payout or slash, its latency."""
+        self.metrics.jobs.labels("finalized" if status in (JobStatus.FINALIZED, JobStatus.RESOLVED) else "failed").inc()
+        self.metrics.earnings.inc(outcome.paid.get(self.me, 0))
+        if self.me in outcome.slashed:
+            self.metrics.slashes.inc()
+        if started := self.state.get_meta(f"assigned_at:{job_id}"):
+            self.metrics.latency.observe(max(time.time() - float(started), 0.0))
 
     async def _was_paid(self, job_id: int) -> bool:
         return self.me in (await self.pc.jobs.result(job_id)).paid

@@ -1,0 +1,111 @@
+"""Worker processes (and the requesters' content gateway) beside the devnet's anvil.
+
+`devnet up --workers N` starts a gateway that accepts uploads (where requesters publish programs and
+inputs) and N `polkacompute worker run` processes with anvil's dev accounts 2..N+1, each staked,
+with its own directory and log under `.polkacompute/devnet/`.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import signal
+import subprocess
+import sys
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from polkacompute.errors import NetworkError
+
+CLI = [sys.executable, "-m", "polkacompute.cli"]
+FIRST_WORKER_ACCOUNT = 2  # 0 deploys, 1 is the demo requester
+
+
+@dataclass
+class Fleet:
+    directory: Path
+    rpc_url: str
+    gateway_url: str = ""
+    worker_urls: list[str] = field(default_factory=list)
+    processes: list[subprocess.Popen[bytes]] = field(default_factory=list)
+
+    @property
+    def pid_file(self) -> Path:
+        return self.directory / "fleet.pids"
+
+    def start(self, workers: int, *, timeout: float = 60.0) -> None:
+        """Starts the gateway and `workers` workers; their pids go to `fleet.pids` (for `devnet down`)."""
+        env = {**os.environ, "POLKACOMPUTE_RPC_URL": self.rpc_url,
+               "POLKACOMPUTE_DEPLOYMENTS": str(self.directory / "deployments")}  # fmt: skip
+        store = self.directory / "store"
+        gateway = self._spawn(["gateway", "serve", "--store", str(store), "--port", "0", "--uploads"], env, "gateway")
+        self.gateway_url = json.loads(_wait_for(self.directory / "gateway.out", r"(\{.*\})", gateway, timeout))["url"]
+        for i in range(workers):
+            account = FIRST_WORKER_ACCOUNT + i
+            name = f"worker{account}"
+            proc = self._spawn(["worker", "run", "--dev", str(account), "--stake", "10", "--content", self.gateway_url,
+                                "--dir", str(self.directory / "workers" / name)], env, name)  # fmt: skip
+            self.worker_urls.append(_wait_for(self.directory / f"{name}.out", r"serving (http://\S+);", proc, timeout))
+
+    def _spawn(self, args: list[str], env: dict[str, str], name: str) -> subprocess.Popen[bytes]:
+        out = open(self.directory / f"{name}.out", "ab")  # noqa: SIM115 (owned by the child)
+        proc = subprocess.Popen([*CLI, *args], env=env, stdout=out, stderr=subprocess.STDOUT, start_new_session=True)
+        self.processes.append(proc)
+        with self.pid_file.open("a") as pids:
+            pids.write(f"{proc.pid}\n")
+        return proc
+
+    def stop(self, timeout: float = 20.0) -> None:
+        for proc in self.processes:
+            if proc.poll() is None:
+                proc.terminate()
+        deadline = time.monotonic() + timeout
+        for proc in self.processes:
+            try:
+                proc.wait(timeout=max(deadline - time.monotonic(), 0.1))
+            except subprocess.TimeoutExpired:
+                proc.kill()
+        self.processes.clear()
+        self.pid_file.unlink(missing_ok=True)
+
+
+def stop_fleet(directory: Path, timeout: float = 20.0) -> int:
+    """Stops the processes a detached `devnet up --workers` left running; returns how many."""
+    path = directory / "fleet.pids"
+    if not path.exists():
+        return 0
+    stopped = 0
+    for line in path.read_text().split():
+        try:
+            os.kill(int(line), signal.SIGTERM)
+            stopped += 1
+        except (ValueError, ProcessLookupError, PermissionError):
+            continue
+    deadline = time.monotonic() + timeout
+    for line in path.read_text().split():
+        while time.monotonic() < deadline and _alive(int(line)):
+            time.sleep(0.1)
+    path.unlink(missing_ok=True)
+    return stopped
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except (ProcessLookupError, PermissionError):
+        return False
+    return True
+
+
+def _wait_for(log: Path, pattern: str, proc: subprocess.Popen[bytes], timeout: float) -> str:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        text = log.read_text(errors="replace") if log.exists() else ""
+        if found := re.search(pattern, text):
+            return found.group(1)
+        if proc.poll() is not None:
+            raise NetworkError(f"{log.stem} exited at start: {text[-500:]}")
+        time.sleep(0.05)
+    raise NetworkError(f"{log.stem} did not start within {timeout:.0f}s; see {log}")
