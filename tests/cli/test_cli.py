@@ -185,3 +185,17 @@ def test_user_errors_are_one_line_with_exit_codes(devnet_cli: tuple[Path, dict[s
         assert out.returncode == code, (args, out.stderr)
         assert text in out.stderr, (args, out.stderr)
         assert len(out.stderr.strip().splitlines()) == 1, out.stderr
+
+
+def test_devnet_with_workers_runs_the_demo_through_them(tmp_path: Path) -> None:
+    port = str(free_port())
+    up = polkacompute("--json", "devnet", "up", "--port", port, "--demo", "--workers", "3", "--detach", cwd=tmp_path)
+    try:
+        assert up.returncode == 0, up.stderr
+        assert '"verified": true' in up.stdout
+        assert b"HELLO, POLKADOT".hex() in up.stdout  # the output, hex in JSON
+        assert len(list((tmp_path / ".polkacompute" / "devnet" / "workers").iterdir())) == 3
+    finally:
+        down = polkacompute("--json", "devnet", "down", "--port", port, cwd=tmp_path)
+    assert json.loads(down.stdout) == {"stopped": True}
+    assert not (tmp_path / ".polkacompute" / "devnet" / "fleet.pids").exists()  # workers and gateway stopped too

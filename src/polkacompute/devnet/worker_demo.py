@@ -42,7 +42,7 @@ UPPERCASE_WAT = """
           (br_if $each (i32.lt_u (local.get $i) (local.get $n))))
         (i32.store (i32.const 0) (i32.const 64)) (i32.store (i32.const 4) (local.get $n))
         (drop (call $write (i32.const 1) (i32.const 0) (i32.const 1) (i32.const 8)))
-        (br $chunk)))))
+        (br $chunk))))))
 """
 
 
