@@ -41,6 +41,7 @@ class WorkerConfig:
     poll_interval: float | None = None  # event polling (default: the network's)
     finalize_grace: float = 2.0  # seconds each assignee in line waits for the one before it to finalize
     executor_processes: int = 1
+    withdraw_every: float = 600.0  # seconds between withdrawals of credited earnings
 
     def __post_init__(self) -> None:
         if not self.runtimes:

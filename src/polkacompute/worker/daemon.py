@@ -77,6 +77,8 @@ class Worker:
                 if ready is not None:
                     ready.set()
                 poll = config.poll_interval
+                withdrawing = asyncio.create_task(self._withdraw_periodically(stop), name="withdraw")
+                self._tasks[-1] = withdrawing
                 async for batch in reader.follow(Cursor(start), stop=stop, poll_interval=poll):
                     for event in batch:
                         await self._on_event(event)
@@ -339,6 +341,10 @@ class Worker:
                 if await self._guarded(job_id, "finalize", fn):
                     log.info("job %d: finalized with %d openings", job_id, len(openings))
             return
+        if await self.pc.now() > job.reveal_deadline:  # nobody finalized in time: settle it, as any keeper would
+            with contextlib.suppress(TransactionError):
+                await self.pc.work.settle(job_id)
+            return
         fallback = (len(record.assignees) + 1) * self.config.finalize_grace
         if waited >= fallback and self.state.may_send(job_id, "reveal"):
             sealed = Sealed(job_id, self.me, record.result_digest, record.salt or b"", record.seal or b"")
@@ -386,6 +392,19 @@ class Worker:
 
     async def _was_paid(self, job_id: int) -> bool:
         return self.me in (await self.pc.jobs.result(job_id)).paid
+
+    async def _withdraw_periodically(self, stop: asyncio.Event) -> None:
+        """Moves credited payouts from the escrow to the worker's account every `withdraw_every` seconds."""
+        while not stop.is_set():
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(stop.wait(), self.config.withdraw_every)
+            try:
+                amount = await self.pc.escrow.balance(self.me)
+                if amount > 0:
+                    await self.pc.escrow.withdraw()
+                    log.info("withdrew %d wei of earnings", amount)
+            except PolkaComputeError as exc:
+                log.warning("withdrawing earnings failed (will retry): %s", exc)
 
     # ------------------------------------------------------------------ helpers
 
