@@ -54,6 +54,7 @@ class Worker:
                 log.warning("runtime %s unavailable, not offered: %s", name, exc)
         self._openings: dict[int, dict[int, Opening]] = {}
         self._tasks: dict[int, asyncio.Task[None]] = {}
+        self._wake: dict[int, asyncio.Event] = {}  # set when something happens to a job (event, opening)
         self._peers: dict[str, str] = {}
         self.url = ""
 
@@ -108,7 +109,12 @@ class Worker:
 
     # ------------------------------------------------------------------ events
 
+    def _poke(self, job_id: int) -> None:
+        self._wake.setdefault(job_id, asyncio.Event()).set()
+
     async def _on_event(self, event: Event) -> None:
+        for job_id in _jobs_named(event):
+            self._poke(job_id)
         if event.name == "JobSubmitted":
             await self._consider(int(event.args["jobId"]), event.args["spec"])
         elif event.name in ("JobAssigned", "BatchAssigned") and self.me in event.args["workers"]:
@@ -214,7 +220,7 @@ class Worker:
             log.exception("job %d: unexpected failure (state kept; retried on restart)", job_id)
 
     async def _advance(self, job_id: int) -> None:
-        interval = max(self.pc.network.poll_interval, 0.02)
+        wake = self._wake.setdefault(job_id, asyncio.Event())
         while True:
             record = self.state.job(job_id)
             job = await self.pc.jobs.get(job_id)
@@ -235,7 +241,16 @@ class Worker:
                     await self._open(job_id)
             elif record.phase is Phase.OPENED:
                 await self._finalize_or_reveal(job_id, job)
-            await asyncio.sleep(interval)
+            if self.state.job(job_id).phase is not record.phase:
+                continue  # progress: take the next step at once
+            # Sleep until the job's next event or opening, or a tick for what only time changes
+            # (deadlines, the finalize grace).
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(wake.wait(), self._tick(record.phase))
+            wake.clear()
+
+    def _tick(self, phase: Phase) -> float:
+        return min(self.config.finalize_grace / 4, 0.5) if phase is Phase.OPENED else 1.0
 
     async def _wait_assignment(self, job_id: int, bid_deadline: int, status: JobStatus) -> bool:
         """In bid mode, after the window anyone may assign: we do, if nobody has yet."""
@@ -456,7 +471,17 @@ class Worker:
             log.warning("job %d: opening of index %d does not match its seal", opening.job_id, opening.index)
             return False
         self._openings.setdefault(opening.job_id, {})[opening.index] = opening
+        self._poke(opening.job_id)
         return True
+
+
+def _jobs_named(event: Event) -> list[int]:
+    args = event.args
+    if "jobIds" in args:
+        return [int(j) for j in args["jobIds"]]
+    if "firstJobId" in args:
+        return list(range(int(args["firstJobId"]), int(args["firstJobId"]) + int(args["jobs"])))
+    return [int(args["jobId"])] if "jobId" in args else []
 
 
 def result_cid_for(digest: bytes) -> str:
