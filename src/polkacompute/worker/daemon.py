@@ -31,6 +31,7 @@ from polkacompute.worker.openings import HttpOpenings, Opening
 from polkacompute.worker.state import Phase, WorkerState
 
 log = logging.getLogger("polkacompute.worker")
+MAX_ATTEMPTS = 12
 TERMINAL = {JobStatus.FINALIZED, JobStatus.FAILED, JobStatus.CANCELLED, JobStatus.RESOLVED}
 
 
@@ -210,14 +211,20 @@ class Worker:
             self._tasks[job_id] = asyncio.create_task(self._run_job(job_id), name=f"job-{job_id}")
 
     async def _run_job(self, job_id: int) -> None:
-        try:
-            await self._advance(job_id)
-        except asyncio.CancelledError:
-            raise
-        except PolkaComputeError as exc:
-            log.error("job %d: %s", job_id, exc)
-        except Exception:
-            log.exception("job %d: unexpected failure (state kept; retried on restart)", job_id)
+        """Drives the job, retrying failed steps with backoff: a step's inputs (the assignee list in
+        an instant-mode job, say) can change between reading them and sending, and nodes hiccup."""
+        for attempt in range(MAX_ATTEMPTS):
+            try:
+                await self._advance(job_id)
+                return
+            except asyncio.CancelledError:
+                raise
+            except PolkaComputeError as exc:
+                log.warning("job %d: %s (attempt %d of %d)", job_id, exc, attempt + 1, MAX_ATTEMPTS)
+            except Exception:
+                log.exception("job %d: unexpected failure (attempt %d of %d)", job_id, attempt + 1, MAX_ATTEMPTS)
+            await asyncio.sleep(min(0.1 * 2**attempt, 5.0))
+        log.error("job %d: giving up for now (state kept; retried on restart)", job_id)
 
     async def _advance(self, job_id: int) -> None:
         wake = self._wake.setdefault(job_id, asyncio.Event())
@@ -430,7 +437,9 @@ class Worker:
                 if tx.tx_hash and tx.state.value == "sent":  # sent before a crash: wait for its receipt
                     receipt = await self.pc.chain.wait(tx.tx_hash)
                     self.state.settled(tx.id, receipt["status"] == 1)
-            return True
+            if not self.state.may_send(job_id, kind):
+                return True  # it was mined
+            # it was mined but reverted: send it again below
         tx_id = self.state.intend(job_id, kind)
         try:
             await self.pc.chain.send(fn, on_sent=lambda tx_hash: self.state.sent(tx_id, tx_hash))

@@ -1,0 +1,158 @@
+"""End-to-end throughput and latency: 3 worker processes, tiny (3,2) wasm jobs, anvil mining a block
+per second (so "blocks" mean something), and the chain's own raw capacity measured in the same run.
+
+Usage: python bench/e2e.py [--jobs 200] [--out bench/results/e2e.json]   (make bench-e2e)
+
+- chain_raw_tx_per_s: signed value transfers from one account, all sent at once, over the time until
+  the last is mined (the ceiling for any protocol on this node).
+- jobs_per_s: jobs finalized per second, from the first submission to the last finalization.
+- latency_blocks_p50 / latency_s_p50: submission block to finalization block, per job.
+- txs_per_job: every transaction mined during the run, divided by the jobs.
+Jobs are submitted in batches (`submitJobs`) as a busy requester would; workers claim them (instant
+mode: no bid window), run them, commit, exchange openings and finalize.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import hashlib
+import signal
+import statistics
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import wasmtime
+
+from polkacompute.chain.accounts import dev_account
+from polkacompute.chain.client import ChainClient
+from polkacompute.chain.deploy import deploy, save_deployment
+from polkacompute.chain.events import LogReader
+from polkacompute.chain.networks import LOCAL_CHAIN_ID, Network
+from polkacompute.devnet.anvil import free_port, launch
+from polkacompute.devnet.fleet import Fleet
+from polkacompute.devnet.worker_demo import UPPERCASE_WAT
+from polkacompute.runtimes import WasiRuntime
+from polkacompute.sdk.client import AsyncClient
+from polkacompute.sdk.models import JobSpec, JobStatus
+from polkacompute.store.http import publish
+from report import publish as publish_report
+
+ROOT = Path(__file__).resolve().parent.parent
+ETH = 10**18
+BATCH = 20
+
+
+async def raw_capacity(network: Network, count: int) -> float:
+    """Sends `count` signed transfers at once and times them until the last receipt."""
+    signer = dev_account(9)
+    async with ChainClient(network, signer) as client:
+        w3 = client.w3
+        nonce = await w3.eth.get_transaction_count(signer.address)
+        fees = await client._fees()
+        base = {"to": dev_account(8).address, "value": 1, "gas": 21_000, "chainId": network.chain_id, **fees}
+        raws = [signer.account.sign_transaction({**base, "nonce": nonce + i}).raw_transaction for i in range(count)]
+        start = time.perf_counter()
+        hashes = [await w3.eth.send_raw_transaction(raw) for raw in raws]
+        await client.wait(hashes[-1].to_0x_hex(), within=120)
+        return count / (time.perf_counter() - start)
+
+
+async def run_jobs(network: Network, deployment, gateway: str, jobs: int) -> dict[str, object]:  # type: ignore[no-untyped-def]
+    program = bytes(wasmtime.wat2wasm(UPPERCASE_WAT))
+    await publish(program, gateway)
+    inputs = [f"job input number {i}\n".encode() for i in range(jobs)]
+    for data in inputs:
+        await publish(data, gateway)
+    runtime_id = "0x" + WasiRuntime().identity.hex()
+    async with AsyncClient(network, signer=dev_account(1), deployment=deployment) as pc:
+        first_block = await pc.chain.block_number() + 1
+        now = await pc.now()
+        specs = [JobSpec(hashlib.sha256(program).digest(), hashlib.sha256(data).digest(), runtime_id, 3, 2, ETH // 100,
+                         now + 3000, now + 6000, fuel_limit=10**7, time_limit=30) for data in inputs]  # fmt: skip
+        start = time.perf_counter()
+        for i in range(0, jobs, BATCH):
+            batch = specs[i : i + BATCH]
+            for spec in batch:
+                spec.validate(await pc.market_params(), now)
+            await pc.chain.send(pc.market.functions.submitJobs([s.to_tuple() for s in batch]),
+                                value=sum(s.budget for s in batch))  # fmt: skip
+        ids = range(1, jobs + 1)
+        deadline = time.monotonic() + 900
+        pending = set(ids)
+        while pending and time.monotonic() < deadline:
+            done = [j for j in list(pending) if (await pc.jobs.get(j)).status.terminal]
+            pending -= set(done)
+            await asyncio.sleep(0.5)
+        elapsed = time.perf_counter() - start
+        reader = LogReader(pc.chain, pc.deployment.addresses)
+        last_block = await pc.chain.block_number()
+        events = await reader.read(first_block, last_block, events=["JobSubmitted", "JobFinalized"])
+        submitted = {int(e.args["jobId"]): e.block_number for e in events if e.name == "JobSubmitted"}
+        finalized = {int(e.args["jobId"]): e.block_number for e in events if e.name == "JobFinalized"}
+        stamps: dict[int, int] = {}
+        txs = 0
+        for number in range(first_block, last_block + 1):
+            block = await pc.chain.w3.eth.get_block(number)
+            stamps[number] = int(block["timestamp"])
+            txs += len(block["transactions"])
+        statuses = [(await pc.jobs.get(j)).status for j in ids]
+    blocks = [finalized[j] - submitted[j] for j in finalized]
+    seconds = [stamps[finalized[j]] - stamps[submitted[j]] for j in finalized]
+    return {
+        "jobs": jobs,
+        "finalized": sum(s is JobStatus.FINALIZED for s in statuses),
+        "jobs_per_s": round(len(finalized) / elapsed, 2),
+        "latency_blocks_p50": statistics.median(blocks) if blocks else None,
+        "latency_s_p50": statistics.median(seconds) if seconds else None,
+        "txs_per_job": round(txs / jobs, 2),
+        "elapsed_s": round(elapsed, 1),
+    }
+
+
+def main() -> int:
+    # A killed benchmark (timeout, Ctrl-C) must still stop its workers, gateway and anvil.
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--jobs", type=int, default=200)
+    parser.add_argument("--out", default=str(ROOT / "bench" / "results" / "e2e.json"))
+    args = parser.parse_args()
+    port = free_port()
+    anvil = launch(port, ["--block-time", "1", "--silent", "--gas-limit", "300000000"], new_session=True)
+    network = Network("local", LOCAL_CHAIN_ID, f"http://127.0.0.1:{port}", local=True, poll_interval=0.05)
+    with tempfile.TemporaryDirectory() as tmp:
+        directory = Path(tmp)
+        fleet = Fleet(directory, network.rpc_url)
+        try:
+
+            async def deploy_it():  # type: ignore[no-untyped-def]
+                async with ChainClient(network, dev_account(0)) as client:
+                    return await deploy(client)
+
+            deployment = asyncio.run(deploy_it())
+            save_deployment(deployment, directory / "deployments")
+            fleet.start(3, timeout=120)
+            capacity = asyncio.run(raw_capacity(network, 1000))
+            result: dict[str, object] = {"chain_raw_tx_per_s": round(capacity, 1)}
+            result |= asyncio.run(run_jobs(network, deployment, fleet.gateway_url, args.jobs))
+        finally:
+            fleet.stop()
+            anvil.terminate()
+            anvil.wait(timeout=20)
+    used = float(result["jobs_per_s"]) * float(result["txs_per_job"])  # type: ignore[arg-type]
+    result["chain_share"] = round(used / float(result["chain_raw_tx_per_s"]), 3)  # type: ignore[arg-type]
+    result["targets"] = {"jobs_per_s": 50, "or_chain_share": 0.5, "latency_blocks_p50": 4}
+    latency = result["latency_blocks_p50"]
+    result["targets_met"] = bool(
+        (float(result["jobs_per_s"]) >= 50 or result["chain_share"] >= 0.5)  # type: ignore[arg-type,operator]
+        and latency is not None
+        and float(latency) <= 4  # type: ignore[arg-type]
+    )
+    result["setup"] = "anvil --block-time 1; 3 worker processes (1 sandbox process each); instant-mode (3,2) jobs"
+    return publish_report(result, args.out)
+
+
+if __name__ == "__main__":
+    sys.exit(main())
