@@ -51,7 +51,9 @@ class ModuleCache:
         if path is None or not path.exists():
             return None
         try:
-            return wasmtime.Module.deserialize_file(self._engine, str(path))
+            # Read into memory rather than `deserialize_file`: that maps the file, and a file truncated
+            # while mapped kills the process with SIGBUS (seen when a test corrupted the cache).
+            return wasmtime.Module.deserialize(self._engine, path.read_bytes())
         except wasmtime.WasmtimeError:
             path.unlink(missing_ok=True)  # truncated or from another engine: recompile
             return None
