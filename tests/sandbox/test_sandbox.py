@@ -180,3 +180,42 @@ def test_fuel_is_reported_but_not_attested() -> None:
     b = RunResult(Status.EXITED, b"same output", fuel_used=230_124_196)  # two hosts, one Python job
     assert a.digest == b.digest
     assert a.digest != RunResult(Status.EXITED, b"other output", fuel_used=230_063_939).digest
+
+
+POOL_PARENT = """
+import sys
+from polkacompute.sandbox import SandboxPool
+from tests.sandbox import wat
+pool = SandboxPool(1)
+print(pool.submit(wat.HELLO).result().output.decode(), end="", flush=True)
+import os, time
+print(os.getpid(), flush=True)
+time.sleep(60)
+"""
+
+
+def _running(pid: str) -> bool:
+    try:
+        return Path(f"/proc/{pid}/stat").read_text().split()[2] != "Z"  # a zombie has exited
+    except FileNotFoundError:
+        return False
+
+
+def test_pool_processes_do_not_outlive_a_killed_parent() -> None:
+    import signal
+    import subprocess
+    import sys
+    import time
+
+    root = Path(__file__).resolve().parents[2]
+    parent = subprocess.Popen([sys.executable, "-c", POOL_PARENT], cwd=root, stdout=subprocess.PIPE, text=True)
+    assert parent.stdout is not None
+    assert parent.stdout.readline() == "hello\n"
+    children = subprocess.run(["pgrep", "-P", str(parent.pid)], capture_output=True, text=True).stdout.split()
+    assert children
+    parent.send_signal(signal.SIGKILL)
+    parent.wait(timeout=10)
+    deadline = time.monotonic() + 10
+    while any(_running(pid) for pid in children):
+        assert time.monotonic() < deadline, f"pool processes {children} outlived their parent"
+        time.sleep(0.2)

@@ -10,6 +10,8 @@ from __future__ import annotations
 
 import multiprocessing
 import os
+import threading
+import time
 from collections.abc import Iterable, Sequence
 from concurrent.futures import Future, ProcessPoolExecutor
 from pathlib import Path
@@ -23,6 +25,7 @@ _sandbox: Sandbox | None = None  # the worker process's own sandbox
 
 def _start(cache_dir: Path | None, counter: Any, pin: bool) -> None:
     global _sandbox
+    _exit_with_parent()
     with counter.get_lock():
         index = counter.value
         counter.value += 1
@@ -30,6 +33,19 @@ def _start(cache_dir: Path | None, counter: Any, pin: bool) -> None:
         cores = sorted(os.sched_getaffinity(0))
         os.sched_setaffinity(0, {cores[index % len(cores)]})
     _sandbox = Sandbox(cache_dir)
+
+
+def _exit_with_parent() -> None:
+    """A pool process outlives a parent killed with -9 (its sandbox's epoch thread keeps it busy):
+    a watchdog ends it as soon as the parent is gone."""
+    parent = os.getppid()
+
+    def watch() -> None:
+        while os.getppid() == parent:
+            time.sleep(0.5)
+        os._exit(0)
+
+    threading.Thread(target=watch, name="parent-watchdog", daemon=True).start()
 
 
 def _run(program: bytes, stdin: bytes, argv: Sequence[str], limits: Limits, seed: bytes) -> RunResult:
