@@ -199,3 +199,9 @@ def test_devnet_with_workers_runs_the_demo_through_them(tmp_path: Path) -> None:
         down = polkacompute("--json", "devnet", "down", "--port", port, cwd=tmp_path)
     assert json.loads(down.stdout) == {"stopped": True}
     assert not (tmp_path / ".polkacompute" / "devnet" / "fleet.pids").exists()  # workers and gateway stopped too
+    again = polkacompute("--json", "devnet", "up", "--port", port, "--demo", "--workers", "3", "--detach", cwd=tmp_path)
+    try:  # a restart finds its state, and new workers (not the addresses in the previous run's logs)
+        assert again.returncode == 0, again.stderr
+        assert '"verified": true' in again.stdout
+    finally:
+        polkacompute("devnet", "down", "--port", port, cwd=tmp_path)

@@ -50,7 +50,10 @@ class Fleet:
             self.worker_urls.append(_wait_for(self.directory / f"{name}.out", r"serving (http://\S+);", proc, timeout))
 
     def _spawn(self, args: list[str], env: dict[str, str], name: str) -> subprocess.Popen[bytes]:
-        out = open(self.directory / f"{name}.out", "ab")  # noqa: SIM115 (owned by the child)
+        log = self.directory / f"{name}.out"
+        if log.exists():  # keep the previous run's log, but never read its (stale) addresses
+            log.replace(log.with_suffix(".out.prev"))
+        out = open(log, "wb")  # noqa: SIM115 (owned by the child)
         proc = subprocess.Popen([*CLI, *args], env=env, stdout=out, stderr=subprocess.STDOUT, start_new_session=True)
         self.processes.append(proc)
         with self.pid_file.open("a") as pids:

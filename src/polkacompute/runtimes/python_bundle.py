@@ -111,8 +111,9 @@ class PythonBundle:
                 raise ContentError(
                     f"the prepared stdlib hashes to {manifest['stdlib_tree_sha256']}, not {STDLIB_TREE_SHA256}"
                 )
+            _fix_times(staging / "lib")
+            # Written last, with the real time: `make` compares it with its prerequisites.
             (staging / "bundle.json").write_text(json.dumps(manifest, indent=1, sort_keys=True) + "\n")
-            _fix_times(staging)
             shutil.rmtree(self.directory, ignore_errors=True)
             staging.rename(self.directory)
         return manifest

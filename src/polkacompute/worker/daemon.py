@@ -69,9 +69,9 @@ class Worker:
             self.url = config.public_url or url
             self.pool = SandboxPool(config.executor_processes, cache_dir=config.directory / "modules")
             try:
-                await self._ensure_registered()
                 reader = LogReader(pc.chain, pc.deployment.addresses)
                 self.reader = reader
+                await self._ensure_registered()
                 start = int(self.state.get_meta("next_block") or pc.deployment.block)
                 for record in self.state.jobs(Phase.BID, *self._active_phases()):
                     self._drive(record.job_id)  # resume where the last run stopped
@@ -100,6 +100,13 @@ class Worker:
     async def _ensure_registered(self) -> None:
         info = await self.pc.providers.info(self.me)
         if info.status == 1:
+            if (await self._peer_urls([(self.me, 0)]))[0] != self.url:  # restarted on another address
+                region = info.region.encode().ljust(8, b"\x00")
+                fn = self.pc.registry.functions.updateProfile(info.capabilities, info.metadata_digest,
+                                                              self.url.encode(), region)  # fmt: skip
+                await self.pc.chain.send(fn)
+                self._peers[self.me] = self.url
+                log.info("registered address updated to %s", self.url)
             return
         if self.config.stake <= 0:
             log.warning("%s is not a registered provider and no stake was given: it will not win jobs", self.me)
