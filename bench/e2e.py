@@ -73,10 +73,11 @@ async def run_jobs(network: Network, deployment, gateway: str, jobs: int) -> dic
         specs = [JobSpec(hashlib.sha256(program).digest(), hashlib.sha256(data).digest(), runtime_id, 3, 2, ETH // 100,
                          now + 3000, now + 6000, fuel_limit=10**7, time_limit=30) for data in inputs]  # fmt: skip
         start = time.perf_counter()
+        params = await pc.market_params()
         for i in range(0, jobs, BATCH):
             batch = specs[i : i + BATCH]
             for spec in batch:
-                spec.validate(await pc.market_params(), now)
+                spec.validate(params, now)
             await pc.chain.send(pc.market.functions.submitJobs([s.to_tuple() for s in batch]),
                                 value=sum(s.budget for s in batch))  # fmt: skip
         ids = range(1, jobs + 1)

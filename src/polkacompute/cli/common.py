@@ -39,7 +39,7 @@ def network_of(name: str, rpc_url: str | None, chain_id: int | None) -> Network:
 def emit(data: Any, render: Callable[[], None]) -> None:
     """Prints `data` as JSON with --json, otherwise calls `render` (tables and sentences)."""
     if STATE["json"]:
-        console.print_json(json.dumps(_plain(data), default=jsonable))
+        console.print_json(json.dumps(jsonable(data), default=str))
     else:
         render()
 
@@ -94,19 +94,9 @@ def native(amount: str, field: str) -> int:
     return int(value)
 
 
-def _plain(value: Any) -> Any:
-    """Enums by name (IntEnum would otherwise serialize as a bare number), recursively."""
-    if isinstance(value, Enum):
-        return value.name
-    if isinstance(value, dict):
-        return {k: _plain(v) for k, v in value.items()}
-    if isinstance(value, list | tuple):
-        return [_plain(v) for v in value]
-    return value
-
-
 def jsonable(value: Any) -> Any:
-    """JSON-ready: bytes as 0x-hex, enums by name, structs (dicts) and lists recursively."""
+    """JSON-ready: bytes as 0x-hex, enums by name (an IntEnum would otherwise print as a bare number),
+    structs (dicts) and lists recursively."""
     if isinstance(value, bytes):
         return "0x" + value.hex()
     if isinstance(value, Enum):
