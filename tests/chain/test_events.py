@@ -411,3 +411,36 @@ def test_ranges_the_node_refuses_are_halved(
                 await reader.read(history.start, history.end)
 
     asyncio.run(run())
+
+
+def test_decoding_matches_web3(anvil: Network, deployment: Deployment) -> None:
+    """The reader decodes with eth_abi directly; every log must read exactly as web3's `process_log` has it."""
+    from web3.utils import log_topic_to_bytes
+
+    from polkacompute.chain.events import SOURCES
+
+    def plain(value: Any) -> Any:
+        if isinstance(value, dict):  # web3's AttributeDict for structs
+            return {k: plain(v) for k, v in value.items()}
+        if isinstance(value, list | tuple):
+            return [plain(v) for v in value]
+        return value
+
+    async def run() -> None:
+        history = await produce(anvil, deployment)
+        async with ChainClient(anvil) as client:
+            reader = LogReader(client, deployment.addresses)
+            events = await reader.read(history.start, history.end)
+            addresses = [deployment.address(c) for c in SOURCES if c in deployment.addresses]
+            logs = await client.w3.eth.get_logs({"fromBlock": history.start, "toBlock": history.end,
+                                                 "address": addresses})  # fmt: skip
+            by_address = {deployment.address(c).lower(): c for c in SOURCES if c in deployment.addresses}
+            expected = []
+            for entry in logs:
+                contract = client.contract(by_address[entry["address"].lower()], entry["address"])
+                event = contract.get_event_by_topic("0x" + log_topic_to_bytes(entry["topics"][0]).hex())
+                expected.append(plain(dict(event.process_log(entry)["args"])))
+        assert len(events) == len(expected) == len(EXPECTED)
+        assert [plain(e.args) for e in events] == expected
+
+    asyncio.run(run())

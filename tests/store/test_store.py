@@ -16,6 +16,17 @@ def test_cids_match_ipfs() -> None:
     assert cid_from_digest(hashlib.sha256(b"hello").digest()) == cid_of(b"hello")
 
 
+@pytest.mark.parametrize("codec", ["raw", "dag-cbor"])
+def test_fast_cids_agree_with_multiformats(codec: str) -> None:
+    from multiformats import CID, multihash
+
+    for i in range(200):
+        digest = hashlib.sha256(i.to_bytes(4, "big")).digest()
+        reference = str(CID("base32", 1, codec, multihash.wrap(digest, "sha2-256")))
+        assert cid_from_digest(digest, codec) == reference
+        assert digest_of(reference) == digest
+
+
 @pytest.mark.parametrize(
     ("cid", "message"),
     [("not-a-cid", "is not a CID"),

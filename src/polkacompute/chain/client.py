@@ -15,6 +15,7 @@ from collections.abc import Callable
 from typing import Any, cast
 
 from web3 import AsyncHTTPProvider, AsyncWeb3
+from web3._utils.error_formatters_utils import raise_contract_logic_error_on_revert
 from web3.contract.async_contract import AsyncContract, AsyncContractFunction
 from web3.exceptions import (
     ContractCustomError,
@@ -23,7 +24,7 @@ from web3.exceptions import (
     TransactionNotFound,
     Web3RPCError,
 )
-from web3.types import BlockIdentifier, TxParams
+from web3.types import BlockIdentifier, RPCEndpoint, TxParams
 
 from polkacompute.chain.accounts import Signer
 from polkacompute.chain.networks import Network
@@ -53,6 +54,7 @@ class ChainClient:
         self.w3 = AsyncWeb3(AsyncHTTPProvider(network.rpc_url, request_kwargs={"timeout": request_timeout}))
         self._nonce: int | None = None
         self._nonce_lock = asyncio.Lock()
+        self._automine: bool | None = None
 
     async def connect(self) -> None:
         """Checks that the endpoint answers and serves the network's chain id."""
@@ -109,17 +111,23 @@ class ChainClient:
         value: int = 0,
         gas: int | None = None,
         on_sent: Callable[[str], None] | None = None,
+        at_time: int | None = None,
     ) -> Receipt:
         """Estimates, signs, sends and waits; returns the receipt of a successful transaction.
 
         `on_sent(tx_hash)` runs as soon as the node accepted the transaction, before waiting for it:
         a caller that must survive a crash records the hash there (see the worker's state).
+        `at_time` estimates as if in a block with that timestamp: a call valid only from a deadline
+        on can be sent before the block that reaches it (the caller knows that block comes next).
         """
         signer = self._require_signer()
         tx: dict[str, Any] = {"from": signer.address, "value": value, "chainId": self.network.chain_id}
         if gas is None:
             try:
-                estimate = await fn.estimate_gas(cast(TxParams, tx))
+                if at_time is None:
+                    estimate = await fn.estimate_gas(cast(TxParams, tx))
+                else:
+                    estimate = await self._estimate_at(fn, tx, at_time)
             except (ContractCustomError, ContractLogicError, ContractPanicError) as exc:
                 raise _revert_error(exc) from None
             except (ValueError, Web3RPCError) as exc:
@@ -129,6 +137,25 @@ class ChainClient:
         tx.update(await self._fees())
         built = await fn.build_transaction(cast(TxParams, tx))
         return await self._sign_and_send(dict(built), fn, on_sent)
+
+    async def _estimate_at(self, fn: AsyncContractFunction, tx: dict[str, Any], timestamp: int) -> int:
+        """eth_estimateGas with a block override of the timestamp (web3.py has no parameter for it)."""
+        call = {"from": tx["from"], "to": fn.address, "data": fn._encode_transaction_data(), "value": hex(tx["value"])}
+        response = await self.w3.provider.make_request(
+            cast(RPCEndpoint, "eth_estimateGas"), [call, "latest", {}, {"time": hex(timestamp)}]
+        )
+        if "error" in response:
+            raise_contract_logic_error_on_revert(response)  # a revert: raises it as web3 would
+            raise Web3RPCError(str(response["error"]))
+        return int(response["result"], 16)
+
+    async def automines(self) -> bool:
+        """Whether the node mines a block per transaction (anvil's default): then a block may share
+        its parent's timestamp. Interval-mining nodes and real chains answer False."""
+        if self._automine is None:
+            response = await self.w3.provider.make_request(cast(RPCEndpoint, "anvil_getAutomine"), [])
+            self._automine = bool(response.get("result", False))
+        return self._automine
 
     async def send_raw(self, tx: dict[str, Any]) -> Receipt:
         """A prepared transaction dict (e.g. a contract deployment): fills gas, fees and nonce, then sends."""

@@ -135,8 +135,18 @@ def sign_bid(signer: Signer, job_ids: list[int], price: int, *, sla: int, expiry
 
     `jobs` is `keccak256(abi.encodePacked(jobIds))`, so one signature covers a whole batch.
     """
+    r, vs = _sign(signer, _bid_typed(job_ids, signer.address, price, sla, expiry, chain_id, book))
+    return Bid(signer.address, price, sla, expiry, r, vs)
+
+
+def bid_signer(bid: Bid, job_ids: list[int], *, chain_id: int, book: str) -> str:
+    """Who signed `bid` for `job_ids` (compare with `bid.provider` before sending it to the chain)."""
+    return _recover(_bid_typed(job_ids, bid.provider, bid.price, bid.sla, bid.expiry, chain_id, book), bid.r, bid.vs)
+
+
+def _bid_typed(job_ids: list[int], provider: str, price: int, sla: int, expiry: int, chain_id: int, book: str) -> Any:
     jobs = keccak(b"".join(job_id.to_bytes(32, "big") for job_id in job_ids))
-    typed = {
+    return {
         "types": {"EIP712Domain": _DOMAIN_TYPES, "Bid": [
             {"name": "jobs", "type": "bytes32"}, {"name": "provider", "type": "address"},
             {"name": "price", "type": "uint80"}, {"name": "sla", "type": "uint32"},
@@ -144,27 +154,33 @@ def sign_bid(signer: Signer, job_ids: list[int], price: int, *, sla: int, expiry
         ]},
         "primaryType": "Bid",
         "domain": _domain("PolkaCompute BidBook", chain_id, book),
-        "message": {"jobs": jobs, "provider": signer.address, "price": price, "sla": sla, "expiry": expiry},
+        "message": {"jobs": jobs, "provider": provider, "price": price, "sla": sla, "expiry": expiry},
     }  # fmt: skip
-    r, vs = _sign(signer, typed)
-    return Bid(signer.address, price, sla, expiry, r, vs)
 
 
 def sign_seals(
     signer: Signer, seals: list[tuple[int, bytes]], *, chain_id: int, market: str
 ) -> tuple[str, bytes, bytes]:
     """The EIP-712 `Seals(seals)` signature over the hash chain of (jobId, seal) pairs, in call order."""
+    r, vs = _sign(signer, _seals_typed(seals, chain_id, market))
+    return (signer.address, r, vs)
+
+
+def seals_signer(seals: list[tuple[int, bytes]], r: bytes, vs: bytes, *, chain_id: int, market: str) -> str:
+    """Who signed the `Seals` authorization of these (jobId, seal) pairs."""
+    return _recover(_seals_typed(seals, chain_id, market), r, vs)
+
+
+def _seals_typed(seals: list[tuple[int, bytes]], chain_id: int, market: str) -> Any:
     chain = b"\x00" * 32
     for job_id, seal in seals:
         chain = keccak(encode(["bytes32", "uint256", "bytes32"], [chain, job_id, seal]))
-    typed = {
+    return {
         "types": {"EIP712Domain": _DOMAIN_TYPES, "Seals": [{"name": "seals", "type": "bytes32"}]},
         "primaryType": "Seals",
         "domain": _domain("PolkaCompute JobMarket", chain_id, market),
         "message": {"seals": chain},
     }
-    r, vs = _sign(signer, typed)
-    return (signer.address, r, vs)
 
 
 def _domain(name: str, chain_id: int, contract: str) -> dict[str, Any]:
@@ -175,6 +191,13 @@ def _sign(signer: Signer, typed: dict[str, Any]) -> tuple[bytes, bytes]:
     """(r, vs): an EIP-2098 compact signature, as the contracts take it."""
     signed = Account.sign_message(encode_typed_data(full_message=typed), signer.account.key)
     return _b32(signed.r), _b32(signed.s | ((signed.v - 27) << 255))
+
+
+def _recover(typed: dict[str, Any], r: bytes, vs: bytes) -> str:
+    value = int.from_bytes(vs, "big")
+    v, s = 27 + (value >> 255), value & ((1 << 255) - 1)
+    signature = r + s.to_bytes(32, "big") + bytes([v])
+    return str(Account.recover_message(encode_typed_data(full_message=typed), signature=signature))
 
 
 def _b32(value: int) -> bytes:

@@ -1,0 +1,232 @@
+"""Many workers' steps in one transaction: assignment, commits and finalization of a batch of jobs.
+
+Workers exchange signed offers (`messages.py`) and one of them, the leader, sends the call:
+- bids on a set of jobs -> `assignBatch` (or `assignWithSignedBids` for one job) once the window closed;
+- every assignee's seals for the jobs assigned together -> one `commitSeals`;
+- openings of any number of jobs -> one `finalizeMany`.
+Leaders are chosen the same way by everyone (the best bid first; assignees in index order), and the
+next in line takes over after `grace` seconds per rank, so a dead leader costs time, never the job.
+Nothing here is needed for safety: a worker whose seal was not aggregated in time commits it alone,
+and one that was not paid by a finalize reveals on-chain (`jobs.py`).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+from collections.abc import Awaitable
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
+
+from polkacompute.errors import PolkaComputeError
+from polkacompute.sdk.work import seal_result
+from polkacompute.worker.messages import BidOffer, Opening, SealOffer
+
+if TYPE_CHECKING:
+    from polkacompute.worker.daemon import Worker
+
+log = logging.getLogger("polkacompute.worker")
+TICK = 0.02  # seconds between looks at what is due
+
+
+@dataclass
+class _Round:
+    """A set of jobs bid on together, and the bids heard for it."""
+
+    job_ids: tuple[int, ...]
+    bid_deadline: int
+    bids: dict[str, BidOffer] = field(default_factory=dict)
+    due_since: float = 0.0  # monotonic time the window was first seen closed
+
+
+class Aggregator:
+    def __init__(self, worker: Worker) -> None:
+        self.w = worker
+        self.rounds: dict[tuple[int, ...], _Round] = {}
+        self.seal_offers: dict[int, dict[str, SealOffer]] = {}  # first job of the offer -> worker -> offer
+        self._offers_since: dict[int, float] = {}
+        self.openings: dict[int, dict[int, Opening]] = {}
+        self.to_finalize: dict[int, tuple[bytes, list[int]]] = {}  # job -> (digest, opening indices)
+        self._busy: set[Any] = set()  # what a transaction is on its way for
+        self._tasks: set[asyncio.Task[None]] = set()
+
+    # ------------------------------------------------------------------ incoming offers
+
+    async def on_bid(self, data: dict[str, Any]) -> bool:
+        offer = BidOffer.from_json(data)
+        w = self.w
+        round_ = self.rounds.get(offer.job_ids)
+        if round_ is None or not offer.valid(w.pc.network.chain_id, w.pc.deployment.address("BidBook")):
+            return False  # a set we did not bid on (or declined), or a forged bid
+        round_.bids[offer.bid.provider] = offer
+        return True
+
+    async def on_seals(self, data: dict[str, Any]) -> bool:
+        """Keeps a correctly signed offer; whether its indices match the assignment is checked when it
+        is used (the sender may have seen the assignment before we did)."""
+        offer = SealOffer.from_json(data)
+        if not offer.items or not offer.valid(self.w.pc.network.chain_id, self.w.pc.deployment.address("JobMarket")):
+            return False
+        self.add_seals(offer)
+        return True
+
+    def add_seals(self, offer: SealOffer) -> None:
+        self.seal_offers.setdefault(offer.items[0][0], {})[offer.worker] = offer
+
+    async def on_opening(self, data: dict[str, Any]) -> bool:
+        """Keeps an opening only if its signer is the assignee at its index and it opens that seal."""
+        opening = Opening.from_json(data)
+        w = self.w
+        view = w.view.known(opening.job_id)
+        if view is None or view.index_of(opening.worker) != opening.index:
+            return False
+        if opening.signer(w.pc.network.chain_id, w.pc.deployment.address("JobMarket")) != opening.worker:
+            log.warning("job %d: opening with a forged signature dropped", opening.job_id)
+            return False
+        for _ in range(100):  # the sender saw the seals committed; our view may be a poll behind
+            if opening.index in view.seals:
+                break
+            await asyncio.sleep(TICK)
+        seal = view.seals.get(opening.index)
+        if seal is None:
+            return False
+        if seal != seal_result(opening.job_id, opening.worker, opening.digest, opening.salt).seal:
+            log.warning("job %d: opening of index %d does not match its seal", opening.job_id, opening.index)
+            return False
+        self.add_opening(opening)
+        w.poke(opening.job_id)
+        return True
+
+    def add_opening(self, opening: Opening) -> None:
+        self.openings.setdefault(opening.job_id, {})[opening.index] = opening
+
+    def expect_round(self, job_ids: tuple[int, ...], bid_deadline: int, mine: BidOffer) -> None:
+        self.rounds.setdefault(job_ids, _Round(job_ids, bid_deadline)).bids[mine.bid.provider] = mine
+
+    def finalize_soon(self, job_id: int, digest: bytes, indices: list[int]) -> None:
+        self.to_finalize[job_id] = (digest, indices)
+
+    def forget(self, job_id: int) -> None:
+        self.openings.pop(job_id, None)
+        self.to_finalize.pop(job_id, None)
+        self._drop_offers(job_id)
+
+    # ------------------------------------------------------------------ the leader's calls
+
+    async def run(self, stop: asyncio.Event) -> None:
+        while not stop.is_set():
+            try:
+                await self._assign_due()
+                await self._commit_due()
+                self._finalize_due()
+            except PolkaComputeError as exc:
+                log.warning("aggregation: %s", exc)
+            await asyncio.sleep(TICK)
+
+    def _spawn(self, key: Any, what: str, call: Awaitable[Any]) -> None:
+        async def go() -> None:
+            try:
+                await call
+            except PolkaComputeError as exc:  # usually: another worker was first
+                log.info("%s not sent: %s", what, exc)
+            finally:
+                self._busy.discard(key)
+
+        self._busy.add(key)
+        task = asyncio.create_task(go(), name=what)
+        self._tasks.add(task)
+        task.add_done_callback(self._tasks.discard)
+
+    async def _assign_due(self) -> None:
+        w, grace = self.w, self.w.config.finalize_grace
+        for key, round_ in list(self.rounds.items()):
+            first = w.view.known(key[0])
+            if first is None or first.assignees or first.status.terminal or w.now >= first.commit_deadline:
+                del self.rounds[key]
+                continue
+            # Sent as soon as the next block can include it: on a chain whose next block is later than
+            # the latest, one second of bid window is one block.
+            if w.now + 1 < round_.bid_deadline or key in self._busy:
+                continue
+            early = w.now < round_.bid_deadline
+            if early and await w.pc.chain.automines():
+                continue  # a node mining per transaction may keep the latest block's timestamp
+            round_.due_since = round_.due_since or time.monotonic()
+            ranked = sorted(round_.bids.values(), key=lambda o: (o.bid.price, o.bid.provider.lower()))
+            ranked = ranked[: 2 * first.replicas]  # the most signed bids the contract takes
+            rank = next((i for i, o in enumerate(ranked) if o.bid.provider == w.me), len(ranked))
+            enough = len(ranked) >= first.replicas  # else wait a little for more bids to arrive
+            if time.monotonic() - round_.due_since < rank * grace + (0 if enough else grace / 2):
+                continue
+            if len(ranked) < first.quorum:
+                continue
+            bids = [o.bid.to_tuple() for o in ranked]
+            market = w.pc.market.functions
+            fn = market.assignBatch(list(key), bids) if len(key) > 1 else market.assignWithSignedBids(key[0], bids)
+            at_time = round_.bid_deadline if early else None
+            self._spawn(key, f"assignment of {len(key)} jobs", w.pc.chain.send(fn, at_time=at_time))
+
+    async def _commit_due(self) -> None:
+        """Commits the seals offered for a batch of jobs once every assignee offered (or, after a grace
+        period, whoever did); offers that do not fit the assignment or touch a committed job are left out."""
+        w, grace = self.w, self.w.config.finalize_grace
+        for first_id, offers in list(self.seal_offers.items()):
+            first = w.view.known(first_id)
+            if first is None or first.status.terminal:
+                self._drop_offers(first_id)
+                continue
+            rank = first.index_of(w.me)
+            if rank is None or w.me not in offers or ("commit", first_id) in self._busy:
+                continue  # only assignees with an offer of their own send (and only once at a time)
+            since = self._offers_since.setdefault(first_id, time.monotonic())
+            everyone = len(offers) == len(first.assignees)
+            if time.monotonic() - since < rank * grace + (0 if everyone else grace / 2):
+                continue
+            usable = [o for o in offers.values() if self._fits(o)]
+            self._drop_offers(first_id)
+            if not any(o.worker == w.me for o in usable):
+                continue
+            items: dict[int, list[tuple[int, bytes]]] = {}
+            for offer in usable:
+                for job_id, index, seal in offer.items:
+                    items.setdefault(job_id, []).append((index, seal))
+            calls = [(j, w.view.known(j).proof()[0], sorted(items[j])) for j in sorted(items)]  # type: ignore[union-attr]
+            signatures = [o.signature() for o in usable if o.worker != w.me]
+            fn = w.pc.market.functions.commitSeals(calls, signatures)
+            self._spawn(("commit", first_id), f"commit of {len(calls)} jobs' seals", w.pc.chain.send(fn))
+
+    def _fits(self, offer: SealOffer) -> bool:
+        for job_id, index, _ in offer.items:
+            view = self.w.view.known(job_id)
+            if view is None or view.seals or not view.assignment_final or view.index_of(offer.worker) != index:
+                return False
+        return True
+
+    def _drop_offers(self, first_id: int) -> None:
+        self.seal_offers.pop(first_id, None)
+        self._offers_since.pop(first_id, None)
+
+    def _finalize_due(self) -> None:
+        ready = {j: v for j, v in self.to_finalize.items() if ("finalize", j) not in self._busy}
+        if not ready:
+            return
+        items = []
+        for job_id, (digest, indices) in sorted(ready.items()):
+            view = self.w.view.known(job_id)
+            if view is None:
+                continue
+            salts = self.openings.get(job_id, {})
+            items.append((job_id, digest, view.proof(), [(i, salts[i].salt) for i in indices]))
+        self.to_finalize.clear()
+        keys = [("finalize", j) for j in ready]
+        fn = self.w.pc.market.functions
+        call = fn.finalizeMany(items) if len(items) > 1 else fn.finalize(*items[0])
+        self._spawn(tuple(keys), f"finalization of {len(items)} jobs", self._send_finalize(call, keys))
+
+    async def _send_finalize(self, fn: Any, keys: list[tuple[str, int]]) -> None:
+        self._busy.update(keys)
+        try:
+            await self.w.pc.chain.send(fn)
+        finally:
+            self._busy.difference_update(keys)

@@ -1,0 +1,122 @@
+"""What the worker knows of each job, kept up to date from the events it follows.
+
+A busy worker would otherwise ask the node for the job and its assignee list at every step; from
+events it knows the same at no cost: the assignees (the proof every call needs), the committed seals,
+the status and the payouts. A job first met after a restart is loaded once from its history.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
+
+from polkacompute.chain.events import Event
+from polkacompute.sdk.models import JobStatus
+
+if TYPE_CHECKING:
+    from polkacompute.sdk.client import AsyncClient
+
+
+@dataclass
+class JobView:
+    job_id: int
+    status: JobStatus = JobStatus.OPEN
+    replicas: int = 0
+    quorum: int = 0
+    bid_window: int = 0
+    commit_deadline: int = 0
+    reveal_deadline: int = 0
+    assignees: list[tuple[str, int]] = field(default_factory=list)
+    batch: tuple[int, ...] = ()  # the jobs assigned in the same call (same assignees)
+    seals: dict[int, bytes] = field(default_factory=dict)  # index -> committed seal
+    mask: int = 0  # the aggregated seals' indices (part of the proof)
+    aggregated: list[bytes] = field(default_factory=list)
+    revealed: dict[int, bytes] = field(default_factory=dict)  # index -> digest revealed on-chain
+    result_digest: bytes | None = None
+    paid: dict[str, int] = field(default_factory=dict)
+    slashed: dict[str, int] = field(default_factory=dict)
+
+    def proof(self) -> tuple[Any, ...]:
+        """The `Proof` the market checks: the assignee list and the aggregated seals."""
+        return ([(w, p) for w, p in self.assignees], self.mask, list(self.aggregated))
+
+    def index_of(self, worker: str) -> int | None:
+        for i, (w, _) in enumerate(self.assignees):
+            if w == worker:
+                return i
+        return None
+
+    @property
+    def assignment_final(self) -> bool:
+        """Bid mode assigns once; an instant-mode list grows until every replica is claimed."""
+        return bool(self.assignees) and (self.bid_window > 0 or len(self.assignees) == self.replicas)
+
+    @property
+    def all_committed(self) -> bool:
+        return self.assignment_final and len(self.seals) == len(self.assignees)
+
+    def apply(self, event: Event) -> None:
+        args = event.args
+        name = event.name
+        if name == "JobSubmitted":
+            spec = args["spec"]
+            self.replicas, self.quorum, self.bid_window = spec["replicas"], spec["quorum"], spec["bidWindow"]
+            self.commit_deadline, self.reveal_deadline = spec["commitDeadline"], spec["revealDeadline"]
+        elif name in ("JobAssigned", "BatchAssigned"):
+            self.assignees += [(str(w), int(p)) for w, p in zip(args["workers"], args["prices"], strict=True)]
+            self.batch = tuple(int(j) for j in args["jobIds"]) if name == "BatchAssigned" else (self.job_id,)
+            self.status = max(self.status, JobStatus.ASSIGNED)
+        elif name == "SealCommitted":
+            self.seals[int(args["index"])] = bytes(args["seal"])
+            self.status = max(self.status, JobStatus.IN_PROGRESS)
+        elif name == "SealsCommitted":
+            self.mask, self.aggregated = int(args["mask"]), [bytes(s) for s in args["seals"]]
+            indices = [i for i in range(16) if self.mask >> i & 1]
+            self.seals.update(zip(indices, self.aggregated, strict=True))
+            self.status = max(self.status, JobStatus.IN_PROGRESS)
+        elif name == "ResultRevealed":
+            self.revealed[int(args["index"])] = bytes(args["resultDigest"])
+        elif name == "JobFinalized":
+            self.status, self.result_digest = JobStatus.FINALIZED, bytes(args["resultDigest"])
+        elif name in _ENDS:
+            self.status = _ENDS[name]
+        elif name == "DisputeResolved":
+            self.status = JobStatus.RESOLVED if args["resultUpheld"] else JobStatus.FAILED
+        elif name == "Paid":
+            for payee, amount in zip(args["payees"], args["amounts"], strict=True):
+                self.paid[str(payee)] = self.paid.get(str(payee), 0) + int(amount)
+        elif name == "Slashed":
+            self.slashed[str(args["provider"])] = self.slashed.get(str(args["provider"]), 0) + int(args["amount"])
+
+
+_ENDS = {"JobFailed": JobStatus.FAILED, "JobCancelled": JobStatus.CANCELLED, "DisputeOpened": JobStatus.DISPUTED}
+
+
+class ChainView:
+    """Job views by id, fed by `apply` from the followed events; `get` loads a job not seen yet."""
+
+    def __init__(self, client: AsyncClient) -> None:
+        self._c = client
+        self._jobs: dict[int, JobView] = {}
+
+    def apply(self, event: Event, job_ids: list[int]) -> None:
+        for job_id in job_ids:
+            if job_id in self._jobs or event.name == "JobSubmitted":
+                self._jobs.setdefault(job_id, JobView(job_id)).apply(event)
+
+    def known(self, job_id: int) -> JobView | None:
+        return self._jobs.get(job_id)
+
+    async def get(self, job_id: int) -> JobView:
+        """The job's view; loaded from its history (one log query) the first time it is asked for."""
+        view = self._jobs.get(job_id)
+        if view is None:
+            view = JobView(job_id)
+            for event in await self._c.jobs.history(job_id):
+                view.apply(event)
+            view.status = (await self._c.jobs.get(job_id)).status  # authoritative (disputes, settlements)
+            self._jobs.setdefault(job_id, view)
+        return self._jobs[job_id]
+
+    def forget(self, job_id: int) -> None:
+        self._jobs.pop(job_id, None)
