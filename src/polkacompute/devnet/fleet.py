@@ -30,6 +30,8 @@ class Fleet:
     gateway_url: str = ""
     worker_urls: list[str] = field(default_factory=list)
     processes: list[subprocess.Popen[bytes]] = field(default_factory=list)
+    workers: dict[int, subprocess.Popen[bytes]] = field(default_factory=dict)  # dev account -> its process
+    _env: dict[str, str] = field(default_factory=dict)
 
     @property
     def pid_file(self) -> Path:
@@ -42,12 +44,23 @@ class Fleet:
         store = self.directory / "store"
         gateway = self._spawn(["gateway", "serve", "--store", str(store), "--port", "0", "--uploads"], env, "gateway")
         self.gateway_url = json.loads(_wait_for(self.directory / "gateway.out", r"(\{.*\})", gateway, timeout))["url"]
+        self._env = env
         for i in range(workers):
-            account = FIRST_WORKER_ACCOUNT + i
-            name = f"worker{account}"
-            proc = self._spawn(["worker", "run", "--dev", str(account), "--stake", "10", "--content", self.gateway_url,
-                                "--dir", str(self.directory / "workers" / name)], env, name)  # fmt: skip
-            self.worker_urls.append(_wait_for(self.directory / f"{name}.out", r"serving (http://\S+);", proc, timeout))
+            self.worker_urls.append(self.start_worker(FIRST_WORKER_ACCOUNT + i, timeout=timeout))
+
+    def start_worker(self, account: int, *, timeout: float = 60.0) -> str:
+        """Starts (or restarts) the worker of dev account `account`; returns its gateway URL."""
+        name = f"worker{account}"
+        proc = self._spawn(["worker", "run", "--dev", str(account), "--stake", "10", "--content", self.gateway_url,
+                            "--dir", str(self.directory / "workers" / name)], self._env, name)  # fmt: skip
+        self.workers[account] = proc
+        return _wait_for(self.directory / f"{name}.out", r"serving (http://\S+);", proc, timeout)
+
+    def kill_worker(self, account: int) -> None:
+        """SIGKILL, as a crash or a power cut would: no chance to clean up."""
+        proc = self.workers.pop(account)
+        proc.kill()
+        proc.wait(timeout=10)
 
     def _spawn(self, args: list[str], env: dict[str, str], name: str) -> subprocess.Popen[bytes]:
         log = self.directory / f"{name}.out"
