@@ -1,14 +1,16 @@
 """End-to-end throughput and latency: 3 worker processes, tiny (3,2) wasm jobs, anvil mining a block
 per second (so "blocks" mean something), and the chain's own raw capacity measured in the same run.
 
-Usage: python bench/e2e.py [--jobs 640] [--per-block 64] [--out bench/results/e2e.json]   (make bench-e2e)
+Usage: python bench/e2e.py [--jobs 384] [--flood 64] [--paced 24] [--out bench/results/e2e.json]   (make bench-e2e)
 
 - chain_raw_tx_per_s: signed value transfers from one account, all sent at once, over the time until
   the last is mined (the ceiling for any protocol on this node).
 - jobs_per_s: jobs finalized per second, from the first submission to the last finalization.
 - latency_blocks_p50 / latency_s_p50: submission block to finalization block, per job.
 - txs_per_job: every transaction mined during the run, divided by the jobs.
-A busy requester submits `--per-block` jobs per block (`submitJobs`) with a 1-block (1 s) bid window.
+Two runs on the same fleet: "flood" offers more jobs per block than the fleet can take (throughput),
+"paced" offers fewer (latency without queueing).
+A busy requester submits a batch of jobs per block (`submitJobs`) with a 1-block (1 s) bid window.
 The workers bid once per batch with signed offers, and one of them assigns the batch (`assignBatch`),
 commits every assignee's seals (`commitSeals`) and finalizes it (`finalizeMany`): four transactions
 per batch, whatever its size.
@@ -63,9 +65,10 @@ async def raw_capacity(network: Network, count: int) -> float:
 
 
 async def run_jobs(network: Network, deployment, gateway: str, jobs: int, per_block: int) -> dict[str, object]:  # type: ignore[no-untyped-def]
+    """Submits `jobs` jobs, `per_block` per block, and measures them until every one is terminal."""
     program = bytes(wasmtime.wat2wasm(UPPERCASE_WAT))
     await publish(program, gateway)
-    inputs = [f"job input number {i}\n".encode() for i in range(jobs)]
+    inputs = [f"job input number {i} of a run at {per_block} per block\n".encode() for i in range(jobs)]
     for i in range(0, jobs, 32):
         await asyncio.gather(*(publish(data, gateway) for data in inputs[i : i + 32]))
     runtime_id = "0x" + WasiRuntime().identity.hex()
@@ -128,8 +131,9 @@ def main() -> int:
     # A killed benchmark (timeout, Ctrl-C) must still stop its workers, gateway and anvil.
     signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--jobs", type=int, default=640)
-    parser.add_argument("--per-block", type=int, default=64)
+    parser.add_argument("--jobs", type=int, default=384, help="jobs of each of the two runs")
+    parser.add_argument("--flood", type=int, default=64, help="jobs per block of the capacity run")
+    parser.add_argument("--paced", type=int, default=24, help="jobs per block of the latency run")
     parser.add_argument("--out", default=str(ROOT / "bench" / "results" / "e2e.json"))
     parser.add_argument("--keep", metavar="DIR", help="keep the fleet's state and logs in DIR")
     args = parser.parse_args()
@@ -150,22 +154,36 @@ def main() -> int:
             save_deployment(deployment, directory / "deployments")
             fleet.start(3, timeout=120)
             capacity = asyncio.run(raw_capacity(network, 1000))
-            result: dict[str, object] = {"chain_raw_tx_per_s": round(capacity, 1)}
-            result |= asyncio.run(run_jobs(network, deployment, fleet.gateway_url, args.jobs, args.per_block))
+            runs = {name: asyncio.run(run_jobs(network, deployment, fleet.gateway_url, args.jobs, per_block))
+                    for name, per_block in (("flood", args.flood), ("paced", args.paced))}  # fmt: skip
         finally:
             fleet.stop()
             anvil.terminate()
             anvil.wait(timeout=20)
-    used = float(result["jobs_per_s"]) * float(result["txs_per_job"])  # type: ignore[arg-type]
-    result["chain_share"] = round(used / float(result["chain_raw_tx_per_s"]), 3)  # type: ignore[arg-type]
-    result["targets"] = {"jobs_per_s": 50, "or_chain_share": 0.5, "latency_blocks_p50": 4}
-    latency = result["latency_blocks_p50"]
-    result["targets_met"] = bool(
-        (float(result["jobs_per_s"]) >= 50 or result["chain_share"] >= 0.5)  # type: ignore[arg-type,operator]
-        and latency is not None
-        and float(latency) <= 4  # type: ignore[arg-type]
-    )
-    result["setup"] = "anvil --block-time 1; 3 worker processes (1 sandbox process each); (3,2) jobs, 1 s bid window"
+    for run in runs.values():
+        run["chain_share"] = round(float(run["jobs_per_s"]) * float(run["txs_per_job"]) / capacity, 4)  # type: ignore[arg-type]
+    flood, paced = runs["flood"], runs["paced"]
+    # Throughput is what the fleet finalizes when offered more than it can take (the flood run);
+    # latency is measured below that rate (the paced run), where queues do not grow.
+    result: dict[str, object] = {
+        "chain_raw_tx_per_s": round(capacity, 1),
+        "jobs_per_s": flood["jobs_per_s"],
+        "chain_share": flood["chain_share"],
+        "txs_per_job": flood["txs_per_job"],
+        "latency_blocks_p50": paced["latency_blocks_p50"],
+        "latency_s_p50": paced["latency_s_p50"],
+        "runs": runs,
+        "targets": {"jobs_per_s": 50, "or_chain_share": 0.5, "latency_blocks_p50": 4},
+    }
+    latency = paced["latency_blocks_p50"]
+    met = {
+        "throughput": float(flood["jobs_per_s"]) >= 50 or float(flood["chain_share"]) >= 0.5,  # type: ignore[arg-type]
+        "latency": latency is not None and float(latency) <= 4,  # type: ignore[arg-type]
+    }
+    result["targets_met_by"] = met
+    result["targets_met"] = all(met.values())
+    result["setup"] = ("anvil --block-time 1; 3 worker processes (1 sandbox process each), a gateway and the "
+                       "requester on this machine; (3,2) tiny wasm jobs, 1 s bid window")  # fmt: skip
     return publish_report(result, args.out)
 
 

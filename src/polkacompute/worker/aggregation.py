@@ -146,12 +146,13 @@ class Aggregator:
                 del self.rounds[key]
                 continue
             # Sent as soon as the next block can include it: on a chain whose next block is later than
-            # the latest, one second of bid window is one block.
-            if w.now + 1 < round_.bid_deadline or key in self._busy:
+            # the latest, one second of bid window is one block. A node mining a block per transaction
+            # stamps it with the wall clock (and may repeat the latest timestamp).
+            automine = await w.pc.chain.automines()
+            next_block = max(w.now, int(time.time())) if automine else w.now + 1
+            if next_block < round_.bid_deadline or key in self._busy:
                 continue
             early = w.now < round_.bid_deadline
-            if early and await w.pc.chain.automines():
-                continue  # a node mining per transaction may keep the latest block's timestamp
             round_.due_since = round_.due_since or time.monotonic()
             ranked = sorted(round_.bids.values(), key=lambda o: (o.bid.price, o.bid.provider.lower()))
             ranked = ranked[: 2 * first.replicas]  # the most signed bids the contract takes
