@@ -14,6 +14,9 @@ import time
 from collections.abc import Callable
 from typing import Any, cast
 
+from eth_abi.abi import encode as abi_encode
+from eth_abi.exceptions import EncodingError
+from eth_utils.abi import collapse_if_tuple, function_abi_to_4byte_selector
 from web3 import AsyncHTTPProvider, AsyncWeb3
 from web3._utils.error_formatters_utils import raise_contract_logic_error_on_revert
 from web3.contract.async_contract import AsyncContract, AsyncContractFunction
@@ -55,6 +58,7 @@ class ChainClient:
         self._nonce: int | None = None
         self._nonce_lock = asyncio.Lock()
         self._automine: bool | None = None
+        self._fee_cache: tuple[float, dict[str, int]] | None = None
 
     async def connect(self) -> None:
         """Checks that the endpoint answers and serves the network's chain id."""
@@ -121,28 +125,26 @@ class ChainClient:
         on can be sent before the block that reaches it (the caller knows that block comes next).
         """
         signer = self._require_signer()
-        tx: dict[str, Any] = {"from": signer.address, "value": value, "chainId": self.network.chain_id}
+        call: dict[str, Any] = {"from": signer.address, "to": fn.address, "data": _calldata(fn), "value": value}
         if gas is None:
             try:
                 if at_time is None:
-                    estimate = await fn.estimate_gas(cast(TxParams, tx))
+                    estimate = await self.w3.eth.estimate_gas(cast(TxParams, call))
                 else:
-                    estimate = await self._estimate_at(fn, tx, at_time)
+                    estimate = await self._estimate_at(call, at_time)
             except (ContractCustomError, ContractLogicError, ContractPanicError) as exc:
                 raise _revert_error(exc) from None
             except (ValueError, Web3RPCError) as exc:
                 raise _rpc_error(exc) from exc
             gas = int(estimate * self.network.gas_buffer)
-        tx["gas"] = gas
-        tx.update(await self._fees())
-        built = await fn.build_transaction(cast(TxParams, tx))
-        return await self._sign_and_send(dict(built), fn, on_sent)
+        tx = {**call, "gas": gas, "chainId": self.network.chain_id, **await self._fees()}
+        return await self._sign_and_send(tx, fn, on_sent)
 
-    async def _estimate_at(self, fn: AsyncContractFunction, tx: dict[str, Any], timestamp: int) -> int:
+    async def _estimate_at(self, call: dict[str, Any], timestamp: int) -> int:
         """eth_estimateGas with a block override of the timestamp (web3.py has no parameter for it)."""
-        call = {"from": tx["from"], "to": fn.address, "data": fn._encode_transaction_data(), "value": hex(tx["value"])}
         response = await self.w3.provider.make_request(
-            cast(RPCEndpoint, "eth_estimateGas"), [call, "latest", {}, {"time": hex(timestamp)}]
+            cast(RPCEndpoint, "eth_estimateGas"),
+            [{**call, "value": hex(call["value"])}, "latest", {}, {"time": hex(timestamp)}],
         )
         if "error" in response:
             raise_contract_logic_error_on_revert(response)  # a revert: raises it as web3 would
@@ -231,6 +233,15 @@ class ChainClient:
         return TransactionError(f"transaction {tx_hash} reverted (out of gas?)", tx_hash=tx_hash)
 
     async def _fees(self) -> dict[str, int]:
+        """EIP-1559 fees (2x the base fee plus the tip), read at most once a second: a busy sender
+        would otherwise spend two requests per transaction on them."""
+        if self._fee_cache is not None and time.monotonic() - self._fee_cache[0] < 1.0:
+            return self._fee_cache[1]
+        fees = await self._read_fees()
+        self._fee_cache = (time.monotonic(), fees)
+        return fees
+
+    async def _read_fees(self) -> dict[str, int]:
         block = await self.w3.eth.get_block("latest")
         base = block.get("baseFeePerGas")
         if base is None:
@@ -255,6 +266,18 @@ def _revert_error(exc: Exception) -> TransactionError:
         return decode_revert(data)
     message = getattr(exc, "message", None) or str(exc)
     return TransactionError(f"transaction would revert: {message}")
+
+
+def _calldata(fn: AsyncContractFunction) -> str:
+    """The call's data, encoded once with eth_abi (web3 encodes through a slow normalizing layer, twice
+    per send); arguments only web3 understands (hex strings for bytes, ENS names) take its path."""
+    if not fn.kwargs:
+        try:
+            types = [collapse_if_tuple(dict(i)) for i in fn.abi["inputs"]]
+            return "0x" + (function_abi_to_4byte_selector(fn.abi) + abi_encode(types, fn.args)).hex()
+        except (TypeError, ValueError, EncodingError):
+            pass
+    return str(fn._encode_transaction_data())
 
 
 def _rpc_error(exc: Exception) -> TransactionError:

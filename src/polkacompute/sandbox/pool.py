@@ -23,9 +23,9 @@ from polkacompute.sandbox.runner import DEFAULT_LIMITS, Limits, Sandbox
 _sandbox: Sandbox | None = None  # the worker process's own sandbox
 
 
-def _start(cache_dir: Path | None, counter: Any, pin: bool) -> None:
+def _start(cache_dir: Path | None, counter: Any, pin: bool, owner: int) -> None:
     global _sandbox
-    _exit_with_parent()
+    _exit_with_parent(owner)
     with counter.get_lock():
         index = counter.value
         counter.value += 1
@@ -35,10 +35,10 @@ def _start(cache_dir: Path | None, counter: Any, pin: bool) -> None:
     _sandbox = Sandbox(cache_dir)
 
 
-def _exit_with_parent() -> None:
+def _exit_with_parent(parent: int) -> None:
     """A pool process outlives a parent killed with -9 (its sandbox's epoch thread keeps it busy):
-    a watchdog ends it as soon as the parent is gone."""
-    parent = os.getppid()
+    a watchdog ends it as soon as the parent is gone. The parent's pid comes from the parent itself:
+    one killed while spawning us is already gone when we start (we would see init as our parent)."""
 
     def watch() -> None:
         while os.getppid() == parent:
@@ -71,7 +71,7 @@ class SandboxPool:
         self.processes = processes or usable
         counter = context.Value("i", 0)
         self._executor = ProcessPoolExecutor(self.processes, mp_context=context, initializer=_start,
-                                             initargs=(cache_dir, counter, pin))  # fmt: skip
+                                             initargs=(cache_dir, counter, pin, os.getpid()))  # fmt: skip
 
     def submit(
         self,

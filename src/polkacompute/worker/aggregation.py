@@ -182,7 +182,7 @@ class Aggregator:
                 continue  # only assignees with an offer of their own send (and only once at a time)
             since = self._offers_since.setdefault(first_id, time.monotonic())
             everyone = len(offers) == len(first.assignees)
-            if time.monotonic() - since < rank * grace + (0 if everyone else grace / 2):
+            if time.monotonic() - since < rank * grace + (0 if everyone else grace):
                 continue
             usable = [o for o in offers.values() if self._fits(o)]
             self._drop_offers(first_id)

@@ -259,9 +259,9 @@ class JobDriver:
         mine = sorted(i for i, o in w.aggregator.openings.get(job_id, {}).items() if o.digest == record.result_digest)
         rank = mine.index(record.my_index) if record.my_index in mine else 0
         # Everyone's opening in one finalize pays everyone in one transaction; with only a quorum, the
-        # leader waits half a grace period for the rest (stragglers are paid by their own reveal).
+        # leader waits a grace period for the rest (stragglers are paid by their own reveal).
         everyone = len(mine) == len(job.assignees)
-        if len(mine) >= job.quorum and waited >= rank * grace + (0 if everyone else grace / 2):
+        if len(mine) >= job.quorum and waited >= rank * grace + (0 if everyone else grace):
             w.aggregator.finalize_soon(job_id, record.result_digest, mine)
         elif w.now > job.reveal_deadline:  # nobody finalized in time: settle it, as any keeper would
             with contextlib.suppress(TransactionError):
