@@ -1,7 +1,7 @@
 """End-to-end throughput and latency: 3 worker processes, tiny (3,2) wasm jobs, anvil mining a block
 per second (so "blocks" mean something), and the chain's own raw capacity measured in the same run.
 
-Usage: python bench/e2e.py [--jobs 384] [--flood 64] [--paced 24] [--out bench/results/e2e.json]   (make bench-e2e)
+Usage: python bench/e2e.py [--flood 64 --flood-jobs 1280] [--paced 24 --paced-jobs 480] [--out FILE]   (make bench-e2e)
 
 - chain_raw_tx_per_s: signed value transfers from one account, all sent at once, over the time until
   the last is mined (the ceiling for any protocol on this node).
@@ -103,9 +103,15 @@ async def run_jobs(network: Network, deployment, gateway: str, jobs: int, per_bl
         elapsed = time.perf_counter() - start
         stop.set()
         last_block = await pc.chain.block_number()
-        events = await reader.read(first_block, last_block, events=["JobSubmitted", "JobFinalized"])
-        submitted = {int(e.args["jobId"]): e.block_number for e in events if e.name == "JobSubmitted"}
-        finalized = {int(e.args["jobId"]): e.block_number for e in events if e.name == "JobFinalized"}
+        names = ["JobSubmitted", "BatchAssigned", "JobAssigned", "SealsCommitted", "SealCommitted", "JobFinalized"]
+        events = await reader.read(first_block, last_block, events=names)
+        at: dict[str, dict[int, int]] = {"submitted": {}, "assigned": {}, "committed": {}, "finalized": {}}
+        step = {"JobSubmitted": "submitted", "BatchAssigned": "assigned", "JobAssigned": "assigned",
+                "SealsCommitted": "committed", "SealCommitted": "committed", "JobFinalized": "finalized"}  # fmt: skip
+        for e in events:  # the block each job reached each step (the first time)
+            for job_id in e.args["jobIds"] if "jobIds" in e.args else [e.args["jobId"]]:
+                at[step[e.name]].setdefault(int(job_id), e.block_number)
+        submitted, finalized = at["submitted"], at["finalized"]
         stamps: dict[int, int] = {}
         txs = 0
         for number in range(first_block, last_block + 1):
@@ -122,6 +128,12 @@ async def run_jobs(network: Network, deployment, gateway: str, jobs: int, per_bl
         "latency_blocks_p50": statistics.median(blocks) if blocks else None,
         "latency_blocks_max": max(blocks) if blocks else None,
         "latency_s_p50": statistics.median(seconds) if seconds else None,
+        "step_blocks_p50": {  # where the blocks go: submission -> assignment -> commit -> finalization
+            f"{a}_to_{b}": statistics.median(at[b][j] - at[a][j] for j in finalized if j in at[a] and j in at[b])
+            for a, b in (("submitted", "assigned"), ("assigned", "committed"), ("committed", "finalized"))
+        }
+        if finalized
+        else None,
         "txs_per_job": round(txs / jobs, 3),
         "elapsed_s": round(elapsed, 1),
     }
@@ -131,9 +143,10 @@ def main() -> int:
     # A killed benchmark (timeout, Ctrl-C) must still stop its workers, gateway and anvil.
     signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--jobs", type=int, default=384, help="jobs of each of the two runs")
-    parser.add_argument("--flood", type=int, default=64, help="jobs per block of the capacity run")
+    parser.add_argument("--flood", type=int, default=64, help="jobs per block of the throughput run")
+    parser.add_argument("--flood-jobs", type=int, default=1280)
     parser.add_argument("--paced", type=int, default=24, help="jobs per block of the latency run")
+    parser.add_argument("--paced-jobs", type=int, default=480)
     parser.add_argument("--out", default=str(ROOT / "bench" / "results" / "e2e.json"))
     parser.add_argument("--keep", metavar="DIR", help="keep the fleet's state and logs in DIR")
     args = parser.parse_args()
@@ -154,8 +167,9 @@ def main() -> int:
             save_deployment(deployment, directory / "deployments")
             fleet.start(3, timeout=120)
             capacity = asyncio.run(raw_capacity(network, 1000))
-            runs = {name: asyncio.run(run_jobs(network, deployment, fleet.gateway_url, args.jobs, per_block))
-                    for name, per_block in (("flood", args.flood), ("paced", args.paced))}  # fmt: skip
+            plan = (("flood", args.flood, args.flood_jobs), ("paced", args.paced, args.paced_jobs))
+            runs = {name: asyncio.run(run_jobs(network, deployment, fleet.gateway_url, jobs, per_block))
+                    for name, per_block, jobs in plan}  # fmt: skip
         finally:
             fleet.stop()
             anvil.terminate()

@@ -200,9 +200,12 @@ class ChainClient:
         return receipt
 
     async def wait(self, tx_hash: str, within: float | None = None) -> Receipt:
-        """Polls for a receipt at the network's pace for `within` seconds (the network's default)."""
+        """Polls for a receipt for `within` seconds (the network's default): at the network's pace at
+        first, then backing off to 20 polls per block-ish interval (a local node mining every second
+        would otherwise answer 200 polls a second per waiting sender)."""
         limit = within or self.network.receipt_timeout
         deadline = time.monotonic() + limit
+        pause = self.network.poll_interval
         while True:
             try:
                 return dict(await self.w3.eth.get_transaction_receipt(tx_hash))  # type: ignore[arg-type]
@@ -214,7 +217,8 @@ class ChainClient:
                     tx_hash=tx_hash,
                     hint="it may still be mined: check it later, the nonce is taken",
                 )
-            await asyncio.sleep(self.network.poll_interval)
+            await asyncio.sleep(pause)
+            pause = min(pause * 1.5, max(self.network.poll_interval, 0.05))
 
     async def _failure(
         self, tx: dict[str, Any], receipt: Receipt, fn: AsyncContractFunction | None

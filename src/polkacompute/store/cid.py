@@ -38,7 +38,7 @@ def digest_of(cid: str) -> bytes:
     """The SHA-256 digest a CID names (the on-chain form); refuses other hashes and codecs."""
     if len(cid) == 59 and cid[:1] == "b":  # CIDv1 base32 of a 36-byte sha2-256 CID: decoded directly
         try:
-            raw = base64.b32decode(cid[1:].upper() + "=")
+            raw = base64.b32decode(cid[1:].upper() + "======")  # 58 characters, padded to 64
         except ValueError:
             raw = b""
         if raw[:4] in _PREFIX.values():

@@ -7,6 +7,7 @@ source that serves wrong bytes is skipped like one that is down.
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from collections.abc import Sequence
 
@@ -95,7 +96,8 @@ async def fetch(
                 log.warning("content %s from %s refused: %s", cid, base, exc or type(exc).__name__)
                 continue
             if store is not None:
-                store.put(data, "dag-cbor" if cid.startswith("bafyrei") else "raw")
+                # A file written off the event loop (creating files is slow next to everything else here).
+                await asyncio.to_thread(store.put, data, "dag-cbor" if cid.startswith("bafyrei") else "raw")
             return data
     finally:
         if own:

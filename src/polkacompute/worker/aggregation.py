@@ -21,7 +21,7 @@ from typing import TYPE_CHECKING, Any
 
 from polkacompute.errors import PolkaComputeError
 from polkacompute.sdk.work import seal_result
-from polkacompute.worker.messages import BidOffer, Opening, SealOffer
+from polkacompute.worker.messages import BidOffer, Opening, Openings, SealOffer
 
 if TYPE_CHECKING:
     from polkacompute.worker.daemon import Worker
@@ -48,7 +48,9 @@ class Aggregator:
         self._offers_since: dict[int, float] = {}
         self.openings: dict[int, dict[int, Opening]] = {}
         self.to_finalize: dict[int, tuple[bytes, list[int]]] = {}  # job -> (digest, opening indices)
+        self._outgoing: dict[tuple[str, ...], list[Opening]] = {}  # our openings, by the peers they go to
         self._busy: set[Any] = set()  # what a transaction is on its way for
+        self._sent: set[Any] = set()  # what our mined transactions did (until the jobs are forgotten)
         self._tasks: set[asyncio.Task[None]] = set()
 
     # ------------------------------------------------------------------ incoming offers
@@ -74,29 +76,46 @@ class Aggregator:
     def add_seals(self, offer: SealOffer) -> None:
         self.seal_offers.setdefault(offer.items[0][0], {})[offer.worker] = offer
 
-    async def on_opening(self, data: dict[str, Any]) -> bool:
-        """Keeps an opening only if its signer is the assignee at its index and it opens that seal."""
-        opening = Opening.from_json(data)
+    async def on_openings(self, data: dict[str, Any]) -> bool:
+        """Keeps the openings of a bundle signed by their worker, each only if that worker is the
+        assignee at its index and it opens that seal; False if the bundle is forged or none fits."""
+        bundle = Openings.from_json(data)
         w = self.w
-        view = w.view.known(opening.job_id)
-        if view is None or view.index_of(opening.worker) != opening.index:
+        if bundle.signer(w.pc.network.chain_id, w.pc.deployment.address("JobMarket")) != bundle.worker:
+            log.warning("openings with a forged signature (claiming %s) dropped", bundle.worker)
             return False
-        if opening.signer(w.pc.network.chain_id, w.pc.deployment.address("JobMarket")) != opening.worker:
-            log.warning("job %d: opening with a forged signature dropped", opening.job_id)
-            return False
-        for _ in range(100):  # the sender saw the seals committed; our view may be a poll behind
-            if opening.index in view.seals:
-                break
-            await asyncio.sleep(TICK)
-        seal = view.seals.get(opening.index)
-        if seal is None:
-            return False
-        if seal != seal_result(opening.job_id, opening.worker, opening.digest, opening.salt).seal:
-            log.warning("job %d: opening of index %d does not match its seal", opening.job_id, opening.index)
-            return False
+        kept = 0
+        for opening in bundle.openings():
+            view = w.view.known(opening.job_id)
+            if view is None or view.index_of(opening.worker) != opening.index:
+                continue
+            for _ in range(100):  # the sender saw the seals committed; our view may be a poll behind
+                if opening.index in view.seals:
+                    break
+                await asyncio.sleep(TICK)
+            if view.seals.get(opening.index) != seal_result(opening.job_id, opening.worker, opening.digest,
+                                                            opening.salt).seal:  # fmt: skip
+                log.warning("job %d: opening of index %d does not match its seal", opening.job_id, opening.index)
+                continue
+            self.add_opening(opening)
+            w.poke(opening.job_id)
+            kept += 1
+        return kept > 0
+
+    def publish_opening(self, opening: Opening, assignees: list[tuple[str, int]]) -> None:
+        """Queues our opening; each tick sends every peer set one signed bundle of what is queued for it."""
         self.add_opening(opening)
-        w.poke(opening.job_id)
-        return True
+        peers = tuple(a for a, _ in assignees if a != self.w.me)
+        self._outgoing.setdefault(peers, []).append(opening)
+
+    def _send_openings(self) -> None:
+        w = self.w
+        for peers, openings in self._outgoing.items():
+            bundle = Openings.signed(
+                w.config.signer, openings, w.pc.network.chain_id, w.pc.deployment.address("JobMarket")
+            )
+            w.send_to([(p, 0) for p in peers], "openings", bundle.to_json())
+        self._outgoing.clear()
 
     def add_opening(self, opening: Opening) -> None:
         self.openings.setdefault(opening.job_id, {})[opening.index] = opening
@@ -111,12 +130,15 @@ class Aggregator:
         self.openings.pop(job_id, None)
         self.to_finalize.pop(job_id, None)
         self._drop_offers(job_id)
+        self._sent.discard(("finalize", job_id))
+        self._sent.discard(("commit", job_id))
 
     # ------------------------------------------------------------------ the leader's calls
 
     async def run(self, stop: asyncio.Event) -> None:
         while not stop.is_set():
             try:
+                self._send_openings()
                 await self._assign_due()
                 await self._commit_due()
                 self._finalize_due()
@@ -124,19 +146,26 @@ class Aggregator:
                 log.warning("aggregation: %s", exc)
             await asyncio.sleep(TICK)
 
-    def _spawn(self, key: Any, what: str, call: Awaitable[Any]) -> None:
+    def _spawn(self, keys: list[Any], what: str, call: Awaitable[Any]) -> None:
+        """Sends in the background; `keys` are busy meanwhile and remembered as done once it is mined
+        (our view learns of it a poll later: meanwhile nothing is sent twice)."""
+
         async def go() -> None:
             try:
                 await call
+                self._sent.update(keys)
             except PolkaComputeError as exc:  # usually: another worker was first
                 log.info("%s not sent: %s", what, exc)
             finally:
-                self._busy.discard(key)
+                self._busy.difference_update(keys)
 
-        self._busy.add(key)
+        self._busy.update(keys)
         task = asyncio.create_task(go(), name=what)
         self._tasks.add(task)
         task.add_done_callback(self._tasks.discard)
+
+    def _pending(self, key: Any) -> bool:
+        return key in self._busy or key in self._sent
 
     async def _assign_due(self) -> None:
         w, grace = self.w, self.w.config.finalize_grace
@@ -144,13 +173,14 @@ class Aggregator:
             first = w.view.known(key[0])
             if first is None or first.assignees or first.status.terminal or w.now >= first.commit_deadline:
                 del self.rounds[key]
+                self._sent.discard(("assign", key))
                 continue
             # Sent as soon as the next block can include it: on a chain whose next block is later than
             # the latest, one second of bid window is one block. A node mining a block per transaction
             # stamps it with the wall clock (and may repeat the latest timestamp).
             automine = await w.pc.chain.automines()
             next_block = max(w.now, int(time.time())) if automine else w.now + 1
-            if next_block < round_.bid_deadline or key in self._busy:
+            if next_block < round_.bid_deadline or self._pending(("assign", key)):
                 continue
             early = w.now < round_.bid_deadline
             round_.due_since = round_.due_since or time.monotonic()
@@ -166,7 +196,7 @@ class Aggregator:
             market = w.pc.market.functions
             fn = market.assignBatch(list(key), bids) if len(key) > 1 else market.assignWithSignedBids(key[0], bids)
             at_time = round_.bid_deadline if early else None
-            self._spawn(key, f"assignment of {len(key)} jobs", w.pc.chain.send(fn, at_time=at_time))
+            self._spawn([("assign", key)], f"assignment of {len(key)} jobs", w.pc.chain.send(fn, at_time=at_time))
 
     async def _commit_due(self) -> None:
         """Commits the seals offered for a batch of jobs once every assignee offered (or, after a grace
@@ -178,7 +208,7 @@ class Aggregator:
                 self._drop_offers(first_id)
                 continue
             rank = first.index_of(w.me)
-            if rank is None or w.me not in offers or ("commit", first_id) in self._busy:
+            if rank is None or w.me not in offers or self._pending(("commit", first_id)):
                 continue  # only assignees with an offer of their own send (and only once at a time)
             since = self._offers_since.setdefault(first_id, time.monotonic())
             everyone = len(offers) == len(first.assignees)
@@ -195,7 +225,7 @@ class Aggregator:
             calls = [(j, w.view.known(j).proof()[0], sorted(items[j])) for j in sorted(items)]  # type: ignore[union-attr]
             signatures = [o.signature() for o in usable if o.worker != w.me]
             fn = w.pc.market.functions.commitSeals(calls, signatures)
-            self._spawn(("commit", first_id), f"commit of {len(calls)} jobs' seals", w.pc.chain.send(fn))
+            self._spawn([("commit", first_id)], f"commit of {len(calls)} jobs' seals", w.pc.chain.send(fn))
 
     def _fits(self, offer: SealOffer) -> bool:
         for job_id, index, _ in offer.items:
@@ -209,9 +239,8 @@ class Aggregator:
         self._offers_since.pop(first_id, None)
 
     def _finalize_due(self) -> None:
-        ready = {j: v for j, v in self.to_finalize.items() if ("finalize", j) not in self._busy}
-        if not ready:
-            return
+        ready = {j: v for j, v in self.to_finalize.items() if not self._pending(("finalize", j))}
+        self.to_finalize.clear()
         items = []
         for job_id, (digest, indices) in sorted(ready.items()):
             view = self.w.view.known(job_id)
@@ -219,15 +248,9 @@ class Aggregator:
                 continue
             salts = self.openings.get(job_id, {})
             items.append((job_id, digest, view.proof(), [(i, salts[i].salt) for i in indices]))
-        self.to_finalize.clear()
-        keys = [("finalize", j) for j in ready]
+        if not items:
+            return
         fn = self.w.pc.market.functions
         call = fn.finalizeMany(items) if len(items) > 1 else fn.finalize(*items[0])
-        self._spawn(tuple(keys), f"finalization of {len(items)} jobs", self._send_finalize(call, keys))
-
-    async def _send_finalize(self, fn: Any, keys: list[tuple[str, int]]) -> None:
-        self._busy.update(keys)
-        try:
-            await self.w.pc.chain.send(fn)
-        finally:
-            self._busy.difference_update(keys)
+        keys = [("finalize", item[0]) for item in items]
+        self._spawn(keys, f"finalization of {len(items)} jobs", self.w.pc.chain.send(call))

@@ -38,7 +38,7 @@ class WorkerConfig:
     port: int = 0
     public_url: str | None = None  # what other workers use to reach the gateway (default: http://host:port)
     content_sources: tuple[str, ...] = ()  # gateways to fetch programs and inputs from (requesters', IPFS...)
-    poll_interval: float | None = None  # event polling (default: the network's)
+    poll_interval: float | None = None  # seconds between looks for new blocks (default: the network's, >= 50 ms)
     finalize_grace: float = 2.0  # seconds each assignee in line waits for the one before it (assign, commit, finalize)
     alone_after: float = 15.0  # seconds without the aggregated commit or finalize before acting alone
     deadline_margin: int = 30  # chain seconds before a commit or reveal deadline when a worker acts alone anyway

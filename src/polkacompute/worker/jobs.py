@@ -176,7 +176,8 @@ class JobDriver:
             log.error("job %d: %s; no canonical result, not committing", job_id, result.detail)
             w.state.advance(job_id, Phase.ABANDONED, reason=f"timeout: {result.detail}")
             return
-        result_cid = w.store.put(result.canonical_bytes(), "dag-cbor")  # what requesters fetch (it holds the output)
+        # What requesters fetch (it holds the output); written off the event loop.
+        result_cid = await asyncio.to_thread(w.store.put, result.canonical_bytes(), "dag-cbor")
         sealed = seal_result(job_id, w.me, result.digest)
         w.state.advance(
             job_id,
@@ -239,11 +240,8 @@ class JobDriver:
         assert record.my_index is not None
         assert record.result_digest is not None
         assert record.salt is not None
-        opening = Opening(job_id, record.my_index, w.me, record.result_digest, record.salt).signed(
-            w.config.signer, w.pc.network.chain_id, w.pc.deployment.address("JobMarket")
-        )
-        w.aggregator.add_opening(opening)
-        w.send_to(job.assignees, "openings", opening.to_json())
+        opening = Opening(job_id, record.my_index, w.me, record.result_digest, record.salt)
+        w.aggregator.publish_opening(opening, job.assignees)
         w.state.advance(job_id, Phase.OPENED, assignees=[list(a) for a in job.assignees])
         w.state.set_meta(f"opened_at:{job_id}", str(time.time()))  # wall clock: survives restarts
 

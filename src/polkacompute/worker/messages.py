@@ -2,9 +2,10 @@
 
 - `BidOffer`: a provider's EIP-712 bid on a set of jobs; whoever assigns includes it (`assignBatch`).
 - `SealOffer`: an assignee's seals with its EIP-712 authorization for one `commitSeals` call.
-- `Opening`: (index, digest, salt) of a committed seal, so one `finalize` pays every opener. It is
+- `Openings`: (index, digest, salt) of committed seals, so one `finalize` pays every opener. They are
   sent only once every assignee has committed (or the commit deadline passed), so nobody can copy a
-  digest into a seal of its own, and accepted only from the assignee at that index.
+  digest into a seal of its own, and each is accepted only from the assignee at its index and only
+  if it opens that assignee's seal on-chain.
 
 Every message is checked by its receiver against the signer's address (and the chain) before use: a
 peer cannot speak for an address it does not control. The transport is `channel.py`.
@@ -27,35 +28,49 @@ from polkacompute.sdk.work import bid_signer, seals_signer, sign_seals
 
 @dataclass(frozen=True)
 class Opening:
+    """What opens one committed seal: `keccak256(abi.encode(jobId, worker, digest, salt))`."""
+
     job_id: int
     index: int
     worker: str
     digest: bytes
     salt: bytes
+
+
+@dataclass(frozen=True)
+class Openings:
+    """A worker's openings of any number of jobs, signed once (a batch of jobs costs one signature)."""
+
+    worker: str
+    items: tuple[tuple[int, int, bytes, bytes], ...]  # (jobId, index, digest, salt)
     signature: bytes = b""
 
     def message(self, chain_id: int, market: str) -> bytes:
-        """What the worker signs: the opening, bound to one chain and one market."""
-        return keccak(encode(["string", "uint256", "address", "uint256", "uint8", "address", "bytes32", "bytes32"],
-                             ["polkacompute-opening-v1", chain_id, market, self.job_id, self.index, self.worker,
-                              self.digest, self.salt]))  # fmt: skip
+        """What the worker signs: its openings, bound to one chain and one market."""
+        body = keccak(encode(["(uint256,uint8,bytes32,bytes32)[]"], [list(self.items)]))
+        return keccak(encode(["string", "uint256", "address", "address", "bytes32"],
+                             ["polkacompute-openings-v1", chain_id, market, self.worker, body]))  # fmt: skip
 
-    def signed(self, signer: Signer, chain_id: int, market: str) -> Opening:
-        sig = Account.sign_message(encode_defunct(self.message(chain_id, market)), signer.account.key)
-        return Opening(self.job_id, self.index, self.worker, self.digest, self.salt, bytes(sig.signature))
+    @classmethod
+    def signed(cls, signer: Signer, items: list[Opening], chain_id: int, market: str) -> Openings:
+        unsigned = cls(signer.address, tuple((o.job_id, o.index, o.digest, o.salt) for o in items))
+        sig = Account.sign_message(encode_defunct(unsigned.message(chain_id, market)), signer.account.key)
+        return cls(unsigned.worker, unsigned.items, bytes(sig.signature))
 
     def signer(self, chain_id: int, market: str) -> str:
         return str(Account.recover_message(encode_defunct(self.message(chain_id, market)), signature=self.signature))
 
+    def openings(self) -> list[Opening]:
+        return [Opening(j, i, self.worker, d, s) for j, i, d, s in self.items]
+
     def to_json(self) -> dict[str, Any]:
-        return {"job_id": self.job_id, "index": self.index, "worker": self.worker, "digest": self.digest.hex(),
-                "salt": self.salt.hex(), "signature": self.signature.hex()}  # fmt: skip
+        return {"worker": self.worker, "items": [[j, i, d.hex(), s.hex()] for j, i, d, s in self.items],
+                "signature": self.signature.hex()}  # fmt: skip
 
     @classmethod
-    def from_json(cls, data: dict[str, Any]) -> Opening:
-        return cls(int(str(data["job_id"])), int(str(data["index"])), str(data["worker"]),
-                   bytes.fromhex(str(data["digest"])), bytes.fromhex(str(data["salt"])),
-                   bytes.fromhex(str(data["signature"])))  # fmt: skip
+    def from_json(cls, d: dict[str, Any]) -> Openings:
+        items = tuple((int(j), int(i), bytes.fromhex(dg), bytes.fromhex(s)) for j, i, dg, s in d["items"])
+        return cls(str(d["worker"]), items, bytes.fromhex(d["signature"]))
 
 
 @dataclass(frozen=True)
