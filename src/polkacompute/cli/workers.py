@@ -12,6 +12,7 @@ from pathlib import Path
 from typing import Annotated, Any
 
 import typer
+import uvloop
 from rich.table import Table
 
 from polkacompute.chain.accounts import Keystore, dev_account, home
@@ -116,7 +117,7 @@ def worker_run(
             loop.add_signal_handler(sig, stop.set)
         await worker.run(stop)
 
-    asyncio.run(main())
+    uvloop.run(main())  # libuv's event loop: the worker is bound by its event loop's speed
 
 
 def _worker_dir(directory: Path | None, account: str | None, dev: int | None) -> Path:
@@ -228,4 +229,4 @@ def gateway_serve(
         finally:
             await gateway.stop()
 
-    asyncio.run(main())
+    uvloop.run(main())
