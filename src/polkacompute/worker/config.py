@@ -44,6 +44,7 @@ class WorkerConfig:
     deadline_margin: int = 30  # chain seconds before a commit or reveal deadline when a worker acts alone anyway
     executor_processes: int = 1
     withdraw_every: float = 600.0  # seconds between withdrawals of credited earnings
+    keeper_every: float = 5.0  # seconds between keeper rounds (settling expired jobs); 0: not a keeper
 
     def __post_init__(self) -> None:
         if not self.runtimes:

@@ -12,6 +12,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import random
 from collections import defaultdict
 from typing import Any
 
@@ -38,8 +39,10 @@ log = logging.getLogger("polkacompute.worker")
 # What the worker follows (the node filters by topic, so the rest is never fetched or decoded).
 FOLLOWED = ("JobSubmitted", "JobAssigned", "BatchAssigned", "SealCommitted", "SealsCommitted", "ResultRevealed",
             "JobFinalized", "JobFailed", "JobCancelled", "DisputeOpened", "DisputeResolved", "Paid", "Slashed",
+            "WorkerSettled",
             "ProviderRegistered", "ProviderUpdated")  # fmt: skip
 BID_SLA = 600  # seconds promised in bids
+KEEPER_BATCH = 16  # settlements per keeper round
 
 
 class Worker:
@@ -67,6 +70,7 @@ class Worker:
         self.peers: dict[str, str] = {}  # provider address -> gateway URL it registered
         self.url = ""
         self.now = 0  # the latest block's timestamp, refreshed by a clock task
+        self._kept: set[int] = set()  # jobs this keeper tried to settle
 
     # ------------------------------------------------------------------ service
 
@@ -92,7 +96,8 @@ class Worker:
                 log.info("worker %s serving %s; following from block %d", self.me, self.url, start)
                 if ready is not None:
                     ready.set()
-                loops = (self._withdraw_periodically(stop), self._clock(stop), self.aggregator.run(stop))
+                loops = (self._withdraw_periodically(stop), self._clock(stop), self.aggregator.run(stop),
+                         self._keep(stop))  # fmt: skip
                 background = [asyncio.create_task(c) for c in loops]
                 follow = self.reader.follow(
                     Cursor(start), stop=stop, poll_interval=self._poll_interval(), events=FOLLOWED
@@ -244,6 +249,28 @@ class Worker:
 
     def send_to(self, assignees: list[tuple[str, int]], topic: str, message: dict[str, Any]) -> None:
         self.channel.send(topic, message, [self.peers.get(a, "") for a, _ in assignees if a != self.me])
+
+    # ------------------------------------------------------------------ keeper
+
+    async def _keep(self, stop: asyncio.Event) -> None:
+        """As a keeper, settles the expired jobs it sees (refunds, pays or slashes what nobody settled),
+        a few per round at a random moment, so that workers rarely race for the same job (a loser's
+        call fails at estimation and costs nothing); forgets jobs nothing more can happen to."""
+        every = self.config.keeper_every
+        while every > 0 and not stop.is_set():
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(stop.wait(), every * random.uniform(0.5, 1.5))  # noqa: S311
+            for view in self.view.jobs():
+                if view.closed and view.job_id not in self.driver.tasks and not self._active(view.job_id):
+                    self.view.forget(view.job_id)
+            due = [v for v in self.view.jobs() if v.settleable(self.now) and v.job_id not in self._kept]
+            for view in due[:KEEPER_BATCH]:
+                self._kept.add(view.job_id)
+                try:
+                    await self.pc.work.settle(view.job_id, view.proof())
+                    log.info("job %d: settled as keeper", view.job_id)
+                except PolkaComputeError as exc:  # another keeper (or an assignee) was first
+                    log.debug("job %d: not settled: %s", view.job_id, exc)
 
     # ------------------------------------------------------------------ earnings
 

@@ -35,6 +35,7 @@ class JobView:
     result_digest: bytes | None = None
     paid: dict[str, int] = field(default_factory=dict)
     slashed: dict[str, int] = field(default_factory=dict)
+    settled: set[str] = field(default_factory=set)  # assignees paid, released or slashed
 
     def proof(self) -> tuple[Any, ...]:
         """The `Proof` the market checks: the assignee list and the aggregated seals."""
@@ -54,6 +55,23 @@ class JobView:
     @property
     def all_committed(self) -> bool:
         return self.assignment_final and len(self.seals) == len(self.assignees)
+
+    def settleable(self, now: int) -> bool:
+        """Whether a keeper's `settle` has work here: an expired job, or assignees nobody settled."""
+        if self.status is JobStatus.OPEN:
+            return self.commit_deadline != 0 and now >= self.commit_deadline
+        if self.status in (JobStatus.ASSIGNED, JobStatus.IN_PROGRESS):
+            return now > self.reveal_deadline
+        if self.status in (JobStatus.FINALIZED, JobStatus.RESOLVED, JobStatus.FAILED):
+            return now > self.reveal_deadline and any(w not in self.settled for w, _ in self.assignees)
+        return False
+
+    @property
+    def closed(self) -> bool:
+        """Nothing will happen to this job any more (so the view can be dropped)."""
+        if self.status is JobStatus.CANCELLED:
+            return True
+        return self.status.terminal and all(w in self.settled for w, _ in self.assignees)
 
     def apply(self, event: Event) -> None:
         args = event.args
@@ -85,6 +103,9 @@ class JobView:
         elif name == "Paid":
             for payee, amount in zip(args["payees"], args["amounts"], strict=True):
                 self.paid[str(payee)] = self.paid.get(str(payee), 0) + int(amount)
+                self.settled.add(str(payee))
+        elif name == "WorkerSettled":
+            self.settled.add(str(args["worker"]))
         elif name == "Slashed":
             self.slashed[str(args["provider"])] = self.slashed.get(str(args["provider"]), 0) + int(args["amount"])
 
@@ -103,6 +124,9 @@ class ChainView:
         for job_id in job_ids:
             if job_id in self._jobs or event.name == "JobSubmitted":
                 self._jobs.setdefault(job_id, JobView(job_id)).apply(event)
+
+    def jobs(self) -> list[JobView]:
+        return list(self._jobs.values())
 
     def known(self, job_id: int) -> JobView | None:
         return self._jobs.get(job_id)
