@@ -28,6 +28,8 @@ if TYPE_CHECKING:
 
 log = logging.getLogger("polkacompute.worker")
 TICK = 0.02  # seconds between looks at what is due
+MAX_EARLY_ROUNDS = 256  # job sets whose bids arrived before we saw the jobs (oldest dropped)
+VIEW_LAG = 2.0  # seconds a message waits for our view to catch up with what its sender saw
 
 
 @dataclass
@@ -44,6 +46,7 @@ class Aggregator:
     def __init__(self, worker: Worker) -> None:
         self.w = worker
         self.rounds: dict[tuple[int, ...], _Round] = {}
+        self._early: dict[tuple[int, ...], dict[str, BidOffer]] = {}  # bids heard before our own
         self.seal_offers: dict[int, dict[str, SealOffer]] = {}  # first job of the offer -> worker -> offer
         self._offers_since: dict[int, float] = {}
         self.openings: dict[int, dict[int, Opening]] = {}
@@ -56,12 +59,22 @@ class Aggregator:
     # ------------------------------------------------------------------ incoming offers
 
     async def on_bid(self, data: dict[str, Any]) -> bool:
+        """Keeps a correctly signed bid on a set of jobs we bid on too, or may yet (a peer can see the
+        submission a poll before us: a few such early bids wait for our own)."""
         offer = BidOffer.from_json(data)
         w = self.w
+        if not offer.valid(w.pc.network.chain_id, w.pc.deployment.address("BidBook")):
+            return False
         round_ = self.rounds.get(offer.job_ids)
-        if round_ is None or not offer.valid(w.pc.network.chain_id, w.pc.deployment.address("BidBook")):
-            return False  # a set we did not bid on (or declined), or a forged bid
-        round_.bids[offer.bid.provider] = offer
+        if round_ is not None:
+            round_.bids[offer.bid.provider] = offer
+            return True
+        known = w.view.known(offer.job_ids[0])
+        if known is not None and (known.assignees or known.status.terminal):
+            return False  # a set already assigned (or one we declined long ago)
+        self._early.setdefault(offer.job_ids, {})[offer.bid.provider] = offer
+        while len(self._early) > MAX_EARLY_ROUNDS:
+            del self._early[next(iter(self._early))]
         return True
 
     async def on_seals(self, data: dict[str, Any]) -> bool:
@@ -85,13 +98,12 @@ class Aggregator:
             log.warning("openings with a forged signature (claiming %s) dropped", bundle.worker)
             return False
         kept = 0
+        patience = time.monotonic() + VIEW_LAG  # the sender saw the seals committed; our view may be behind
         for opening in bundle.openings():
             view = w.view.known(opening.job_id)
             if view is None or view.index_of(opening.worker) != opening.index:
                 continue
-            for _ in range(100):  # the sender saw the seals committed; our view may be a poll behind
-                if opening.index in view.seals:
-                    break
+            while opening.index not in view.seals and time.monotonic() < patience:  # noqa: ASYNC110 (bounded poll)
                 await asyncio.sleep(TICK)
             if view.seals.get(opening.index) != seal_result(opening.job_id, opening.worker, opening.digest,
                                                             opening.salt).seal:  # fmt: skip
@@ -121,7 +133,9 @@ class Aggregator:
         self.openings.setdefault(opening.job_id, {})[opening.index] = opening
 
     def expect_round(self, job_ids: tuple[int, ...], bid_deadline: int, mine: BidOffer) -> None:
-        self.rounds.setdefault(job_ids, _Round(job_ids, bid_deadline)).bids[mine.bid.provider] = mine
+        round_ = self.rounds.setdefault(job_ids, _Round(job_ids, bid_deadline))
+        round_.bids.update(self._early.pop(job_ids, {}))
+        round_.bids[mine.bid.provider] = mine
 
     def finalize_soon(self, job_id: int, digest: bytes, indices: list[int]) -> None:
         self.to_finalize[job_id] = (digest, indices)
