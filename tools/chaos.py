@@ -61,11 +61,11 @@ class Chaos(threading.Thread):
         self.kills = 0
 
     def run(self) -> None:
-        while not self.stop.wait(self.rng.uniform(1, 4)):
+        while not self.stop.wait(self.rng.uniform(0.5, 2)):
             victim = self.rng.choice(self.accounts)
             self.fleet.kill_worker(victim)
             self.kills += 1
-            self.stop.wait(self.rng.uniform(1, 3))
+            self.stop.wait(self.rng.uniform(0.5, 2))
             self.fleet.start_worker(victim, timeout=120)  # restarted even when stopping: all end alive
 
 
