@@ -1,0 +1,185 @@
+"""A libp2p host for an asyncio program: TCP, Noise only, yamux, in a thread of its own.
+
+py-libp2p runs on trio and fails under asyncio, so the host lives in a dedicated thread running trio
+and the two loops meet at two bridges: asyncio calls into trio with `trio.from_thread.run` (from a
+worker thread, so the asyncio loop never blocks), and protocol handlers written for asyncio run on
+the caller's loop (`asyncio.run_coroutine_threadsafe`), awaited from trio in a worker thread.
+
+Security is Noise alone: a default py-libp2p host also accepts plaintext and secio, so a peer that
+offers only those is refused (`tests/p2p`). Requests are one stream each: a length-prefixed request,
+a length-prefixed response.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import concurrent.futures
+import logging
+import threading
+from collections.abc import Callable, Coroutine
+from typing import Any
+
+import multiaddr  # type: ignore[import-untyped]
+import trio
+from libp2p import new_host
+from libp2p.crypto.keys import KeyPair
+from libp2p.crypto.x25519 import X25519PrivateKey
+from libp2p.custom_types import TProtocol
+from libp2p.host.basic_host import BasicHost
+from libp2p.peer.id import ID
+from libp2p.peer.peerinfo import info_from_p2p_addr
+from libp2p.security.noise.transport import PROTOCOL_ID as NOISE
+from libp2p.security.noise.transport import Transport as NoiseTransport
+from libp2p.stream_muxer.yamux.yamux import PROTOCOL_ID as YAMUX
+from libp2p.stream_muxer.yamux.yamux import Yamux
+
+from polkacompute.errors import NetworkError
+
+log = logging.getLogger(__name__)
+
+Handler = Callable[[str, bytes], Coroutine[Any, Any, bytes]]  # (remote peer id, request) -> response
+MAX_MESSAGE = 16 * 1024 * 1024  # bytes in one request or response
+START_WITHIN = 10.0  # seconds for a host to listen
+
+
+class Node:
+    """One libp2p host. `start`/`stop` from asyncio; `handle` a protocol; `request` a peer."""
+
+    def __init__(self, key_pair: KeyPair, *, host: str = "127.0.0.1", port: int = 0) -> None:
+        self._key_pair = key_pair
+        self._listen = multiaddr.Multiaddr(f"/ip4/{host}/tcp/{port}")
+        self._handlers: dict[str, Handler] = {}
+        self._thread: threading.Thread | None = None
+        self._token: trio.lowlevel.TrioToken | None = None
+        self._stopping: trio.Event | None = None
+        self._host: BasicHost | None = None
+        self._loop: asyncio.AbstractEventLoop | None = None
+        self.peer_id = ID.from_pubkey(key_pair.public_key).to_base58()
+        self.addrs: list[str] = []
+
+    # ------------------------------------------------------------------ lifecycle
+
+    async def start(self) -> None:
+        """Starts the host's thread and returns once it listens (its addresses are in `addrs`)."""
+        self._loop = asyncio.get_running_loop()
+        started: concurrent.futures.Future[None] = concurrent.futures.Future()
+        self._thread = threading.Thread(target=self._run, args=(started,), name=f"libp2p-{self.peer_id[-6:]}",
+                                        daemon=True)  # fmt: skip
+        self._thread.start()
+        try:
+            await asyncio.wait_for(asyncio.wrap_future(started), START_WITHIN)
+        except TimeoutError:
+            raise NetworkError(
+                f"the libp2p host did not start listening on {self._listen} within {START_WITHIN:.0f}s"
+            ) from None
+
+    async def stop(self) -> None:
+        """Closes every connection and joins the host's thread."""
+        if self._thread is None:
+            return
+        if self._token is not None and self._stopping is not None:
+            stopping = self._stopping
+            await asyncio.to_thread(trio.from_thread.run_sync, stopping.set, trio_token=self._token)
+        await asyncio.to_thread(self._thread.join, 10)
+        self._thread = None
+
+    def _run(self, started: concurrent.futures.Future[None]) -> None:
+        try:
+            trio.run(self._main, started)
+        except BaseException as exc:  # the host could not start (e.g. the port is taken)
+            if not started.done():
+                started.set_exception(NetworkError(f"the libp2p host failed: {exc}"))
+            else:
+                log.exception("the libp2p host stopped with an error")
+
+    async def _main(self, started: concurrent.futures.Future[None]) -> None:
+        noise = NoiseTransport(self._key_pair, noise_privkey=X25519PrivateKey.new())
+        host = new_host(key_pair=self._key_pair, sec_opt={TProtocol(NOISE): noise},  # Noise only
+                        muxer_opt={TProtocol(YAMUX): Yamux})  # fmt: skip
+        assert isinstance(host, BasicHost)
+        self._host = host
+        self._token = trio.lowlevel.current_trio_token()
+        self._stopping = trio.Event()
+        async with host.run(listen_addrs=[self._listen]):
+            for protocol in self._handlers:
+                host.set_stream_handler(TProtocol(protocol), self._serve)
+            self.addrs = [str(a) for a in host.get_addrs()]
+            started.set_result(None)
+            await self._stopping.wait()
+            await host.close()
+
+    # ------------------------------------------------------------------ protocols
+
+    def handle(self, protocol: str, handler: Handler) -> None:
+        """Serves `protocol` with `handler`, an asyncio coroutine run on the loop that started the node.
+        Register handlers before `start`."""
+        if self._thread is not None:
+            raise RuntimeError("register handlers before starting the node")
+        self._handlers[protocol] = handler
+
+    async def _serve(self, stream: Any) -> None:
+        remote = stream.muxed_conn.peer_id.to_base58()
+        protocol = str(stream.get_protocol())
+        try:
+            with trio.fail_after(30):
+                request = await _read_message(stream)
+                assert self._loop is not None
+                future: concurrent.futures.Future[bytes] = asyncio.run_coroutine_threadsafe(
+                    self._handlers[protocol](remote, request), self._loop
+                )
+                response = await trio.to_thread.run_sync(future.result)
+                await _write_message(stream, response)
+            await stream.close()
+        except Exception as exc:  # a bad or slow peer must not take the host down
+            log.warning("%s from %s failed: %s", protocol, remote, exc or type(exc).__name__)
+            await stream.reset()
+
+    async def request(self, addr: str, protocol: str, payload: bytes, *, within: float = 5.0) -> bytes:
+        """Sends `payload` to the peer at `addr` (a multiaddr ending in /p2p/<peer id>) and returns its
+        response; NetworkError if it cannot be reached, refuses, or does not answer `within` seconds."""
+        if self._token is None or self._host is None:
+            raise NetworkError("the libp2p node is not started")
+        if len(payload) > MAX_MESSAGE:
+            raise NetworkError(f"a request is at most {MAX_MESSAGE} bytes, not {len(payload)}")
+        host = self._host
+
+        async def exchange() -> bytes:
+            info = info_from_p2p_addr(multiaddr.Multiaddr(addr))
+            with trio.fail_after(within):
+                await host.connect(info)
+                stream = await host.new_stream(info.peer_id, [TProtocol(protocol)])
+                try:
+                    await _write_message(stream, payload)
+                    return await _read_message(stream)
+                finally:
+                    await stream.close()
+
+        try:
+            return await asyncio.to_thread(trio.from_thread.run, exchange, trio_token=self._token)
+        except trio.TooSlowError:
+            raise NetworkError(f"{protocol} to {addr}: no answer within {within:.0f}s") from None
+        except NetworkError:
+            raise
+        except Exception as exc:
+            raise NetworkError(f"{protocol} to {addr} failed: {exc or type(exc).__name__}") from exc
+
+
+async def _write_message(stream: Any, data: bytes) -> None:
+    await stream.write(len(data).to_bytes(4, "big") + data)
+
+
+async def _read_message(stream: Any) -> bytes:
+    size = int.from_bytes(await _read_exactly(stream, 4), "big")
+    if size > MAX_MESSAGE:
+        raise NetworkError(f"a message of {size} bytes is over the {MAX_MESSAGE}-byte limit")
+    return await _read_exactly(stream, size)
+
+
+async def _read_exactly(stream: Any, n: int) -> bytes:
+    data = b""
+    while len(data) < n:
+        chunk = await stream.read(n - len(data))
+        if not chunk:
+            raise NetworkError(f"the stream ended after {len(data)} of {n} bytes")
+        data += chunk
+    return data
