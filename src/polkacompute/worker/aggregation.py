@@ -178,6 +178,12 @@ class Aggregator:
         self._tasks.add(task)
         task.add_done_callback(self._tasks.discard)
 
+    async def cancel_all(self) -> None:
+        """Stops the sends still on their way (after a restart the jobs are aggregated again, or fall back)."""
+        for task in self._tasks:
+            task.cancel()
+        await asyncio.gather(*self._tasks, return_exceptions=True)
+
     def _pending(self, key: Any) -> bool:
         return key in self._busy or key in self._sent
 

@@ -111,6 +111,7 @@ class Worker:
                     task.cancel()
                 await asyncio.gather(*background, return_exceptions=True)
                 await self.driver.cancel_all()
+                await self.aggregator.cancel_all()
                 self.pool.close()
                 await self.channel.stop()
                 await self.http.close()
@@ -263,6 +264,7 @@ class Worker:
             for view in self.view.jobs():
                 if view.closed and view.job_id not in self.driver.tasks and not self._active(view.job_id):
                     self.view.forget(view.job_id)
+                    self._kept.discard(view.job_id)
             due = [v for v in self.view.jobs() if v.settleable(self.now) and v.job_id not in self._kept]
             for view in due[:KEEPER_BATCH]:
                 self._kept.add(view.job_id)
