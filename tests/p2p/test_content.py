@@ -35,7 +35,7 @@ def test_content_is_fetched_in_chunks_checked_and_stored(tmp_path: Path) -> None
             assert fetcher_store.get(cid) == big  # and are kept
             assert await fetch_from_peers(fetcher, small, [holder.addrs[0]]) == b""
             missing = cid_of(b"nobody has this")
-            with pytest.raises(ContentError, match="no peer served") as err:
+            with pytest.raises(ContentError, match="no source served") as err:
                 await fetch_from_peers(fetcher, missing, [holder.addrs[0], liar.addrs[0]])
             assert "not served" in str(err.value)  # the holder said so; the liar's bytes did not match
             with pytest.raises(ContentError, match="not a CID"):

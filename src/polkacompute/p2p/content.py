@@ -11,11 +11,12 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
-from collections.abc import Sequence
+from collections.abc import Awaitable, Callable, Sequence
 
 from polkacompute.errors import ContentError, NetworkError
 from polkacompute.p2p.node import MAX_MESSAGE, Node
-from polkacompute.store import ContentStore, digest_of, verify
+from polkacompute.store import ContentStore, digest_of
+from polkacompute.store.sources import first_verified
 
 log = logging.getLogger(__name__)
 
@@ -44,21 +45,11 @@ def serve_content(node: Node, store: ContentStore) -> None:
 async def fetch_from_peers(node: Node, cid: str, peers: Sequence[str], *, store: ContentStore | None = None,
                            within: float = 30.0) -> bytes:  # fmt: skip
     """The bytes of `cid` from the first peer (a multiaddr) that serves the right ones (and into `store`)."""
-    digest_of(cid)  # a clear error for a malformed CID before any request
-    if store is not None and store.has(cid):
-        return store.get(cid)
-    problems: list[str] = []
-    for peer in peers:
-        try:
-            data = verify(cid, await _read_object(node, peer, cid, within))
-        except (NetworkError, ContentError) as exc:
-            problems.append(f"{peer}: {exc}")
-            log.warning("content %s from %s refused: %s", cid, peer, exc)
-            continue
-        if store is not None:
-            await asyncio.to_thread(store.put, data, "dag-cbor" if cid.startswith("bafyrei") else "raw")
-        return data
-    raise ContentError(f"no peer served {cid}: " + ("; ".join(problems) or "no peers given"))
+
+    def read(peer: str) -> Callable[[], Awaitable[bytes]]:
+        return lambda: _read_object(node, peer, cid, within)
+
+    return await first_verified(cid, [(peer, read(peer)) for peer in peers], store=store, errors=(NetworkError,))
 
 
 async def _read_object(node: Node, peer: str, cid: str, within: float) -> bytes:

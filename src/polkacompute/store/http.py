@@ -7,16 +7,16 @@ source that serves wrong bytes is skipped like one that is down.
 
 from __future__ import annotations
 
-import asyncio
 import logging
-from collections.abc import Sequence
+from collections.abc import Awaitable, Callable, Sequence
 
 import aiohttp
 from aiohttp import web
 
 from polkacompute.errors import ContentError
-from polkacompute.store.cid import cid_of, digest_of, verify
+from polkacompute.store.cid import cid_of
 from polkacompute.store.local import ContentStore
+from polkacompute.store.sources import first_verified
 
 log = logging.getLogger(__name__)
 MAX_BLOB = 64 * 1024 * 1024  # the sandbox refuses larger programs anyway
@@ -76,33 +76,22 @@ async def fetch(
     request_timeout: float = 10.0,
     session: aiohttp.ClientSession | None = None,
 ) -> bytes:
-    """The bytes of `cid` from the first source that serves the right ones (and into `store`).
+    """The bytes of `cid` from the first gateway that serves the right ones (and into `store`).
 
     `sources` are gateway base URLs. The local store, if given, is tried first.
     """
-    digest_of(cid)  # a clear error for a malformed CID before any request
-    if store is not None and store.has(cid):
-        return store.get(cid)
-    problems: list[str] = []
     own = session is None
     client = session or aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=request_timeout))
+
+    def read(base: str) -> Callable[[], Awaitable[bytes]]:
+        return lambda: _get(client, f"{base.rstrip('/')}/ipfs/{cid}", max_bytes)
+
     try:
-        for base in sources:
-            try:
-                data = await _get(client, f"{base.rstrip('/')}/ipfs/{cid}", max_bytes)
-                verify(cid, data)
-            except (aiohttp.ClientError, TimeoutError, ContentError) as exc:
-                problems.append(f"{base}: {exc or type(exc).__name__}")
-                log.warning("content %s from %s refused: %s", cid, base, exc or type(exc).__name__)
-                continue
-            if store is not None:
-                # A file written off the event loop (creating files is slow next to everything else here).
-                await asyncio.to_thread(store.put, data, "dag-cbor" if cid.startswith("bafyrei") else "raw")
-            return data
+        gateways = [(base, read(base)) for base in sources]
+        return await first_verified(cid, gateways, store=store, errors=(aiohttp.ClientError, TimeoutError))
     finally:
         if own:
             await client.close()
-    raise ContentError(f"no source served {cid}: " + ("; ".join(problems) or "no sources given"))
 
 
 async def _get(client: aiohttp.ClientSession, url: str, max_bytes: int) -> bytes:
