@@ -33,11 +33,9 @@ import wasmtime
 
 from polkacompute.chain.accounts import dev_account
 from polkacompute.chain.client import ChainClient
-from polkacompute.chain.deploy import deploy, save_deployment
 from polkacompute.chain.events import Cursor, LogReader
-from polkacompute.chain.networks import LOCAL_CHAIN_ID, Network
-from polkacompute.devnet.anvil import free_port, launch
-from polkacompute.devnet.fleet import Fleet
+from polkacompute.chain.networks import Network
+from polkacompute.devnet.fleet import fleet_on_fresh_anvil
 from polkacompute.devnet.worker_demo import UPPERCASE_WAT
 from polkacompute.runtimes import WasiRuntime
 from polkacompute.sdk.client import AsyncClient
@@ -150,30 +148,14 @@ def main() -> int:
     parser.add_argument("--out", default=str(ROOT / "bench" / "results" / "e2e.json"))
     parser.add_argument("--keep", metavar="DIR", help="keep the fleet's state and logs in DIR")
     args = parser.parse_args()
-    port = free_port()
-    anvil = launch(port, ["--block-time", "1", "--silent", "--gas-limit", "300000000"], new_session=True)
-    network = Network("local", LOCAL_CHAIN_ID, f"http://127.0.0.1:{port}", local=True, poll_interval=0.05)
     with tempfile.TemporaryDirectory() as tmp:
         directory = Path(args.keep or tmp)
         directory.mkdir(parents=True, exist_ok=True)
-        fleet = Fleet(directory, network.rpc_url)
-        try:
-
-            async def deploy_it():  # type: ignore[no-untyped-def]
-                async with ChainClient(network, dev_account(0)) as client:
-                    return await deploy(client)
-
-            deployment = asyncio.run(deploy_it())
-            save_deployment(deployment, directory / "deployments")
-            fleet.start(3, timeout=120)
+        with fleet_on_fresh_anvil(directory, 3) as (network, deployment, fleet):
             capacity = asyncio.run(raw_capacity(network, 1000))
             plan = (("flood", args.flood, args.flood_jobs), ("paced", args.paced, args.paced_jobs))
             runs = {name: asyncio.run(run_jobs(network, deployment, fleet.gateway_url, jobs, per_block))
                     for name, per_block, jobs in plan}  # fmt: skip
-        finally:
-            fleet.stop()
-            anvil.terminate()
-            anvil.wait(timeout=20)
     for run in runs.values():
         run["chain_share"] = round(float(run["jobs_per_s"]) * float(run["txs_per_job"]) / capacity, 4)  # type: ignore[arg-type]
     flood, paced = runs["flood"], runs["paced"]

@@ -33,12 +33,9 @@ from pathlib import Path
 import wasmtime
 
 from polkacompute.chain.accounts import dev_account
-from polkacompute.chain.client import ChainClient
-from polkacompute.chain.deploy import deploy, save_deployment
 from polkacompute.chain.events import LogReader
-from polkacompute.chain.networks import LOCAL_CHAIN_ID, Network
-from polkacompute.devnet.anvil import free_port, launch
-from polkacompute.devnet.fleet import FIRST_WORKER_ACCOUNT, Fleet
+from polkacompute.chain.networks import Network
+from polkacompute.devnet.fleet import FIRST_WORKER_ACCOUNT, Fleet, fleet_on_fresh_anvil
 from polkacompute.devnet.worker_demo import UPPERCASE_WAT
 from polkacompute.errors import PolkaComputeError
 from polkacompute.runtimes import WasiRuntime
@@ -215,27 +212,11 @@ def main() -> int:
     parser.add_argument("--keep", metavar="DIR", help="keep the fleet's state and logs in DIR")
     parser.add_argument("--json", action="store_true", help="print the summary as JSON")
     args = parser.parse_args()
-    port = free_port()
-    anvil = launch(port, ["--block-time", "1", "--silent", "--gas-limit", "300000000"], new_session=True)
-    network = Network("local", LOCAL_CHAIN_ID, f"http://127.0.0.1:{port}", local=True, poll_interval=0.05)
     with tempfile.TemporaryDirectory() as tmp:
         directory = Path(args.keep or tmp)
         directory.mkdir(parents=True, exist_ok=True)
-        fleet = Fleet(directory, network.rpc_url)
-        try:
-
-            async def deploy_it():  # type: ignore[no-untyped-def]
-                async with ChainClient(network, dev_account(0)) as client:
-                    return await deploy(client)
-
-            deployment = asyncio.run(deploy_it())
-            save_deployment(deployment, directory / "deployments")
-            fleet.start(args.workers, timeout=120)
+        with fleet_on_fresh_anvil(directory, args.workers) as (network, deployment, fleet):
             result = asyncio.run(scenario(network, deployment, fleet, args))
-        finally:
-            fleet.stop()
-            anvil.terminate()
-            anvil.wait(timeout=20)
     result["seed"] = args.seed
     ok = not result["violations"]
     if args.json:

@@ -7,6 +7,7 @@ with its own directory and log under `.polkacompute/devnet/`.
 
 from __future__ import annotations
 
+import asyncio
 import json
 import os
 import re
@@ -14,8 +15,11 @@ import signal
 import subprocess
 import sys
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 from polkacompute.errors import NetworkError
 
@@ -85,6 +89,37 @@ class Fleet:
                 proc.kill()
         self.processes.clear()
         self.pid_file.unlink(missing_ok=True)
+
+
+@contextmanager
+def fleet_on_fresh_anvil(directory: Path, workers: int, *, block_time: int = 1) -> Iterator[tuple[Any, Any, Fleet]]:
+    """A private anvil mining a block every `block_time` seconds, the protocol deployed on it and
+    `workers` staked workers with a gateway: yields (network, deployment, fleet), stops them all after
+    (benchmarks and the chaos test run on it)."""
+    from polkacompute.chain.accounts import dev_account
+    from polkacompute.chain.client import ChainClient
+    from polkacompute.chain.deploy import deploy, save_deployment
+    from polkacompute.chain.networks import LOCAL_CHAIN_ID, Network
+    from polkacompute.devnet.anvil import free_port, launch
+
+    port = free_port()
+    anvil = launch(port, ["--block-time", str(block_time), "--silent", "--gas-limit", "300000000"], new_session=True)
+    network = Network("local", LOCAL_CHAIN_ID, f"http://127.0.0.1:{port}", local=True, poll_interval=0.05)
+    fleet = Fleet(directory, network.rpc_url)
+    try:
+
+        async def deploy_it() -> Any:
+            async with ChainClient(network, dev_account(0)) as client:
+                return await deploy(client)
+
+        deployment = asyncio.run(deploy_it())
+        save_deployment(deployment, directory / "deployments")
+        fleet.start(workers, timeout=120)
+        yield network, deployment, fleet
+    finally:
+        fleet.stop()
+        anvil.terminate()
+        anvil.wait(timeout=20)
 
 
 def stop_fleet(directory: Path, timeout: float = 20.0) -> int:
