@@ -43,10 +43,10 @@ class Fleet:
         self.procs[name] = proc
         return proc
 
-    def start_worker(self, index: int) -> str:
+    def start_worker(self, index: int, *extra: str) -> str:
         name = f"worker{index}"
         self._spawn(name, ["worker", "run", "--dev", str(index), "--stake", "10", "--content", self.gateway_url,
-                           "--dir", str(self.tmp / name)])  # fmt: skip
+                           "--dir", str(self.tmp / name), *extra])  # fmt: skip
         deadline = time.monotonic() + 60
         while time.monotonic() < deadline:
             text = (self.tmp / f"{name}.log").read_text()

@@ -88,6 +88,8 @@ def worker_run(
     max_fuel: Annotated[int, typer.Option(help="Decline jobs with a larger fuel limit.")] = 10**11,
     processes: Annotated[int, typer.Option(help="Sandbox processes.")] = 1,
     finalize_grace: Annotated[float, typer.Option(help="Seconds each assignee in line waits to finalize.")] = 2.0,
+    p2p: Annotated[bool, typer.Option(help="Talk to other workers over libp2p (else HTTP).")] = False,
+    p2p_port: Annotated[int, typer.Option(help="libp2p TCP port (0: any free one).")] = 0,
     log_format: Annotated[str, typer.Option(help="human or json.")] = "human",
     network: NetworkOpt = "local",
     rpc_url: RpcOpt = None,
@@ -104,7 +106,7 @@ def worker_run(
         network=net, signer=signer, directory=directory,
         runtimes=tuple(runtime or ("wasi", "python")), stake=native(stake, "stake"), port=port, public_url=public_url,
         content_sources=tuple(content or ()), max_fuel=max_fuel, executor_processes=processes,
-        finalize_grace=finalize_grace,
+        finalize_grace=finalize_grace, p2p=p2p, p2p_port=p2p_port,
         pricing=Pricing(per_gigafuel=native(price_per_gigafuel, "price_per_gigafuel"),
                         minimum=native(min_price, "min_price")),
     )  # fmt: skip

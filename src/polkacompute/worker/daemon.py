@@ -20,6 +20,9 @@ import aiohttp
 
 from polkacompute.chain.events import Cursor, Event, LogReader
 from polkacompute.errors import PolkaComputeError
+from polkacompute.p2p import Node, key_pair_of
+from polkacompute.p2p.channel import P2PChannel
+from polkacompute.p2p.content import serve_content
 from polkacompute.runtimes import Runtime, get_runtime
 from polkacompute.sandbox import SandboxPool
 from polkacompute.sdk.client import AsyncClient
@@ -27,7 +30,7 @@ from polkacompute.sdk.work import sign_bid
 from polkacompute.store import ContentStore, cid_from_digest
 from polkacompute.store.http import Gateway
 from polkacompute.worker.aggregation import Aggregator
-from polkacompute.worker.channel import HttpChannel
+from polkacompute.worker.channel import Channel, Handler, HttpChannel
 from polkacompute.worker.config import WorkerConfig
 from polkacompute.worker.jobs import ACTIVE, JobDriver
 from polkacompute.worker.messages import BidOffer
@@ -56,8 +59,15 @@ class Worker:
         self.aggregator = Aggregator(self)
         self.driver = JobDriver(self)
         agg = self.aggregator
-        self.channel = HttpChannel(self.gateway.app, {"bids": agg.on_bid, "seals": agg.on_seals,
-                                                      "openings": agg.on_openings})  # fmt: skip
+        handlers: dict[str, Handler] = {"bids": agg.on_bid, "seals": agg.on_seals, "openings": agg.on_openings}
+        self.node: Node | None = None
+        self.channel: Channel
+        if config.p2p:  # workers find each other by the multiaddr they registered as their peer id
+            self.node = Node(key_pair_of(config.signer), host=config.host, port=config.p2p_port)
+            self.channel = P2PChannel(self.node, handlers)
+            serve_content(self.node, self.store)
+        else:  # the interim transport: each worker's gateway URL is its peer id
+            self.channel = HttpChannel(self.gateway.app, handlers)
         self.metrics = Metrics()
         self.metrics.attach(self.gateway.app)
         self.runtimes: dict[bytes, Runtime] = {}
@@ -67,7 +77,7 @@ class Worker:
                 self.runtimes[runtime.identity] = runtime
             except PolkaComputeError as exc:
                 log.warning("runtime %s unavailable, not offered: %s", name, exc)
-        self.peers: dict[str, str] = {}  # provider address -> gateway URL it registered
+        self.peers: dict[str, str] = {}  # provider address -> its registered peer id (URL or multiaddr)
         self.url = ""
         self.now = 0  # the latest block's timestamp, refreshed by a clock task
         self._kept: set[int] = set()  # jobs this keeper tried to settle
@@ -81,6 +91,9 @@ class Worker:
             self.view = ChainView(pc)
             url = await self.gateway.start(config.host, config.port)
             self.url = config.public_url or url
+            if self.node is not None:
+                await self.node.start()
+            self.address = self.node.addrs[0] if self.node is not None else self.url  # what we register
             await self.channel.start()
             self.http = aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=10))  # content fetches
             self.pool = SandboxPool(config.executor_processes, cache_dir=config.directory / "modules")
@@ -114,6 +127,8 @@ class Worker:
                 await self.aggregator.cancel_all()
                 self.pool.close()
                 await self.channel.stop()
+                if self.node is not None:
+                    await self.node.stop()
                 await self.http.close()
                 await self.gateway.stop()
 
@@ -133,20 +148,20 @@ class Worker:
     async def _ensure_registered(self) -> None:
         info = await self.pc.providers.info(self.me)
         if info.status == 1:
-            if self.peers.get(self.me) != self.url:  # restarted on another address
+            if self.peers.get(self.me) != self.address:  # restarted on another address
                 region = info.region.encode().ljust(8, b"\x00")
                 fn = self.pc.registry.functions.updateProfile(info.capabilities, info.metadata_digest,
-                                                              self.url.encode(), region)  # fmt: skip
+                                                              self.address.encode(), region)  # fmt: skip
                 await self.pc.chain.send(fn)
-                self.peers[self.me] = self.url
-                log.info("registered address updated to %s", self.url)
+                self.peers[self.me] = self.address
+                log.info("registered address updated to %s", self.address)
             return
         if self.config.stake <= 0:
             log.warning("%s is not a registered provider and no stake was given: it will not win jobs", self.me)
             return
         await self.pc.providers.register(stake=self.config.stake, capabilities=self.config.capabilities,
-                                         peer_id=self.url.encode())  # fmt: skip
-        log.info("registered %s with stake %d wei, reachable at %s", self.me, self.config.stake, self.url)
+                                         peer_id=self.address.encode())  # fmt: skip
+        log.info("registered %s with stake %d wei, reachable at %s", self.me, self.config.stake, self.address)
 
     # ------------------------------------------------------------------ events
 
@@ -238,12 +253,13 @@ class Worker:
             self._learn_peer(event)
 
     def _learn_peer(self, event: Event) -> None:
-        peer = bytes(event.args["peerId"])
-        if peer.startswith(b"http"):
-            self.peers[event.args["provider"]] = peer.decode()
+        """Keeps the addresses this worker's transport can reach: gateway URLs or libp2p multiaddrs."""
+        peer = bytes(event.args["peerId"]).decode(errors="replace")
+        if peer.startswith("/" if self.node is not None else "http"):
+            self.peers[event.args["provider"]] = peer
 
-    async def peer_urls(self, assignees: list[tuple[str, int]]) -> list[str]:
-        """Gateway URLs the given assignees registered (their `peerId`)."""
+    async def peer_addresses(self, assignees: list[tuple[str, int]]) -> list[str]:
+        """What the given assignees registered as their peer id (gateway URLs or multiaddrs)."""
         if any(a[0] not in self.peers for a in assignees):
             await self._load_peers()
         return [self.peers.get(a[0], "") for a in assignees]

@@ -16,6 +16,7 @@ import time
 from typing import TYPE_CHECKING, Any
 
 from polkacompute.errors import ContentError, PolkaComputeError, TransactionError
+from polkacompute.p2p.content import fetch_from_peers
 from polkacompute.runtimes import JobPackage
 from polkacompute.sdk.models import JobStatus
 from polkacompute.sdk.work import seal_result
@@ -160,10 +161,10 @@ class JobDriver:
         runtime = w.runtimes[bytes.fromhex(spec["runtimeId"])]
         digests = bytes.fromhex(spec["programDigest"]), bytes.fromhex(spec["inputDigest"])
         package = JobPackage.from_chain(runtime, *digests, spec["fuelLimit"], spec["timeLimit"])
-        sources = [*w.config.content_sources, *[u for u in await w.peer_urls(job.assignees) if u]]
+        peers = [p for p in await w.peer_addresses(job.assignees) if p]
         try:
             for cid in (package.program, package.input):
-                await fetch(cid, sources, store=w.store, session=w.http)
+                await self._fetch(cid, peers)
         except ContentError as exc:
             log.error("job %d: content unavailable, not committing: %s", job_id, exc)
             w.state.advance(job_id, Phase.ABANDONED, reason=f"content unavailable: {exc}")
@@ -189,6 +190,17 @@ class JobDriver:
         )  # fmt: skip  (durable before any commit)
         log.info("job %d: executed: %s, result %s (fuel %d)", job_id, result.status.value, result_cid, result.fuel_used)
         w.metrics.jobs.labels("executed").inc()
+
+    async def _fetch(self, cid: str, peers: list[str]) -> None:
+        """From the configured gateways, else from the other assignees (their gateways, or libp2p)."""
+        w = self.w
+        if w.node is None:
+            await fetch(cid, [*w.config.content_sources, *peers], store=w.store, session=w.http)
+            return
+        try:
+            await fetch(cid, w.config.content_sources, store=w.store, session=w.http)
+        except ContentError:
+            await fetch_from_peers(w.node, cid, peers, store=w.store)
 
     async def _commit(self, job_id: int, job: JobView) -> None:
         """Offers the seal for the batch's one `commitSeals`; commits alone if that does not come in time."""
