@@ -89,3 +89,31 @@ def wait_terminal(anvil: Network, deployment: Deployment, job_id: int, timeout: 
             return await pc.jobs.result(job_id)
 
     return asyncio.run(go())
+
+
+def run_batch(fleet: Fleet, anvil: Network, deployment: Deployment, packages: list) -> tuple[list, list]:  # type: ignore[type-arg]
+    """Submits the packages as (3,2) jobs in one submitJobs with a 1-second bid window, waits for every
+    one to end; returns their results and every event of the blocks they took."""
+    from polkacompute.chain.events import LogReader
+
+    async def go() -> tuple[list, list]:  # type: ignore[type-arg]
+        async with AsyncClient(anvil, signer=dev_account(1), deployment=deployment) as pc:
+            start = await pc.chain.block_number() + 1
+            now = await pc.now()
+            specs = [JobSpec(p.program_digest, p.input_digest, p.runtime_id, 3, 2, ETH // 100, now + 600, now + 1200,
+                             fuel_limit=p.fuel, time_limit=p.time_s, bid_window=1) for p in packages]  # fmt: skip
+            first = await pc.jobs.count() + 1
+            await pc.chain.send(pc.market.functions.submitJobs([s.to_tuple() for s in specs]),
+                                value=sum(s.budget for s in specs))  # fmt: skip
+            ids = list(range(first, first + len(specs)))
+            for job_id in ids:
+                await pc.jobs.wait(job_id, timeout=90)
+            results = [await pc.jobs.result(j) for j in ids]
+            events = await LogReader(pc.chain, pc.deployment.addresses).read(start, await pc.chain.block_number())
+            return results, events
+
+    try:
+        return asyncio.run(go())
+    except Exception:
+        print(fleet.logs())
+        raise

@@ -4,7 +4,6 @@ import asyncio
 import json
 import subprocess
 import time
-from typing import Any
 
 import pytest
 
@@ -19,7 +18,7 @@ from polkacompute.store.http import fetch
 from polkacompute.worker.daemon import result_cid_for
 from tests.sdk.test_jobs import warp
 
-from .fleet import CLI, ETH, ROOT, Fleet, submit, wait_terminal
+from .fleet import CLI, ETH, ROOT, Fleet, run_batch, submit, wait_terminal
 
 
 def test_three_workers_finalize_a_3_2_job_and_the_requester_verifies_it(fleet: Fleet, anvil, deployment) -> None:
@@ -225,8 +224,6 @@ def test_byzantine_and_copying_workers_are_slashed_and_jobs_still_finalize(fleet
 def test_a_batch_of_bid_window_jobs_takes_one_transaction_per_step(fleet: Fleet, anvil, deployment) -> None:
     """Six jobs submitted together with a 1-second bid window: one signed bid per worker, then one
     assignBatch, one commitSeals and one finalizeMany for all six; every assignee is paid for each."""
-    from polkacompute.chain.events import LogReader
-    from polkacompute.sdk import JobSpec
 
     runtime = get_runtime("wasi")
     program = (ROOT / "templates" / "c-wordcount" / "build" / "wordcount.wasm").read_bytes()
@@ -235,27 +232,7 @@ def test_a_batch_of_bid_window_jobs_takes_one_transaction_per_step(fleet: Fleet,
     for index in (2, 3, 4):
         fleet.start_worker(index)
 
-    async def run() -> tuple[list[Any], list[Any]]:
-        async with AsyncClient(anvil, signer=dev_account(1), deployment=deployment) as pc:
-            start = await pc.chain.block_number() + 1
-            now = await pc.now()
-            specs = [JobSpec(p.program_digest, p.input_digest, p.runtime_id, 3, 2, ETH // 100, now + 600, now + 1200,
-                             fuel_limit=p.fuel, time_limit=p.time_s, bid_window=1) for p in packages]  # fmt: skip
-            first = await pc.jobs.count() + 1
-            await pc.chain.send(pc.market.functions.submitJobs([s.to_tuple() for s in specs]),
-                                value=sum(s.budget for s in specs))  # fmt: skip
-            ids = list(range(first, first + 6))
-            for job_id in ids:
-                await pc.jobs.wait(job_id, timeout=90)
-            results = [await pc.jobs.result(j) for j in ids]
-            events = await LogReader(pc.chain, pc.deployment.addresses).read(start, await pc.chain.block_number())
-            return results, events
-
-    try:
-        results, events = asyncio.run(run())
-    except Exception:
-        print(fleet.logs())
-        raise
+    results, events = run_batch(fleet, anvil, deployment, packages)
     assert all(r.job.status is JobStatus.FINALIZED for r in results), fleet.logs()
     txs = {name: {e.tx_hash for e in events if e.name == name}
            for name in ("BatchAssigned", "JobAssigned", "SealsCommitted", "SealCommitted", "JobFinalized")}  # fmt: skip
