@@ -133,8 +133,8 @@ class JobDriver:
                     w.state.advance(job_id, Phase.ABANDONED, reason=f"could not bid: {exc}")
                     log.info("job %d: could not bid: %s", job_id, exc)
                     return
-                w.view.forget(job_id)  # our list is behind: reload it
                 await asyncio.sleep(0.05)
+                w.view.forget(job_id)  # our list is behind: reloaded below (events meanwhile kept)
         w.state.advance(job_id, Phase.BID)
         w.metrics.jobs.labels("bid").inc()
         self._bid_outcome(job_id, await w.view.get(job_id))

@@ -7,6 +7,7 @@ the status and the payouts. A job first met after a restart is loaded once from 
 
 from __future__ import annotations
 
+import asyncio
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
@@ -119,9 +120,12 @@ class ChainView:
     def __init__(self, client: AsyncClient) -> None:
         self._c = client
         self._jobs: dict[int, JobView] = {}
+        self._loading: dict[int, list[Event]] = {}  # events that arrive while a job's history is read
 
     def apply(self, event: Event, job_ids: list[int]) -> None:
         for job_id in job_ids:
+            if job_id in self._loading:
+                self._loading[job_id].append(event)
             if job_id in self._jobs or event.name == "JobSubmitted":
                 self._jobs.setdefault(job_id, JobView(job_id)).apply(event)
 
@@ -133,14 +137,34 @@ class ChainView:
 
     async def get(self, job_id: int) -> JobView:
         """The job's view; loaded from its history (one log query) the first time it is asked for."""
-        view = self._jobs.get(job_id)
-        if view is None:
-            view = JobView(job_id)
-            for event in await self._c.jobs.history(job_id):
-                view.apply(event)
-            view.status = (await self._c.jobs.get(job_id)).status  # authoritative (disputes, settlements)
+        if job_id not in self._jobs:
+            view = await self._load(job_id)
             self._jobs.setdefault(job_id, view)
         return self._jobs[job_id]
+
+    async def _load(self, job_id: int) -> JobView:
+        """From the job's history, plus whatever the follower delivered meanwhile (nothing is lost
+        between the history's last block and the follower's next)."""
+        if job_id in self._loading:  # another task is loading it: one buffer, one owner
+            while job_id in self._loading:  # noqa: ASYNC110 (the loader clears it in a finally)
+                await asyncio.sleep(0.01)
+            if job_id in self._jobs:
+                return self._jobs[job_id]
+        arrived = self._loading[job_id] = []
+        try:
+            history = await self._c.jobs.history(job_id)
+            status = (await self._c.jobs.get(job_id)).status  # authoritative (disputes, settlements)
+        finally:
+            del self._loading[job_id]
+        view = JobView(job_id)
+        for event in history:
+            view.apply(event)
+        view.status = status
+        seen = {(e.block_number, e.log_index) for e in history}
+        for event in arrived:
+            if (event.block_number, event.log_index) not in seen:
+                view.apply(event)
+        return view
 
     def forget(self, job_id: int) -> None:
         self._jobs.pop(job_id, None)
