@@ -66,6 +66,8 @@ class JobDriver:
                     raise
                 except PolkaComputeError as exc:
                     log.warning("job %d: %s (attempt %d of %d)", job_id, exc, attempt + 1, MAX_ATTEMPTS)
+                    if "RecordMismatch" in str(exc):
+                        self.w.view.forget(job_id)  # our view of the job is wrong: read it again
                 except Exception:
                     log.exception("job %d: unexpected failure (attempt %d of %d)", job_id, attempt + 1, MAX_ATTEMPTS)
                 await asyncio.sleep(min(0.1 * 2**attempt, 5.0))
@@ -208,6 +210,11 @@ class JobDriver:
         record = w.state.job(job_id)
         assert record.my_index is not None
         assert record.seal is not None
+        index = job.index_of(w.me)
+        if job.assignment_final and index is not None and index != record.my_index:
+            # An instant-mode list seen mid-growth: the seal does not depend on the index, so take the final one.
+            w.state.advance(job_id, Phase.EXECUTED, my_index=index)
+            record = w.state.job(job_id)
         if job.seals.get(record.my_index) == record.seal:
             w.state.advance(job_id, Phase.COMMITTED)
             w.metrics.jobs.labels("committed").inc()

@@ -37,6 +37,8 @@ class JobView:
     paid: dict[str, int] = field(default_factory=dict)
     slashed: dict[str, int] = field(default_factory=dict)
     settled: set[str] = field(default_factory=set)  # assignees paid, released or slashed
+    # The last event applied: the follower can deliver an event the history load already read.
+    position: tuple[int, int] = (-1, -1)
 
     def proof(self) -> tuple[Any, ...]:
         """The `Proof` the market checks: the assignee list and the aggregated seals."""
@@ -75,6 +77,10 @@ class JobView:
         return self.status.terminal and all(w in self.settled for w, _ in self.assignees)
 
     def apply(self, event: Event) -> None:
+        """Applies `event` once: events at or before the last one applied are skipped."""
+        if (event.block_number, event.log_index) <= self.position:
+            return
+        self.position = (event.block_number, event.log_index)
         args = event.args
         name = event.name
         if name == "JobSubmitted":
@@ -160,10 +166,8 @@ class ChainView:
         for event in history:
             view.apply(event)
         view.status = status
-        seen = {(e.block_number, e.log_index) for e in history}
-        for event in arrived:
-            if (event.block_number, event.log_index) not in seen:
-                view.apply(event)
+        for event in arrived:  # those the history already held are skipped by position
+            view.apply(event)
         return view
 
     def forget(self, job_id: int) -> None:
