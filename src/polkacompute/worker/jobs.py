@@ -112,6 +112,7 @@ class JobDriver:
 
     def _done(self, job_id: int) -> None:
         self.w.aggregator.forget(job_id)
+        self.w.state.drop_meta(f"assigned_at:{job_id}", f"opened_at:{job_id}")
         for key in [k for k in self._since if k[0] == job_id]:
             del self._since[key]
 
@@ -261,7 +262,8 @@ class JobDriver:
         assert record.salt is not None
         opening = Opening(job_id, record.my_index, w.me, record.result_digest, record.salt)
         w.aggregator.publish_opening(opening, job.assignees)
-        w.state.advance(job_id, Phase.OPENED, assignees=[list(a) for a in job.assignees])
+        grown = {} if record.assignees == job.assignees else {"assignees": [list(a) for a in job.assignees]}
+        w.state.advance(job_id, Phase.OPENED, **grown)
         w.state.set_meta(f"opened_at:{job_id}", str(time.time()))  # wall clock: survives restarts
 
     async def _finalize_or_reveal(self, job_id: int, job: JobView) -> None:

@@ -85,7 +85,8 @@ class WorkerState:
         self._db = sqlite3.connect(path, isolation_level=None, check_same_thread=False)
         self._db.execute("PRAGMA journal_mode=WAL")
         self._db.execute("PRAGMA synchronous=NORMAL")  # see `sync`
-        self._records: dict[int, JobRecord] = {}  # read-through cache: this object is the only writer
+        self._records: dict[int, JobRecord] = {}  # read-through caches: this object is the only writer
+        self._meta: dict[str, str] = {}
         self._migrate()
 
     def close(self) -> None:
@@ -213,12 +214,22 @@ class WorkerState:
     # ------------------------------------------------------------------ small values
 
     def get_meta(self, key: str, default: str | None = None) -> str | None:
-        row = self._db.execute("SELECT value FROM meta WHERE key = ?", (key,)).fetchone()
-        return row[0] if row else default
+        if key not in self._meta:  # read through: a job's driver asks for its timestamps at every tick
+            row = self._db.execute("SELECT value FROM meta WHERE key = ?", (key,)).fetchone()
+            if row is None:
+                return default
+            self._meta[key] = row[0]
+        return self._meta[key]
 
     def set_meta(self, key: str, value: str) -> None:
         self._db.execute("INSERT INTO meta (key, value) VALUES (?, ?) ON CONFLICT(key) DO UPDATE SET value = ?",
                          (key, value, value))  # fmt: skip
+        self._meta[key] = value
+
+    def drop_meta(self, *keys: str) -> None:
+        self._db.executemany("DELETE FROM meta WHERE key = ?", [(k,) for k in keys])
+        for key in keys:
+            self._meta.pop(key, None)
 
 
 def _job(row: tuple[Any, ...]) -> JobRecord:
