@@ -11,7 +11,7 @@ NODE_MODULES := contracts/node_modules
 FOUNDRY_BIN := $(abspath $(NODE_MODULES)/@foundry-rs/forge-linux-amd64/bin):$(abspath $(NODE_MODULES)/@foundry-rs/anvil-linux-amd64/bin):$(abspath $(NODE_MODULES)/@foundry-rs/cast-linux-amd64/bin)
 export PATH := $(FOUNDRY_BIN):$(PATH)
 
-.PHONY: setup build artifacts templates devnet test test-contracts test-python lint size-check slither coverage bench-gas bench-sandbox bench-e2e chaos lock clean
+.PHONY: setup build artifacts templates devnet test test-contracts test-python lint size-check slither coverage bench-gas bench-sandbox bench-e2e bench-p2p chaos lock clean
 
 RUNTIMES := .polkacompute/runtimes
 PYTHON_RUNTIME := $(RUNTIMES)/python-3.11/bundle.json
@@ -106,6 +106,10 @@ bench-sandbox: setup
 ## End-to-end jobs/s and latency with 3 workers on anvil (1 s blocks) -> bench/results/e2e.json
 bench-e2e: setup
 	$(PY) bench/e2e.py
+
+## libp2p: openings fan-out among 20 peer processes, content MB/s, gas saved by aggregated openings -> bench/results/p2p.json
+bench-p2p: build
+	$(PY) bench/p2p.py
 
 ## 300 jobs while workers are killed and restarted; checks every job ends and no wei is lost.
 chaos: setup

@@ -1,9 +1,10 @@
 """A libp2p host for an asyncio program: TCP, Noise only, yamux, in a thread of its own.
 
 py-libp2p runs on trio and fails under asyncio, so the host lives in a dedicated thread running trio
-and the two loops meet at two bridges: asyncio calls into trio with `trio.from_thread.run` (from a
-worker thread, so the asyncio loop never blocks), and protocol handlers written for asyncio run on
-the caller's loop (`asyncio.run_coroutine_threadsafe`), awaited from trio in a worker thread.
+and the two loops meet at two bridges where neither blocks a thread: a request from asyncio starts a
+task in the host's nursery (`TrioToken.run_sync_soon`) and its result comes back through
+`loop.call_soon_threadsafe`; a protocol handler written for asyncio runs on the caller's loop
+(`asyncio.run_coroutine_threadsafe`) and wakes the waiting trio task when done.
 
 Security is Noise alone: a default py-libp2p host also accepts plaintext and secio, so a peer that
 offers only those is refused (`tests/p2p`). Requests are one stream each: a length-prefixed request,
@@ -14,9 +15,10 @@ from __future__ import annotations
 
 import asyncio
 import concurrent.futures
+import contextlib
 import logging
 import threading
-from collections.abc import Callable, Coroutine
+from collections.abc import Awaitable, Callable, Coroutine
 from typing import Any
 
 import multiaddr  # type: ignore[import-untyped]
@@ -53,6 +55,7 @@ class Node:
         self._token: trio.lowlevel.TrioToken | None = None
         self._stopping: trio.Event | None = None
         self._host: BasicHost | None = None
+        self._nursery: trio.Nursery | None = None
         self._loop: asyncio.AbstractEventLoop | None = None
         self.peer_id = ID.from_pubkey(key_pair.public_key).to_base58()
         self.addrs: list[str] = []
@@ -100,12 +103,14 @@ class Node:
         self._host = host
         self._token = trio.lowlevel.current_trio_token()
         self._stopping = trio.Event()
-        async with host.run(listen_addrs=[self._listen]):
+        async with host.run(listen_addrs=[self._listen]), trio.open_nursery() as nursery:
+            self._nursery = nursery  # where requests from asyncio run
             for protocol in self._handlers:
                 host.set_stream_handler(TProtocol(protocol), self._serve)
             self.addrs = [str(a) for a in host.get_addrs()]
             started.set_result(None)
             await self._stopping.wait()
+            nursery.cancel_scope.cancel()
             await host.close()
 
     # ------------------------------------------------------------------ protocols
@@ -123,11 +128,7 @@ class Node:
         try:
             with trio.fail_after(30):
                 request = await _read_message(stream)
-                assert self._loop is not None
-                future: concurrent.futures.Future[bytes] = asyncio.run_coroutine_threadsafe(
-                    self._handlers[protocol](remote, request), self._loop
-                )
-                response = await trio.to_thread.run_sync(future.result)
+                response = await self._on_asyncio(self._handlers[protocol](remote, request))
                 await _write_message(stream, response)
             await stream.close()
         except Exception as exc:  # a bad or slow peer must not take the host down
@@ -155,13 +156,66 @@ class Node:
                     await stream.close()
 
         try:
-            return await asyncio.to_thread(trio.from_thread.run, exchange, trio_token=self._token)
+            return await self._on_trio(exchange)
         except trio.TooSlowError:
             raise NetworkError(f"{protocol} to {addr}: no answer within {within:.0f}s") from None
         except NetworkError:
             raise
         except Exception as exc:
             raise NetworkError(f"{protocol} to {addr} failed: {exc or type(exc).__name__}") from exc
+
+    # ------------------------------------------------------------------ the bridges (no thread blocks on either)
+
+    async def _on_trio(self, fn: Callable[[], Awaitable[bytes]]) -> bytes:
+        """Runs `fn` in the host's trio loop and awaits its result from asyncio."""
+        loop = asyncio.get_running_loop()
+        future: asyncio.Future[bytes] = loop.create_future()
+
+        def settle(result: bytes | None, error: BaseException | None) -> None:
+            if future.done():  # the asyncio caller gave up meanwhile
+                return
+            if error is None:
+                future.set_result(result)  # type: ignore[arg-type]
+            else:
+                future.set_exception(error)
+
+        async def run() -> None:
+            try:
+                result = await fn()
+            except trio.Cancelled:
+                loop.call_soon_threadsafe(settle, None, NetworkError("the libp2p node stopped"))
+                raise
+            except Exception as exc:
+                loop.call_soon_threadsafe(settle, None, exc)
+            else:
+                loop.call_soon_threadsafe(settle, result, None)
+
+        nursery = self._nursery
+        assert self._token is not None
+        assert nursery is not None
+        try:
+            self._token.run_sync_soon(nursery.start_soon, run)
+        except trio.RunFinishedError:
+            raise NetworkError("the libp2p node stopped") from None
+        return await future
+
+    async def _on_asyncio(self, coro: Coroutine[Any, Any, bytes]) -> bytes:
+        """Runs `coro` on the asyncio loop that started the node and awaits its result from trio."""
+        assert self._loop is not None
+        token = trio.lowlevel.current_trio_token()
+        done = trio.Event()
+        future = asyncio.run_coroutine_threadsafe(coro, self._loop)
+
+        def wake(_: object) -> None:
+            with contextlib.suppress(trio.RunFinishedError):
+                token.run_sync_soon(done.set)
+
+        future.add_done_callback(wake)
+        try:
+            await done.wait()
+        finally:
+            future.cancel()  # a no-op once done; otherwise trio gave up (timeout, shutdown)
+        return future.result()
 
 
 async def _write_message(stream: Any, data: bytes) -> None:
