@@ -4,7 +4,9 @@ Usage: python bench/p2p.py [--peers 20 --rounds 15 --interval 2] [--out FILE]   
 
 - openings_p99_ms: `--peers` processes (one libp2p host each: TCP, Noise, yamux) on loopback. Every
   round, every peer signs an `Openings` bundle with its account key and sends it through the workers'
-  `P2PChannel` to all the others, as an assignee of a job with that many replicas does; each receiver
+  `P2PChannel` to all the others, as an assignee of a job with that many replicas would; then as many
+  rounds to the next `--assigned` peers only (`openings_p99_ms_assigned_set`: the assignees of a (5,3)
+  job, which is who a worker sends its openings to); each receiver
   checks the signature against the sender's address. Latency: from the round's start (a shared
   wall-clock instant) to the verified arrival, so signing, batching, the stream and the check count.
   A first, unmeasured round opens the connections (a worker keeps its peers' open).
@@ -48,7 +50,7 @@ async def peer(index: int, store_dir: str | None) -> None:
     """Prints its multiaddr, reads the others' and a start time, runs the rounds, prints latencies."""
     signer = dev_account(index)
     node = Node(key_pair_of(signer))
-    received: list[float] = []
+    received: list[tuple[int, float]] = []
     expected_round: dict[str, int] = {}
     start_at = 0.0
     interval = 0.0
@@ -59,7 +61,7 @@ async def peer(index: int, store_dir: str | None) -> None:
             return False
         (job_id, *_), *_ = bundle.items
         if job_id > 0:  # round 0 opens the connections (workers keep theirs open)
-            received.append(time.time() - (start_at + job_id * interval))
+            received.append((job_id, time.time() - (start_at + job_id * interval)))
         expected_round[bundle.worker] = job_id
         return True
 
@@ -71,9 +73,12 @@ async def peer(index: int, store_dir: str | None) -> None:
     print(node.addrs[0], flush=True)
     loop = asyncio.get_running_loop()
     setup = json.loads(await loop.run_in_executor(None, sys.stdin.readline))
-    others = [a for a in setup["peers"] if a != node.addrs[0]]
-    start_at, interval, rounds = setup["start"], setup["interval"], setup["rounds"]
-    for job_id in range(rounds + 1):
+    ring = setup["peers"]
+    me = ring.index(node.addrs[0])
+    start_at, interval, rounds, assigned = setup["start"], setup["interval"], setup["rounds"], setup["assigned"]
+    for job_id in range(2 * rounds + 1):  # the warm-up, `rounds` to all, `rounds` to the next `assigned`
+        fanout = len(ring) - 1 if job_id <= rounds else assigned
+        others = [ring[(me + k) % len(ring)] for k in range(1, fanout + 1)]
         await asyncio.sleep(max(start_at + job_id * interval - time.time(), 0))
         digest, salt = os.urandom(32), os.urandom(32)
         bundle = Openings.signed(signer, [Opening(job_id, index, signer.address, digest, salt)], CHAIN_ID, MARKET)
@@ -93,16 +98,17 @@ def spawn(index: int, store_dir: str | None = None) -> subprocess.Popen[str]:
     return subprocess.Popen(args, stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True, bufsize=1)
 
 
-def openings(peers: int, rounds: int, interval: float, store_dir: str) -> tuple[dict[str, object], str]:
+def openings(peers: int, rounds: int, interval: float, assigned: int, store_dir: str) -> tuple[dict[str, object], str]:
     procs = [spawn(i, store_dir if i == 0 else None) for i in range(peers)]
     try:
         addrs = [p.stdout.readline().strip() for p in procs]  # type: ignore[union-attr]
         if not all(a.startswith("/ip4/") for a in addrs):
             raise SystemExit(f"a peer did not start: {addrs}")
-        setup = {"peers": addrs, "start": time.time() + 2.0, "interval": interval, "rounds": rounds, "linger": 3.0}
+        setup = {"peers": addrs, "start": time.time() + 2.0, "interval": interval, "rounds": rounds,
+                 "assigned": assigned, "linger": 3.0}  # fmt: skip
         for p in procs:
             p.stdin.write(json.dumps(setup) + "\n")  # type: ignore[union-attr]
-        latencies = [x for p in procs for x in json.loads(p.stdout.readline())["latencies"]]  # type: ignore[union-attr]
+        latencies = [tuple(x) for p in procs for x in json.loads(p.stdout.readline())["latencies"]]  # type: ignore[union-attr]
         content = asyncio.run(fetch_rate(addrs[0], store_dir))
     finally:
         for p in procs:
@@ -114,17 +120,26 @@ def openings(peers: int, rounds: int, interval: float, store_dir: str) -> tuple[
                 p.wait(15)
             except subprocess.TimeoutExpired:
                 p.kill()
-    expected = peers * (peers - 1) * rounds
-    ms = sorted(x * 1000 for x in latencies)
+
+    def summary(fanout: int, ms: list[float]) -> dict[str, object]:
+        ms.sort()
+        return {
+            "fanout": fanout,
+            "delivered": len(ms),
+            "expected": peers * fanout * rounds,
+            "p50_ms": round(statistics.median(ms), 1) if ms else None,
+            "p99_ms": round(ms[int(len(ms) * 0.99) - 1], 1) if ms else None,
+            "max_ms": round(ms[-1], 1) if ms else None,
+        }
+
+    everyone = [x * 1000 for job_id, x in latencies if job_id <= rounds]
+    assigned_set = [x * 1000 for job_id, x in latencies if job_id > rounds]
     return {
         "peers": peers,
         "rounds": rounds,
         "round_interval_s": interval,
-        "delivered": len(ms),
-        "expected": expected,
-        "p50_ms": round(statistics.median(ms), 1) if ms else None,
-        "p99_ms": round(ms[int(len(ms) * 0.99) - 1], 1) if ms else None,
-        "max_ms": round(ms[-1], 1) if ms else None,
+        "to_all_peers": summary(peers - 1, everyone),
+        "to_an_assigned_set": summary(assigned, assigned_set),
     }, content
 
 
@@ -165,6 +180,7 @@ def main() -> int:
     parser.add_argument("--peers", type=int, default=20)
     parser.add_argument("--rounds", type=int, default=15)
     parser.add_argument("--interval", type=float, default=2.0, help="seconds between rounds")
+    parser.add_argument("--assigned", type=int, default=4, help="others in an assigned set (a (5,3) job: 4)")
     parser.add_argument("--out", default=str(ROOT / "bench" / "results" / "p2p.json"))
     parser.add_argument("--peer", type=int, help=argparse.SUPPRESS)
     parser.add_argument("--store", help=argparse.SUPPRESS)
@@ -177,24 +193,35 @@ def main() -> int:
     with tempfile.TemporaryDirectory() as store_dir:
         blob = os.urandom(10 * 1000 * 1000)
         (Path(store_dir) / "cid").write_text(ContentStore(Path(store_dir)).put(blob))
-        fanout, content = openings(args.peers, args.rounds, args.interval, store_dir)
+        fanout, content = openings(args.peers, args.rounds, args.interval, args.assigned, store_dir)
     ratio = gas_saved()
     fetched = json.loads(content)
+    everyone, assigned = fanout["to_all_peers"], fanout["to_an_assigned_set"]
+    assert isinstance(everyone, dict)
+    assert isinstance(assigned, dict)
+    all_delivered = all(f["delivered"] == f["expected"] for f in (everyone, assigned))
+    # The headline is the stricter reading of "20 peers": every peer's opening to all 19 others.
     result: dict[str, object] = {
-        "openings_p99_ms": fanout["p99_ms"],
+        "openings_p99_ms": everyone["p99_ms"],
+        "openings_p99_ms_assigned_set": assigned["p99_ms"],
         "content_mb_per_s": fetched["mb_per_s"],
         "gas_saved_ratio": ratio["3-2"],
         "openings": fanout,
         "content": fetched,
         "gas_saved_ratio_by_job": ratio,
         "targets": {"openings_p99_ms": 200, "gas_saved_ratio": 0.8},
-        "targets_met": fanout["p99_ms"] is not None
-        and float(fanout["p99_ms"]) <= 200
-        and ratio["3-2"] <= 0.8
-        and fanout["delivered"] == fanout["expected"],
+        "targets_met_by": {
+            "openings_to_all_peers": everyone["p99_ms"] is not None and float(everyone["p99_ms"]) <= 200,
+            "openings_to_an_assigned_set": assigned["p99_ms"] is not None and float(assigned["p99_ms"]) <= 200,
+            "gas_saved_ratio": ratio["3-2"] <= 0.8,
+            "every_message_delivered": all_delivered,
+        },
         "setup": f"{args.peers} processes on loopback, TCP + Noise + yamux, one request stream per batch of "
         f"messages (py-libp2p), {os.cpu_count()} CPUs",
     }
+    met = result["targets_met_by"]
+    assert isinstance(met, dict)
+    result["targets_met"] = met["openings_to_all_peers"] and met["gas_saved_ratio"] and all_delivered
     return publish(result, args.out)
 
 

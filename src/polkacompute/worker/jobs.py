@@ -208,14 +208,13 @@ class JobDriver:
     async def _commit(self, job_id: int, job: JobView) -> None:
         """Offers the seal for the batch's one `commitSeals`; commits alone if that does not come in time."""
         w = self.w
+        index = job.index_of(w.me)
+        if job.assignment_final and index is not None and index != w.state.job(job_id).my_index:
+            # An instant-mode list seen mid-growth: the seal does not depend on the index, so take the final one.
+            w.state.advance(job_id, Phase.EXECUTED, my_index=index)
         record = w.state.job(job_id)
         assert record.my_index is not None
         assert record.seal is not None
-        index = job.index_of(w.me)
-        if job.assignment_final and index is not None and index != record.my_index:
-            # An instant-mode list seen mid-growth: the seal does not depend on the index, so take the final one.
-            w.state.advance(job_id, Phase.EXECUTED, my_index=index)
-            record = w.state.job(job_id)
         if job.seals.get(record.my_index) == record.seal:
             w.state.advance(job_id, Phase.COMMITTED)
             w.metrics.jobs.labels("committed").inc()
