@@ -2,6 +2,8 @@
 streams to the multiaddrs they registered, and a batch still takes one transaction per step."""
 
 import asyncio
+import json
+import subprocess
 
 from polkacompute.chain.accounts import dev_account
 from polkacompute.chain.events import LogReader
@@ -9,7 +11,7 @@ from polkacompute.p2p import peer_id_of
 from polkacompute.runtimes import get_runtime, pack
 from polkacompute.sdk import AsyncClient, JobStatus
 
-from .fleet import ROOT, Fleet, run_batch
+from .fleet import CLI, ROOT, Fleet, run_batch
 
 
 def test_workers_over_libp2p_run_a_batch(fleet: Fleet, anvil, deployment) -> None:
@@ -37,3 +39,20 @@ def test_workers_over_libp2p_run_a_batch(fleet: Fleet, anvil, deployment) -> Non
     for i in (2, 3, 4):
         assert any(p.startswith("/ip4/127.0.0.1/tcp/") and p.endswith(f"/p2p/{peer_id_of(dev_account(i))}")
                    for p in peer_ids), peer_ids  # fmt: skip
+
+    # The status protocol, from the CLI: the answer is signed by the provider the multiaddr belongs to.
+    addr = next(p for p in peer_ids if p.endswith(peer_id_of(dev_account(3))))
+    ping = subprocess.run([*CLI, "--json", "worker", "ping", addr, "--rpc-url", anvil.rpc_url],
+                          capture_output=True, text=True, timeout=60)  # fmt: skip
+    assert ping.returncode == 0, ping.stderr
+    status = json.loads(ping.stdout)
+    assert status["address"] == dev_account(3).address
+    assert status["peer_id"] == peer_id_of(dev_account(3))
+    assert status["chain_id"] == anvil.chain_id
+    assert status["chain_time"] > 0
+    assert "wasi" in status["runtimes"]
+    dead = addr.replace(addr.split("/")[4], "1")  # port 1: nobody listens
+    refused = subprocess.run([*CLI, "worker", "ping", dead, "--rpc-url", anvil.rpc_url, "--within", "3"],
+                             capture_output=True, text=True, timeout=60)  # fmt: skip
+    assert refused.returncode != 0
+    assert "failed" in refused.stderr or "no answer" in refused.stderr, refused.stderr

@@ -8,11 +8,13 @@ import logging
 import signal
 import sys
 import time
+from dataclasses import asdict
 from pathlib import Path
 from typing import Annotated, Any
 
 import typer
 import uvloop
+from libp2p.crypto.ed25519 import create_new_key_pair
 from rich.table import Table
 
 from polkacompute.chain.accounts import Keystore, dev_account, home
@@ -32,6 +34,8 @@ from polkacompute.cli.common import (
     with_client,
 )
 from polkacompute.errors import ValidationError
+from polkacompute.p2p import Node
+from polkacompute.p2p.status import Status, query_status
 from polkacompute.sdk.client import AsyncClient
 from polkacompute.store import ContentStore
 from polkacompute.store.http import Gateway
@@ -182,6 +186,37 @@ def worker_status(
                           f"/10000, withdrawable earnings {balance / ETH:g}")  # fmt: skip
 
     emit(data, render)
+
+
+@worker_app.command("ping")
+def worker_ping(
+    addr: Annotated[str, typer.Argument(help="The worker's multiaddr (/ip4/.../tcp/.../p2p/<peer id>).")],
+    network: NetworkOpt = "local",
+    rpc_url: RpcOpt = None,
+    chain_id: ChainIdOpt = None,
+    within: Annotated[float, typer.Option(help="Seconds to wait for the answer.")] = 5.0,
+) -> None:
+    """Asks a worker's libp2p node for its status, signed by its provider account and checked here."""
+    chain = network_of(network, rpc_url, chain_id).chain_id
+
+    async def ask() -> tuple[Status, float]:
+        node = Node(create_new_key_pair())  # a throwaway identity: asking needs none
+        await node.start()
+        try:
+            start = time.perf_counter()
+            status = await query_status(node, addr, chain, within=within)
+            return status, time.perf_counter() - start
+        finally:
+            await node.stop()
+
+    with waiting(f"asking {addr}"):
+        status, rtt = asyncio.run(ask())
+    data = {**asdict(status), "round_trip_ms": round(rtt * 1000, 1)}
+    emit(data, lambda: console.print(
+        f"{status.address} (peer {status.peer_id}), version {status.version}, chain {status.chain_id}: "
+        f"{status.jobs_in_flight} jobs in flight, chain time {status.chain_time}, runtimes "
+        f"{', '.join(status.runtimes) or 'none'}, up {status.uptime_s:.0f}s; signature checked, "
+        f"{rtt * 1000:.0f} ms"))  # fmt: skip
 
 
 @worker_app.command("logs")

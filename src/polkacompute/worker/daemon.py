@@ -13,6 +13,7 @@ import asyncio
 import contextlib
 import logging
 import random
+import time
 from collections import defaultdict
 from typing import Any
 
@@ -23,6 +24,7 @@ from polkacompute.errors import PolkaComputeError
 from polkacompute.p2p import Node, key_pair_of
 from polkacompute.p2p.channel import P2PChannel
 from polkacompute.p2p.content import serve_content
+from polkacompute.p2p.status import serve_status
 from polkacompute.runtimes import Runtime, get_runtime
 from polkacompute.sandbox import SandboxPool
 from polkacompute.sdk.client import AsyncClient
@@ -66,6 +68,7 @@ class Worker:
             self.node = Node(key_pair_of(config.signer), host=config.host, port=config.p2p_port)
             self.channel = P2PChannel(self.node, handlers)
             serve_content(self.node, self.store)
+            serve_status(self.node, config.signer, config.network.chain_id, self._status)
         else:  # the interim transport: each worker's gateway URL is its peer id
             self.channel = HttpChannel(self.gateway.app, handlers)
         self.metrics = Metrics()
@@ -81,6 +84,7 @@ class Worker:
         self.url = ""
         self.now = 0  # the latest block's timestamp, refreshed by a clock task
         self._kept: set[int] = set()  # jobs this keeper tried to settle
+        self._started = time.monotonic()
 
     # ------------------------------------------------------------------ service
 
@@ -131,6 +135,12 @@ class Worker:
                     await self.node.stop()
                 await self.http.close()
                 await self.gateway.stop()
+
+    def _status(self) -> dict[str, Any]:
+        """What the status protocol reports (`polkacompute worker ping`)."""
+        return {"chain_time": self.now, "jobs_in_flight": len(self.driver.tasks),
+                "runtimes": sorted(r.name for r in self.runtimes.values()),
+                "uptime_s": time.monotonic() - self._started}  # fmt: skip
 
     def _poll_interval(self) -> float:
         """A local network polls receipts every 5 ms; new blocks need not be looked for as often (three
