@@ -7,8 +7,9 @@ task in the host's nursery (`TrioToken.run_sync_soon`) and its result comes back
 (`asyncio.run_coroutine_threadsafe`) and wakes the waiting trio task when done.
 
 Security is Noise alone: a default py-libp2p host also accepts plaintext and secio, so a peer that
-offers only those is refused (`tests/p2p`). Requests are one stream each: a length-prefixed request,
-a length-prefixed response.
+offers only those is refused (`tests/p2p`). A request and its response are length-prefixed messages on
+a stream the asker keeps open per peer and protocol (opening and negotiating a stream per request cost
+py-libp2p more than the request itself).
 """
 
 from __future__ import annotations
@@ -19,6 +20,7 @@ import contextlib
 import logging
 import threading
 from collections.abc import Awaitable, Callable, Coroutine
+from dataclasses import dataclass
 from typing import Any
 
 import multiaddr  # type: ignore[import-untyped]
@@ -28,6 +30,7 @@ from libp2p.crypto.keys import KeyPair
 from libp2p.crypto.x25519 import X25519PrivateKey
 from libp2p.custom_types import TProtocol
 from libp2p.host.basic_host import BasicHost
+from libp2p.network.stream.exceptions import StreamEOF
 from libp2p.peer.id import ID
 from libp2p.peer.peerinfo import info_from_p2p_addr
 from libp2p.security.noise.transport import PROTOCOL_ID as NOISE
@@ -42,6 +45,7 @@ log = logging.getLogger(__name__)
 Handler = Callable[[str, bytes], Coroutine[Any, Any, bytes]]  # (remote peer id, request) -> response
 MAX_MESSAGE = 16 * 1024 * 1024  # bytes in one request or response
 START_WITHIN = 10.0  # seconds for a host to listen
+SERVE_WITHIN = 30.0  # seconds to answer one request
 
 
 class Node:
@@ -56,6 +60,8 @@ class Node:
         self._stopping: trio.Event | None = None
         self._host: BasicHost | None = None
         self._nursery: trio.Nursery | None = None
+        self._lines: dict[tuple[str, str], _Line] = {}  # (peer multiaddr, protocol) -> open stream
+        self._opening: dict[tuple[str, str], trio.Lock] = {}
         self._loop: asyncio.AbstractEventLoop | None = None
         self.peer_id = ID.from_pubkey(key_pair.public_key).to_base58()
         self.addrs: list[str] = []
@@ -123,13 +129,15 @@ class Node:
         self._handlers[protocol] = handler
 
     async def _serve(self, stream: Any) -> None:
+        """Answers requests on one stream until the asker closes it (askers keep a stream per peer and
+        protocol open, so only the first request pays for opening and negotiating it)."""
         remote = stream.muxed_conn.peer_id.to_base58()
         protocol = str(stream.get_protocol())
         try:
-            with trio.fail_after(30):
-                request = await _read_message(stream)
-                response = await self._on_asyncio(self._handlers[protocol](remote, request))
-                await _write_message(stream, response)
+            while (request := await _read_message(stream, idle_ok=True)) is not None:
+                with trio.fail_after(SERVE_WITHIN):
+                    response = await self._on_asyncio(self._handlers[protocol](remote, request))
+                    await _write_message(stream, response)
             await stream.close()
         except Exception as exc:  # a bad or slow peer must not take the host down
             log.warning("%s from %s failed: %s", protocol, remote, exc or type(exc).__name__)
@@ -137,23 +145,29 @@ class Node:
 
     async def request(self, addr: str, protocol: str, payload: bytes, *, within: float = 5.0) -> bytes:
         """Sends `payload` to the peer at `addr` (a multiaddr ending in /p2p/<peer id>) and returns its
-        response; NetworkError if it cannot be reached, refuses, or does not answer `within` seconds."""
+        response; NetworkError if it cannot be reached, refuses, or does not answer `within` seconds.
+        Requests to one peer and protocol share a stream, one at a time; a stream that fails is dropped
+        and the request tried once more on a new one (every protocol here tolerates a repeat)."""
         if self._token is None or self._host is None:
             raise NetworkError("the libp2p node is not started")
         if len(payload) > MAX_MESSAGE:
             raise NetworkError(f"a request is at most {MAX_MESSAGE} bytes, not {len(payload)}")
-        host = self._host
 
         async def exchange() -> bytes:
-            info = info_from_p2p_addr(multiaddr.Multiaddr(addr))
             with trio.fail_after(within):
-                await host.connect(info)
-                stream = await host.new_stream(info.peer_id, [TProtocol(protocol)])
-                try:
-                    await _write_message(stream, payload)
-                    return await _read_message(stream)
-                finally:
-                    await stream.close()
+                for attempt in range(2):
+                    line = await self._line(addr, protocol)
+                    async with line.lock:
+                        try:
+                            await _write_message(line.stream, payload)
+                            answer = await _read_message(line.stream)
+                            assert answer is not None
+                            return answer
+                        except BaseException:
+                            await self._drop(addr, protocol, line)
+                            if attempt or not line.reused:
+                                raise
+            raise AssertionError("unreachable")
 
         try:
             return await self._on_trio(exchange)
@@ -163,6 +177,27 @@ class Node:
             raise
         except Exception as exc:
             raise NetworkError(f"{protocol} to {addr} failed: {exc or type(exc).__name__}") from exc
+
+    async def _line(self, addr: str, protocol: str) -> _Line:
+        """The open stream to `addr` for `protocol`, opened (connection included) if there is none."""
+        key = (addr, protocol)
+        async with self._opening.setdefault(key, trio.Lock()):
+            line = self._lines.get(key)
+            if line is not None:
+                line.reused = True
+                return line
+            assert self._host is not None
+            info = info_from_p2p_addr(multiaddr.Multiaddr(addr))
+            await self._host.connect(info)
+            stream = await self._host.new_stream(info.peer_id, [TProtocol(protocol)])
+            line = self._lines[key] = _Line(stream, trio.Lock())
+            return line
+
+    async def _drop(self, addr: str, protocol: str, line: _Line) -> None:
+        if self._lines.get((addr, protocol)) is line:
+            del self._lines[(addr, protocol)]
+        with trio.CancelScope(shield=True), contextlib.suppress(Exception):
+            await line.stream.reset()
 
     # ------------------------------------------------------------------ the bridges (no thread blocks on either)
 
@@ -218,22 +253,40 @@ class Node:
         return future.result()
 
 
+@dataclass
+class _Line:
+    """A stream kept open to one peer for one protocol; `lock` keeps its requests one at a time."""
+
+    stream: Any
+    lock: trio.Lock
+    reused: bool = False
+
+
 async def _write_message(stream: Any, data: bytes) -> None:
     await stream.write(len(data).to_bytes(4, "big") + data)
 
 
-async def _read_message(stream: Any) -> bytes:
-    size = int.from_bytes(await _read_exactly(stream, 4), "big")
+async def _read_message(stream: Any, *, idle_ok: bool = False) -> bytes | None:
+    """The next length-prefixed message; with `idle_ok`, None if the stream ends between messages."""
+    head = await _read_exactly(stream, 4, empty_ok=idle_ok)
+    if head is None:
+        return None
+    size = int.from_bytes(head, "big")
     if size > MAX_MESSAGE:
         raise NetworkError(f"a message of {size} bytes is over the {MAX_MESSAGE}-byte limit")
     return await _read_exactly(stream, size)
 
 
-async def _read_exactly(stream: Any, n: int) -> bytes:
+async def _read_exactly(stream: Any, n: int, *, empty_ok: bool = False) -> bytes | None:
     data = b""
     while len(data) < n:
-        chunk = await stream.read(n - len(data))
+        try:
+            chunk = await stream.read(n - len(data))
+        except StreamEOF:
+            chunk = b""
         if not chunk:
+            if empty_ok and not data:
+                return None
             raise NetworkError(f"the stream ended after {len(data)} of {n} bytes")
         data += chunk
     return data
