@@ -21,7 +21,7 @@ import logging
 import threading
 from collections.abc import Awaitable, Callable, Coroutine
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, TypeVar
 
 import multiaddr  # type: ignore[import-untyped]
 import trio
@@ -33,16 +33,22 @@ from libp2p.host.basic_host import BasicHost
 from libp2p.network.stream.exceptions import StreamEOF
 from libp2p.peer.id import ID
 from libp2p.peer.peerinfo import info_from_p2p_addr
+from libp2p.pubsub.gossipsub import PROTOCOL_ID as GOSSIPSUB
+from libp2p.pubsub.gossipsub import GossipSub
+from libp2p.pubsub.pubsub import Pubsub
 from libp2p.security.noise.transport import PROTOCOL_ID as NOISE
 from libp2p.security.noise.transport import Transport as NoiseTransport
 from libp2p.stream_muxer.yamux.yamux import PROTOCOL_ID as YAMUX
 from libp2p.stream_muxer.yamux.yamux import Yamux
+from libp2p.tools.anyio_service import background_trio_service
 
 from polkacompute.errors import NetworkError
 
 log = logging.getLogger(__name__)
 
 Handler = Callable[[str, bytes], Coroutine[Any, Any, bytes]]  # (remote peer id, request) -> response
+T = TypeVar("T")
+GossipHandler = Callable[[str, bytes], Coroutine[Any, Any, None]]  # (sender peer id, data)
 MAX_MESSAGE = 16 * 1024 * 1024  # bytes in one request or response
 START_WITHIN = 10.0  # seconds for a host to listen
 SERVE_WITHIN = 30.0  # seconds to answer one request
@@ -63,6 +69,8 @@ class Node:
         self._lines: dict[tuple[str, str], _Line] = {}  # (peer multiaddr, protocol) -> open stream
         self._opening: dict[tuple[str, str], trio.Lock] = {}
         self._loop: asyncio.AbstractEventLoop | None = None
+        self._topics: dict[str, GossipHandler] = {}
+        self._pubsub: Pubsub | None = None
         self.peer_id = ID.from_pubkey(key_pair.public_key).to_base58()
         self.addrs: list[str] = []
 
@@ -109,15 +117,88 @@ class Node:
         self._host = host
         self._token = trio.lowlevel.current_trio_token()
         self._stopping = trio.Event()
-        async with host.run(listen_addrs=[self._listen]), trio.open_nursery() as nursery:
+        async with contextlib.AsyncExitStack() as stack:
+            await stack.enter_async_context(host.run(listen_addrs=[self._listen]))
+            nursery = await stack.enter_async_context(trio.open_nursery())
             self._nursery = nursery  # where requests from asyncio run
             for protocol in self._handlers:
                 host.set_stream_handler(TProtocol(protocol), self._serve)
+            if self._topics:
+                await self._start_gossip(host, stack, nursery)
             self.addrs = [str(a) for a in host.get_addrs()]
             started.set_result(None)
             await self._stopping.wait()
             nursery.cancel_scope.cancel()
-            await host.close()
+            await host.close()  # before pubsub stops, or sockets and threads are left behind
+            if self._pubsub is not None:
+                self._pubsub.seen_messages.stop()  # its sweeper thread
+
+    async def _start_gossip(self, host: BasicHost, stack: contextlib.AsyncExitStack, nursery: trio.Nursery) -> None:
+        router = GossipSub(
+            protocols=[GOSSIPSUB], degree=6, degree_low=4, degree_high=12, heartbeat_interval=1,
+            spam_protection_enabled=False,  # 10 messages/s per topic, own publishes included, dropped silently
+            eclipse_protection_enabled=False,  # wants 3 distinct IPs in a mesh: never true on one machine
+        )  # fmt: skip
+        pubsub = Pubsub(host, router, strict_signing=True)  # every gossip message signed by its peer key
+        await stack.enter_async_context(background_trio_service(pubsub))
+        await stack.enter_async_context(background_trio_service(router))
+        await pubsub.wait_until_ready()
+        for topic, handler in self._topics.items():
+            nursery.start_soon(self._deliver, await pubsub.subscribe(topic), handler)
+        self._pubsub = pubsub
+
+    async def _deliver(self, subscription: Any, handler: GossipHandler) -> None:
+        while True:
+            message = await subscription.get()
+            sender = ID(message.from_id).to_base58()
+            if sender == self.peer_id:
+                continue  # our own publish, delivered locally
+            try:
+                with trio.fail_after(SERVE_WITHIN):
+                    await self._on_asyncio(handler(sender, bytes(message.data)))
+            except Exception as exc:  # a bad message must not stop the topic
+                log.warning("gossip from %s failed: %s", sender, exc or type(exc).__name__)
+
+    # ------------------------------------------------------------------ gossip
+
+    def subscribe(self, topic: str, handler: GossipHandler) -> None:
+        """Delivers every gossip message on `topic` from another peer to `handler` (an asyncio coroutine
+        given the sender's peer id and the data). Subscribe before `start`."""
+        if self._thread is not None:
+            raise RuntimeError("subscribe before starting the node")
+        self._topics[topic] = handler
+
+    async def publish(self, topic: str, data: bytes) -> None:
+        """Gossips `data` on `topic` to the peers subscribed to it (NetworkError if not subscribed)."""
+        pubsub = self._pubsub
+        if pubsub is None:
+            raise NetworkError(f"the node does not gossip on {topic}: subscribe before starting it")
+
+        async def send() -> bytes:
+            await pubsub.publish(topic, data)
+            return b""
+
+        await self._on_trio(send)
+
+    async def connect(self, addrs: list[str], *, within: float = 5.0) -> int:
+        """Connects to the peers at `addrs` (bootstrap): how many it reached; the others are logged."""
+
+        async def dial(addr: str) -> bytes:
+            assert self._host is not None
+            with trio.fail_after(within):
+                await self._host.connect(info_from_p2p_addr(multiaddr.Multiaddr(addr)))
+            return b""
+
+        reached = 0
+        for addr in addrs:
+            if addr in self.addrs:
+                continue
+            try:
+                await self._on_trio(lambda addr=addr: dial(addr))  # type: ignore[misc]
+                reached += 1
+            except (Exception, trio.TooSlowError) as exc:
+                log.info("bootstrap peer %s unreachable: %s", addr, exc or type(exc).__name__)
+        return reached
 
     # ------------------------------------------------------------------ protocols
 
@@ -234,7 +315,7 @@ class Node:
             raise NetworkError("the libp2p node stopped") from None
         return await future
 
-    async def _on_asyncio(self, coro: Coroutine[Any, Any, bytes]) -> bytes:
+    async def _on_asyncio(self, coro: Coroutine[Any, Any, T]) -> T:
         """Runs `coro` on the asyncio loop that started the node and awaits its result from trio."""
         assert self._loop is not None
         token = trio.lowlevel.current_trio_token()
