@@ -69,7 +69,7 @@ class Node:
         self._lines: dict[tuple[str, str], _Line] = {}  # (peer multiaddr, protocol) -> open stream
         self._opening: dict[tuple[str, str], trio.Lock] = {}
         self._loop: asyncio.AbstractEventLoop | None = None
-        self._topics: dict[str, GossipHandler] = {}
+        self._topics: dict[str, list[GossipHandler]] = {}
         self._pubsub: Pubsub | None = None
         self.peer_id = ID.from_pubkey(key_pair.public_key).to_base58()
         self.addrs: list[str] = []
@@ -143,11 +143,11 @@ class Node:
         await stack.enter_async_context(background_trio_service(pubsub))
         await stack.enter_async_context(background_trio_service(router))
         await pubsub.wait_until_ready()
-        for topic, handler in self._topics.items():
-            nursery.start_soon(self._deliver, await pubsub.subscribe(topic), handler)
+        for topic, handlers in self._topics.items():
+            nursery.start_soon(self._deliver, await pubsub.subscribe(topic), handlers)
         self._pubsub = pubsub
 
-    async def _deliver(self, subscription: Any, handler: GossipHandler) -> None:
+    async def _deliver(self, subscription: Any, handlers: list[GossipHandler]) -> None:
         while True:
             message = await subscription.get()
             sender = ID(message.from_id).to_base58()
@@ -155,7 +155,8 @@ class Node:
                 continue  # our own publish, delivered locally
             try:
                 with trio.fail_after(SERVE_WITHIN):
-                    await self._on_asyncio(handler(sender, bytes(message.data)))
+                    for handler in handlers:
+                        await self._on_asyncio(handler(sender, bytes(message.data)))
             except Exception as exc:  # a bad message must not stop the topic
                 log.warning("gossip from %s failed: %s", sender, exc or type(exc).__name__)
 
@@ -166,7 +167,7 @@ class Node:
         given the sender's peer id and the data). Subscribe before `start`."""
         if self._thread is not None:
             raise RuntimeError("subscribe before starting the node")
-        self._topics[topic] = handler
+        self._topics.setdefault(topic, []).append(handler)
 
     async def publish(self, topic: str, data: bytes) -> None:
         """Gossips `data` on `topic` to the peers subscribed to it (NetworkError if not subscribed)."""
