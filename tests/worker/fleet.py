@@ -43,9 +43,11 @@ class Fleet:
         self.procs[name] = proc
         return proc
 
-    def start_worker(self, index: int, *extra: str) -> str:
+    def start_worker(self, index: int, *extra: str, content: bool = True) -> str:
+        """Starts worker `index`; `content=False` leaves it no gateway: it has only what it is told."""
         name = f"worker{index}"
-        self._spawn(name, ["worker", "run", "--dev", str(index), "--stake", "10", "--content", self.gateway_url,
+        gateway = ["--content", self.gateway_url] if content else []
+        self._spawn(name, ["worker", "run", "--dev", str(index), "--stake", "10", *gateway,
                            "--dir", str(self.tmp / name), *extra])  # fmt: skip
         deadline = time.monotonic() + 60
         while time.monotonic() < deadline:
@@ -56,6 +58,12 @@ class Fleet:
             assert self.procs[name].poll() is None, text
             time.sleep(0.1)
         raise AssertionError(f"{name} did not start: {(self.tmp / f'{name}.log').read_text()}")
+
+    def kill_worker(self, index: int) -> None:
+        """SIGKILL, as a crash would."""
+        proc = self.procs[f"worker{index}"]
+        proc.kill()
+        proc.wait(timeout=10)
 
     def stop(self) -> None:
         for proc in self.procs.values():

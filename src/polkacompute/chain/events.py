@@ -215,6 +215,18 @@ class LogReader:
         found.sort(key=lambda e: (e.block_number, e.log_index))
         return found
 
+    async def of_transaction(self, tx_hash: str) -> list[Event]:
+        """The events a mined transaction emitted (none if it is unknown or not mined yet)."""
+        try:
+            response = await self.client.w3.provider.make_request(RPCEndpoint("eth_getTransactionReceipt"), [tx_hash])
+        except (OSError, TimeoutError, Web3Exception) as exc:
+            raise NetworkError(f"the receipt of {tx_hash} could not be read: {exc}") from exc
+        receipt = response.get("result")
+        if not receipt:
+            return []
+        found = (self._decode(entry) for entry in receipt.get("logs") or [])
+        return sorted((e for e in found if e is not None), key=lambda e: e.log_index)
+
     def _queries(self, events: Iterable[str] | None, job_id: int | None) -> list[Topics]:
         """The topic filters (one getLogs request each per batch) for a selection."""
         kinds = list(self._kinds.values())

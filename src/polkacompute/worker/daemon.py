@@ -22,6 +22,7 @@ import aiohttp
 from polkacompute.chain.events import Cursor, Event, LogReader
 from polkacompute.errors import PolkaComputeError
 from polkacompute.p2p import Node, key_pair_of
+from polkacompute.p2p.announce import Announcement, Announcements
 from polkacompute.p2p.channel import P2PChannel
 from polkacompute.p2p.content import serve_content
 from polkacompute.p2p.status import serve_status
@@ -48,6 +49,7 @@ FOLLOWED = ("JobSubmitted", "JobAssigned", "BatchAssigned", "SealCommitted", "Se
             "ProviderRegistered", "ProviderUpdated")  # fmt: skip
 BID_SLA = 600  # seconds promised in bids
 KEEPER_BATCH = 16  # settlements per keeper round
+GOSSIP_PEERS = 32  # registered peers a worker connects to for gossip (more are reached through them)
 
 
 class Worker:
@@ -81,10 +83,12 @@ class Worker:
             except PolkaComputeError as exc:
                 log.warning("runtime %s unavailable, not offered: %s", name, exc)
         self.peers: dict[str, str] = {}  # provider address -> its registered peer id (URL or multiaddr)
+        self.sources: dict[int, list[str]] = {}  # job -> content sources its requester announced
         self.url = ""
         self.now = 0  # the latest block's timestamp, refreshed by a clock task
         self._kept: set[int] = set()  # jobs this keeper tried to settle
         self._started = time.monotonic()
+        self._dials: set[asyncio.Task[int]] = set()  # connections opened to registered peers
 
     # ------------------------------------------------------------------ service
 
@@ -95,7 +99,8 @@ class Worker:
             self.view = ChainView(pc)
             url = await self.gateway.start(config.host, config.port)
             self.url = config.public_url or url
-            if self.node is not None:
+            if self.node is not None:  # requesters' job announcements, checked against this chain and market
+                Announcements(self.node, pc.network.chain_id, pc.deployment.address("JobMarket"), self._announced)
                 await self.node.start()
             self.address = self.node.addrs[0] if self.node is not None else self.url  # what we register
             await self.channel.start()
@@ -194,6 +199,24 @@ class Worker:
         if submitted:
             await self._consider(submitted)
 
+    async def _announced(self, announcement: Announcement) -> None:
+        """A requester's announcement: its jobs from the chain (the receipt it names), taken at once, with
+        the content sources it gave; the follower's copy of the same events is then ignored."""
+        events = await self.reader.of_transaction(announcement.tx_hash)
+        submitted = [e for e in events if e.name == "JobSubmitted" and e.args["requester"] == announcement.requester
+                     and int(e.args["jobId"]) in announcement.job_ids]  # fmt: skip
+        if not submitted:
+            log.info("announcement %s#%d: no such submission on-chain (yet)", announcement.requester,
+                     announcement.seq)  # fmt: skip
+            return
+        for event in submitted:
+            job_id = int(event.args["jobId"])
+            self.sources[job_id] = [s for s in announcement.sources if s.startswith(("http://", "https://", "/"))]
+            self.view.apply(event, [job_id])
+        log.info("announced by %s: %d jobs from %d", announcement.requester, len(submitted),
+                 submitted[0].args["jobId"])  # fmt: skip
+        await self._consider(submitted)
+
     def _active(self, job_id: int) -> bool:
         try:
             return self.state.job(job_id).phase in ACTIVE
@@ -265,8 +288,14 @@ class Worker:
     def _learn_peer(self, event: Event) -> None:
         """Keeps the addresses this worker's transport can reach: gateway URLs or libp2p multiaddrs."""
         peer = bytes(event.args["peerId"]).decode(errors="replace")
-        if peer.startswith("/" if self.node is not None else "http"):
-            self.peers[event.args["provider"]] = peer
+        provider = event.args["provider"]
+        if not peer.startswith("/" if self.node is not None else "http"):
+            return
+        known, self.peers[provider] = self.peers.get(provider), peer
+        if self.node is not None and known != peer and provider != self.me and len(self._dials) < GOSSIP_PEERS:
+            # The registry is the bootstrap list: connected workers gossip to each other.
+            task = asyncio.create_task(self.node.connect([peer]))
+            self._dials.add(task)
 
     async def peer_addresses(self, assignees: list[tuple[str, int]]) -> list[str]:
         """What the given assignees registered as their peer id (gateway URLs or multiaddrs)."""

@@ -113,6 +113,7 @@ class JobDriver:
     def _done(self, job_id: int) -> None:
         self.w.aggregator.forget(job_id)
         self.w.state.drop_meta(f"assigned_at:{job_id}", f"opened_at:{job_id}")
+        self.w.sources.pop(job_id, None)
         for key in [k for k in self._since if k[0] == job_id]:
             del self._since[key]
 
@@ -164,7 +165,8 @@ class JobDriver:
         runtime = w.runtimes[bytes.fromhex(spec["runtimeId"])]
         digests = bytes.fromhex(spec["programDigest"]), bytes.fromhex(spec["inputDigest"])
         package = JobPackage.from_chain(runtime, *digests, spec["fuelLimit"], spec["timeLimit"])
-        peers = [p for p in await w.peer_addresses(job.assignees) if p]
+        # The requester's announced sources first (they published the content), then the other assignees.
+        peers = [*w.sources.get(job_id, ()), *(p for p in await w.peer_addresses(job.assignees) if p)]
         try:
             for cid in (package.program, package.input):
                 await self._fetch(cid, peers)
@@ -195,15 +197,16 @@ class JobDriver:
         w.metrics.jobs.labels("executed").inc()
 
     async def _fetch(self, cid: str, peers: list[str]) -> None:
-        """From the configured gateways, else from the other assignees (their gateways, or libp2p)."""
+        """From the configured gateways, else from `peers`: gateway URLs over HTTP, multiaddrs over libp2p."""
         w = self.w
-        if w.node is None:
-            await fetch(cid, [*w.config.content_sources, *peers], store=w.store, session=w.http)
-            return
+        urls = [*w.config.content_sources, *(p for p in peers if p.startswith("http"))]
+        addrs = [p for p in peers if p.startswith("/")]
         try:
-            await fetch(cid, w.config.content_sources, store=w.store, session=w.http)
+            await fetch(cid, urls, store=w.store, session=w.http)
         except ContentError:
-            await fetch_from_peers(w.node, cid, peers, store=w.store)
+            if w.node is None or not addrs:
+                raise
+            await fetch_from_peers(w.node, cid, addrs, store=w.store)
 
     async def _commit(self, job_id: int, job: JobView) -> None:
         """Offers the seal for the batch's one `commitSeals`; commits alone if that does not come in time."""

@@ -1,0 +1,75 @@
+"""Five workers over libp2p with no gateway of their own: a requester's gossiped announcement reaches
+them all and tells them where the content is; a forged one is dropped; a killed worker stalls nobody."""
+
+import asyncio
+import json
+
+from polkacompute.chain.accounts import dev_account
+from polkacompute.chain.events import LogReader
+from polkacompute.p2p import Node, key_pair_of
+from polkacompute.p2p.announce import TOPIC, Announcement, Announcer
+from polkacompute.runtimes import get_runtime, pack
+from polkacompute.sdk import AsyncClient, JobSpec, JobStatus
+
+from .fleet import ETH, ROOT, Fleet
+
+WORKERS = (2, 3, 4, 5, 6)
+
+
+def test_announced_jobs_run_on_workers_that_only_know_what_gossip_told_them(fleet: Fleet, anvil, deployment) -> None:
+    runtime = get_runtime("wasi")
+    program = (ROOT / "templates" / "c-wordcount" / "build" / "wordcount.wasm").read_bytes()
+    packages = [pack(fleet.store, runtime, program, f"announced input {i}\n".encode(), fuel=10**9, time_s=60)
+                for i in range(3)]  # fmt: skip
+    for index in WORKERS:
+        fleet.start_worker(index, "--p2p", content=False)
+    fleet.kill_worker(6)  # registered, then gone: its peers must not wait on it
+
+    async def go() -> tuple[list, list]:  # type: ignore[type-arg]
+        async with AsyncClient(anvil, signer=dev_account(1), deployment=deployment) as pc:
+            registered = await LogReader(pc.chain, pc.deployment.addresses).read(
+                pc.deployment.block, await pc.chain.block_number(), events=["ProviderRegistered"]
+            )
+            addrs = [bytes(e.args["peerId"]).decode() for e in registered]
+            market = pc.deployment.address("JobMarket")
+            node = Node(key_pair_of(dev_account(1)))
+            announcer = Announcer(node, dev_account(1), anvil.chain_id, market)
+            forger = Node(key_pair_of(dev_account(9)))
+            forger.subscribe(TOPIC, lambda sender, data: asyncio.sleep(0))
+            await node.start()
+            await forger.start()
+            try:
+                assert await node.connect(addrs, within=3) == len(WORKERS) - 1  # the killed one is skipped
+                await forger.connect(addrs[:1], within=3)
+                await asyncio.sleep(2.0)  # subscriptions exchanged, meshes built
+                now = await pc.now()
+                specs = [JobSpec(p.program_digest, p.input_digest, p.runtime_id, 3, 2, ETH // 100, now + 600,
+                                 now + 1200, fuel_limit=p.fuel, time_limit=p.time_s, bid_window=1)
+                         for p in packages]  # fmt: skip
+                first = await pc.jobs.count() + 1
+                receipt = await pc.chain.send(pc.market.functions.submitJobs([s.to_tuple() for s in specs]),
+                                              value=sum(s.budget for s in specs))  # fmt: skip
+                ids = list(range(first, first + len(specs)))
+                tx_hash = "0x" + bytes(receipt["transactionHash"]).hex()
+                await announcer.announce(tx_hash, ids, [fleet.gateway_url])
+                forged = Announcement(dev_account(1).address, 1, 1, tx_hash, tuple(ids), ("http://127.0.0.1:9/",),
+                                      forger.addrs[0]).signed_by(dev_account(9), anvil.chain_id, market)  # fmt: skip
+                await forger.publish(TOPIC, json.dumps(forged.to_json()).encode())
+                for job_id in ids:
+                    await pc.jobs.wait(job_id, timeout=90)
+                return [await pc.jobs.result(j) for j in ids], ids
+            finally:
+                await node.stop()
+                await forger.stop()
+
+    try:
+        results, ids = asyncio.run(go())
+    except Exception:
+        print(fleet.logs())
+        raise
+    assert all(r.job.status is JobStatus.FINALIZED for r in results), fleet.logs()
+    logs = {i: (fleet.tmp / f"worker{i}.log").read_text() for i in WORKERS[:-1]}
+    for text in logs.values():
+        assert f"announced by {dev_account(1).address}: 3 jobs from {ids[0]}" in text, fleet.logs()
+        assert f"is signed by {dev_account(9).address}, not by its requester" in text, fleet.logs()  # dropped
+    assert all(len(r.paid) >= 2 for r in results), fleet.logs()
