@@ -1,15 +1,17 @@
 """Five workers over libp2p with no gateway of their own: a requester's gossiped announcement reaches
-them all and tells them where the content is; a forged one is dropped; a killed worker stalls nobody."""
+them all and tells them which peer holds the content (not the requester); a forged one is dropped; a
+killed worker stalls nobody."""
 
 import asyncio
 import json
 
 from polkacompute.chain.accounts import dev_account
 from polkacompute.chain.events import LogReader
-from polkacompute.p2p import Node, key_pair_of
+from polkacompute.p2p import Node, key_pair_of, peer_id_of
 from polkacompute.p2p.announce import TOPIC, Announcement, Announcer
 from polkacompute.runtimes import get_runtime, pack
 from polkacompute.sdk import AsyncClient, JobSpec, JobStatus
+from polkacompute.store import ContentStore
 
 from .fleet import ETH, ROOT, Fleet
 
@@ -21,6 +23,10 @@ def test_announced_jobs_run_on_workers_that_only_know_what_gossip_told_them(flee
     program = (ROOT / "templates" / "c-wordcount" / "build" / "wordcount.wasm").read_bytes()
     packages = [pack(fleet.store, runtime, program, f"announced input {i}\n".encode(), fuel=10**9, time_s=60)
                 for i in range(3)]  # fmt: skip
+    holder = ContentStore(fleet.tmp / "worker2" / "store")  # worker 2 already holds the content
+    for package in packages:
+        for cid in (package.program, package.input):
+            holder.put(fleet.store.get(cid))
     for index in WORKERS:
         fleet.start_worker(index, "--p2p", content=False)
     fleet.kill_worker(6)  # registered, then gone: its peers must not wait on it
@@ -51,7 +57,8 @@ def test_announced_jobs_run_on_workers_that_only_know_what_gossip_told_them(flee
                                               value=sum(s.budget for s in specs))  # fmt: skip
                 ids = list(range(first, first + len(specs)))
                 tx_hash = "0x" + bytes(receipt["transactionHash"]).hex()
-                await announcer.announce(tx_hash, ids, [fleet.gateway_url])
+                holder_addr = next(a for a in addrs if a.endswith(peer_id_of(dev_account(2))))
+                await announcer.announce(tx_hash, ids, [holder_addr])  # not the requester's gateway: a peer
                 forged = Announcement(dev_account(1).address, 1, 1, tx_hash, tuple(ids), ("http://127.0.0.1:9/",),
                                       forger.addrs[0]).signed_by(dev_account(9), anvil.chain_id, market)  # fmt: skip
                 await forger.publish(TOPIC, json.dumps(forged.to_json()).encode())
