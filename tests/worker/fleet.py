@@ -78,6 +78,20 @@ class Fleet:
         return "\n".join(f"--- {p.name}\n{p.read_text()[-3000:]}" for p in sorted(self.tmp.glob("*.log")))
 
 
+def registered_peers(anvil: Network, deployment: Deployment) -> dict[str, str]:
+    """Provider address -> the peer id it registered last (a multiaddr, or a gateway URL over HTTP)."""
+    from polkacompute.chain.events import LogReader
+
+    async def go() -> dict[str, str]:
+        async with AsyncClient(anvil, deployment=deployment) as pc:
+            found = await LogReader(pc.chain, pc.deployment.addresses).read(
+                pc.deployment.block, await pc.chain.block_number(), events=["ProviderRegistered", "ProviderUpdated"]
+            )
+        return {str(e.args["provider"]): bytes(e.args["peerId"]).decode() for e in found}
+
+    return asyncio.run(go())
+
+
 def submit(anvil: Network, deployment: Deployment, package, replicas: int, quorum: int, price: int = ETH // 100) -> int:  # type: ignore[no-untyped-def]
     async def go() -> int:
         async with AsyncClient(anvil, signer=dev_account(1), deployment=deployment) as pc:

@@ -1,25 +1,26 @@
 """What a worker accepts from other workers: only messages signed by their sender that fit the chain.
 
-A real job runs through three worker processes; then crafted messages are posted to one of them, as
-a hostile peer could, and its answer says how many it kept.
+A real job runs through three worker processes; then a hostile libp2p peer sends crafted messages to
+one of them on the workers' protocols, and its answer says how many it kept.
 """
 
 import asyncio
+import json
 import time
 from typing import Any
 
-import aiohttp
-
 from polkacompute.chain.accounts import dev_account
+from polkacompute.errors import NetworkError
+from polkacompute.p2p import Node, key_pair_of
+from polkacompute.p2p.channel import protocol_of
 from polkacompute.runtimes import get_runtime, pack
 from polkacompute.sdk import AsyncClient, JobStatus
 from polkacompute.sdk.work import sign_bid
 from polkacompute.worker.messages import BidOffer, Opening, Openings, SealOffer
 from polkacompute.worker.state import Phase, WorkerState
 
-from .fleet import ROOT, Fleet, submit, wait_terminal
+from .fleet import ROOT, Fleet, registered_peers, submit, wait_terminal
 
-JSON = {"Content-Type": "application/json"}
 
 
 def test_forged_wrong_and_malformed_messages_are_refused(fleet: Fleet, anvil, deployment) -> None:
@@ -47,17 +48,25 @@ def test_forged_wrong_and_malformed_messages_are_refused(fleet: Fleet, anvil, de
     def bundle(signer: Any, opening: Opening) -> list[dict[str, Any]]:
         return [Openings.signed(signer, [opening], chain_id, market).to_json()]
 
+    hostile = Node(key_pair_of(stranger))  # a peer of the network, on its own
+    addr = registered_peers(anvil, deployment)[dev_account(3).address]
+
     async def post(topic: str, body: Any) -> tuple[int, str]:
-        async with aiohttp.ClientSession() as client:
-            raw = (
-                {"data": body, "headers": {"Content-Type": "application/json"}}
-                if isinstance(body, bytes)
-                else {"json": body}
-            )
-            async with client.post(f"{fleet.worker_urls[3]}/p2p/{topic}", **raw) as response:
-                return response.status, await response.text()
+        data = body if isinstance(body, bytes) else json.dumps(body).encode()
+        try:
+            answer = json.loads(await hostile.request(addr, protocol_of(topic), data))
+        except NetworkError:  # the protocol is not served: refused at negotiation
+            return 404, "not served"
+        return int(answer["status"]), str(answer["text"])
 
     async def run() -> None:
+        await hostile.start()
+        try:
+            await check()
+        finally:
+            await hostile.stop()
+
+    async def check() -> None:
         assert await post("openings", bundle(worker2, honest)) == (200, "1")
         assert await post("openings", [forged.to_json()]) == (200, "0")  # a signature is not the sender's
         assert await post("openings", [Openings.signed(worker2, [wrong_salt], chain_id, market).to_json()]) == (

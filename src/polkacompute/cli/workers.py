@@ -92,7 +92,14 @@ def worker_run(
     max_fuel: Annotated[int, typer.Option(help="Decline jobs with a larger fuel limit.")] = 10**11,
     processes: Annotated[int, typer.Option(help="Sandbox processes.")] = 1,
     finalize_grace: Annotated[float, typer.Option(help="Seconds each assignee in line waits to finalize.")] = 2.0,
-    p2p: Annotated[bool, typer.Option(help="Talk to other workers over libp2p (else HTTP).")] = False,
+    p2p: Annotated[
+        bool,
+        typer.Option(
+            "--p2p/--http-channel",
+            help="Talk to other workers over libp2p, or over "
+            "HTTP to their gateways (no announcements, no peer content).",
+        ),
+    ] = True,
     p2p_port: Annotated[int, typer.Option(help="libp2p TCP port (0: any free one).")] = 0,
     log_format: Annotated[str, typer.Option(help="human or json.")] = "human",
     network: NetworkOpt = "local",

@@ -38,7 +38,7 @@ class WorkerConfig:
     port: int = 0
     public_url: str | None = None  # what other workers use to reach the gateway (default: http://host:port)
     content_sources: tuple[str, ...] = ()  # gateways to fetch programs and inputs from (requesters', IPFS...)
-    p2p: bool = False  # messages and content between workers over libp2p (else the interim HTTP channel)
+    p2p: bool = True  # messages, announcements and content between workers over libp2p (else over HTTP)
     p2p_port: int = 0
     poll_interval: float | None = None  # seconds between looks for new blocks (default: the network's, >= 50 ms)
     finalize_grace: float = 2.0  # seconds each assignee in line waits for the one before it (assign, commit, finalize)
