@@ -181,8 +181,8 @@ def main() -> int:
     }
     result["targets_met_by"] = met
     result["targets_met"] = all(met.values())
-    result["setup"] = ("anvil --block-time 1; 3 worker processes (1 sandbox process each), a gateway and the "
-                       "requester on this machine; (3,2) tiny wasm jobs, 1 s bid window")  # fmt: skip
+    result["setup"] = ("anvil --block-time 1; 3 worker processes (1 sandbox process each) talking over libp2p, "
+                       "a gateway and the requester on this machine; (3,2) tiny wasm jobs, 1 s bid window")  # fmt: skip
     return publish_report(result, args.out)
 
 
