@@ -22,7 +22,6 @@ from polkacompute.worker.state import Phase, WorkerState
 from .fleet import ROOT, Fleet, registered_peers, submit, wait_terminal
 
 
-
 def test_forged_wrong_and_malformed_messages_are_refused(fleet: Fleet, anvil, deployment) -> None:
     runtime = get_runtime("wasi")
     program = (ROOT / "templates" / "c-wordcount" / "build" / "wordcount.wasm").read_bytes()

@@ -11,7 +11,7 @@ from polkacompute.p2p import peer_id_of
 from polkacompute.runtimes import get_runtime, pack
 from polkacompute.sdk import AsyncClient, JobStatus
 
-from .fleet import CLI, ROOT, Fleet, run_batch
+from .fleet import CLI, ROOT, Fleet, registered_peers, run_batch
 
 
 def test_workers_over_libp2p_run_a_batch(fleet: Fleet, anvil, deployment) -> None:
@@ -20,7 +20,7 @@ def test_workers_over_libp2p_run_a_batch(fleet: Fleet, anvil, deployment) -> Non
     packages = [pack(fleet.store, runtime, program, f"p2p input {i}\n".encode(), fuel=10**9, time_s=60)
                 for i in range(4)]  # fmt: skip
     for index in (2, 3, 4):
-        fleet.start_worker(index, "--p2p")
+        fleet.start_worker(index)  # libp2p is the default
 
     results, events = run_batch(fleet, anvil, deployment, packages)
     assert all(r.job.status is JobStatus.FINALIZED for r in results), fleet.logs()
@@ -56,3 +56,20 @@ def test_workers_over_libp2p_run_a_batch(fleet: Fleet, anvil, deployment) -> Non
                              capture_output=True, text=True, timeout=60)  # fmt: skip
     assert refused.returncode != 0
     assert "failed" in refused.stderr or "no answer" in refused.stderr, refused.stderr
+
+
+def test_workers_over_the_http_channel_run_a_batch(fleet: Fleet, anvil, deployment) -> None:
+    """`--http-channel`: the same messages POSTed to each other's gateways, found by registered URL."""
+    runtime = get_runtime("wasi")
+    program = (ROOT / "templates" / "c-wordcount" / "build" / "wordcount.wasm").read_bytes()
+    packages = [pack(fleet.store, runtime, program, f"http input {i}\n".encode(), fuel=10**9, time_s=60)
+                for i in range(3)]  # fmt: skip
+    for index in (2, 3, 4):
+        fleet.start_worker(index, "--http-channel")
+    results, events = run_batch(fleet, anvil, deployment, packages)
+    assert all(r.job.status is JobStatus.FINALIZED for r in results), fleet.logs()
+    assert all(len(r.paid) == 3 for r in results), fleet.logs()
+    assert len({e.tx_hash for e in events if e.name == "SealsCommitted"}) == 1
+    assert len({e.tx_hash for e in events if e.name == "JobFinalized"}) == 1
+    peers = registered_peers(anvil, deployment)
+    assert all(peers[dev_account(i).address] == fleet.worker_urls[i] for i in (2, 3, 4)), peers

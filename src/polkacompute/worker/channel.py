@@ -4,7 +4,7 @@
 delivers each peer the messages queued for it as one JSON list every `flush_interval` (fifty openings
 to a peer cost one request, not fifty); an arriving list goes message by message to the topic's
 handler, which checks and keeps it (malformed ones are dropped and logged). Transports:
-- `HttpChannel`: a POST to `/p2p/<topic>` on the peer's gateway (the interim transport);
+- `HttpChannel`: a POST to `/p2p/<topic>` on the peer's gateway (`worker run --http-channel`);
 - `polkacompute.p2p.channel.P2PChannel`: a libp2p request/response stream per topic.
 """
 

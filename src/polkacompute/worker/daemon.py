@@ -71,7 +71,7 @@ class Worker:
             self.channel = P2PChannel(self.node, handlers)
             serve_content(self.node, self.store)
             serve_status(self.node, config.signer, config.network.chain_id, self._status)
-        else:  # the interim transport: each worker's gateway URL is its peer id
+        else:  # --http-channel: each worker's gateway URL is its peer id
             self.channel = HttpChannel(self.gateway.app, handlers)
         self.metrics = Metrics()
         self.metrics.attach(self.gateway.app)
