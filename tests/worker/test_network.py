@@ -1,6 +1,6 @@
 """Five workers over libp2p with no gateway of their own: a requester's gossiped announcement reaches
 them all and tells them which peer holds the content (not the requester); a forged one is dropped; a
-killed worker stalls nobody."""
+killed worker stalls nobody; the DHT then knows who offers the runtime and who holds the program."""
 
 import asyncio
 import json
@@ -38,7 +38,7 @@ def test_announced_jobs_run_on_workers_that_only_know_what_gossip_told_them(flee
             )
             addrs = [bytes(e.args["peerId"]).decode() for e in registered]
             market = pc.deployment.address("JobMarket")
-            node = Node(key_pair_of(dev_account(1)))
+            node = Node(key_pair_of(dev_account(1)), dht=True)
             announcer = Announcer(node, dev_account(1), anvil.chain_id, market)
             forger = Node(key_pair_of(dev_account(9)))
             forger.subscribe(TOPIC, lambda sender, data: asyncio.sleep(0))
@@ -64,6 +64,12 @@ def test_announced_jobs_run_on_workers_that_only_know_what_gossip_told_them(flee
                 await forger.publish(TOPIC, json.dumps(forged.to_json()).encode())
                 for job_id in ids:
                     await pc.jobs.wait(job_id, timeout=90)
+                # The DHT knows who offers the wasi runtime, and who ran (so holds) the program.
+                offering = await node.find_providers("polkacompute/runtime/wasi")
+                holding = await node.find_providers(packages[0].program)
+                live = {a for a in addrs if not a.endswith(peer_id_of(dev_account(6)))}
+                assert live <= set(offering) <= set(addrs), offering  # the killed one may have provided first
+                assert len(holding) >= 3, holding
                 return [await pc.jobs.result(j) for j in ids], ids
             finally:
                 await node.stop()

@@ -14,7 +14,8 @@ import logging
 from collections.abc import Awaitable, Callable, Sequence
 
 from polkacompute.errors import ContentError, NetworkError
-from polkacompute.p2p.node import MAX_MESSAGE, Node
+from polkacompute.p2p.framing import MAX_MESSAGE
+from polkacompute.p2p.node import Node
 from polkacompute.store import ContentStore, digest_of
 from polkacompute.store.sources import first_verified
 

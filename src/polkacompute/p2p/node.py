@@ -20,7 +20,6 @@ import contextlib
 import logging
 import threading
 from collections.abc import Awaitable, Callable, Coroutine
-from dataclasses import dataclass
 from typing import Any, TypeVar
 
 import multiaddr  # type: ignore[import-untyped]
@@ -30,7 +29,7 @@ from libp2p.crypto.keys import KeyPair
 from libp2p.crypto.x25519 import X25519PrivateKey
 from libp2p.custom_types import TProtocol
 from libp2p.host.basic_host import BasicHost
-from libp2p.network.stream.exceptions import StreamEOF
+from libp2p.kad_dht.kad_dht import DHTMode, KadDHT
 from libp2p.peer.id import ID
 from libp2p.peer.peerinfo import info_from_p2p_addr
 from libp2p.pubsub.gossipsub import PROTOCOL_ID as GOSSIPSUB
@@ -43,13 +42,23 @@ from libp2p.stream_muxer.yamux.yamux import Yamux
 from libp2p.tools.anyio_service import background_trio_service
 
 from polkacompute.errors import NetworkError
+from polkacompute.p2p.framing import MAX_MESSAGE, Line, read_message, write_message
 
 log = logging.getLogger(__name__)
+
+
+class _QuietCleanClose(logging.Filter):
+    """py-libp2p's DHT logs a warning with an empty reason whenever a peer closes a stream cleanly."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        return not (record.msg == "Failed to read DHT message from stream: %s" and not str(record.args[0]))  # type: ignore[index]
+
+
+logging.getLogger("libp2p.kad_dht.kad_dht").addFilter(_QuietCleanClose())
 
 Handler = Callable[[str, bytes], Coroutine[Any, Any, bytes]]  # (remote peer id, request) -> response
 T = TypeVar("T")
 GossipHandler = Callable[[str, bytes], Coroutine[Any, Any, None]]  # (sender peer id, data)
-MAX_MESSAGE = 16 * 1024 * 1024  # bytes in one request or response
 START_WITHIN = 10.0  # seconds for a host to listen
 SERVE_WITHIN = 30.0  # seconds to answer one request
 
@@ -57,7 +66,7 @@ SERVE_WITHIN = 30.0  # seconds to answer one request
 class Node:
     """One libp2p host. `start`/`stop` from asyncio; `handle` a protocol; `request` a peer."""
 
-    def __init__(self, key_pair: KeyPair, *, host: str = "127.0.0.1", port: int = 0) -> None:
+    def __init__(self, key_pair: KeyPair, *, host: str = "127.0.0.1", port: int = 0, dht: bool = False) -> None:
         self._key_pair = key_pair
         self._listen = multiaddr.Multiaddr(f"/ip4/{host}/tcp/{port}")
         self._handlers: dict[str, Handler] = {}
@@ -66,11 +75,13 @@ class Node:
         self._stopping: trio.Event | None = None
         self._host: BasicHost | None = None
         self._nursery: trio.Nursery | None = None
-        self._lines: dict[tuple[str, str], _Line] = {}  # (peer multiaddr, protocol) -> open stream
+        self._lines: dict[tuple[str, str], Line] = {}  # (peer multiaddr, protocol) -> open stream
         self._opening: dict[tuple[str, str], trio.Lock] = {}
         self._loop: asyncio.AbstractEventLoop | None = None
         self._topics: dict[str, list[GossipHandler]] = {}
         self._pubsub: Pubsub | None = None
+        self._dht_wanted = dht
+        self._dht: KadDHT | None = None
         self.peer_id = ID.from_pubkey(key_pair.public_key).to_base58()
         self.addrs: list[str] = []
 
@@ -125,6 +136,9 @@ class Node:
                 host.set_stream_handler(TProtocol(protocol), self._serve)
             if self._topics:
                 await self._start_gossip(host, stack, nursery)
+            if self._dht_wanted:  # Kademlia, in server mode: every worker also answers others' lookups
+                self._dht = KadDHT(host, DHTMode.SERVER)
+                await stack.enter_async_context(background_trio_service(self._dht))
             self.addrs = [str(a) for a in host.get_addrs()]
             started.set_result(None)
             await self._stopping.wait()
@@ -186,8 +200,11 @@ class Node:
 
         async def dial(addr: str) -> bytes:
             assert self._host is not None
+            info = info_from_p2p_addr(multiaddr.Multiaddr(addr))
             with trio.fail_after(within):
-                await self._host.connect(info_from_p2p_addr(multiaddr.Multiaddr(addr)))
+                await self._host.connect(info)
+                if self._dht is not None:
+                    await self._dht.add_peer(info.peer_id)
             return b""
 
         reached = 0
@@ -216,10 +233,10 @@ class Node:
         remote = stream.muxed_conn.peer_id.to_base58()
         protocol = str(stream.get_protocol())
         try:
-            while (request := await _read_message(stream, idle_ok=True)) is not None:
+            while (request := await read_message(stream, idle_ok=True)) is not None:
                 with trio.fail_after(SERVE_WITHIN):
                     response = await self._on_asyncio(self._handlers[protocol](remote, request))
-                    await _write_message(stream, response)
+                    await write_message(stream, response)
             await stream.close()
         except Exception as exc:  # a bad or slow peer must not take the host down
             log.warning("%s from %s failed: %s", protocol, remote, exc or type(exc).__name__)
@@ -241,8 +258,8 @@ class Node:
                     line = await self._line(addr, protocol)
                     async with line.lock:
                         try:
-                            await _write_message(line.stream, payload)
-                            answer = await _read_message(line.stream)
+                            await write_message(line.stream, payload)
+                            answer = await read_message(line.stream)
                             assert answer is not None
                             return answer
                         except BaseException:
@@ -260,7 +277,7 @@ class Node:
         except Exception as exc:
             raise NetworkError(f"{protocol} to {addr} failed: {exc or type(exc).__name__}") from exc
 
-    async def _line(self, addr: str, protocol: str) -> _Line:
+    async def _line(self, addr: str, protocol: str) -> Line:
         """The open stream to `addr` for `protocol`, opened (connection included) if there is none."""
         key = (addr, protocol)
         async with self._opening.setdefault(key, trio.Lock()):
@@ -272,23 +289,61 @@ class Node:
             info = info_from_p2p_addr(multiaddr.Multiaddr(addr))
             await self._host.connect(info)
             stream = await self._host.new_stream(info.peer_id, [TProtocol(protocol)])
-            line = self._lines[key] = _Line(stream, trio.Lock())
+            line = self._lines[key] = Line(stream, trio.Lock())
             return line
 
-    async def _drop(self, addr: str, protocol: str, line: _Line) -> None:
+    async def _drop(self, addr: str, protocol: str, line: Line) -> None:
         if self._lines.get((addr, protocol)) is line:
             del self._lines[(addr, protocol)]
         with trio.CancelScope(shield=True), contextlib.suppress(Exception):
             await line.stream.reset()
 
+    # ------------------------------------------------------------------ Kademlia provider records
+
+    async def provide(self, key: str, *, within: float = 10.0) -> None:
+        """Announces in the DHT that this node provides `key` (a CID, or a name such as a capability)."""
+        dht = self._require_dht()
+
+        async def run() -> bytes:
+            with trio.fail_after(within):
+                await dht.provide(key)
+            return b""
+
+        await self._on_trio(run)
+
+    async def find_providers(self, key: str, *, count: int = 20, within: float = 10.0) -> list[str]:
+        """The multiaddrs (ending in /p2p/<peer id>) of the nodes the DHT knows to provide `key`."""
+        dht = self._require_dht()
+
+        async def run() -> list[str]:
+            with trio.fail_after(within):
+                found = await dht.find_providers(key, count)
+            addrs: dict[str, str] = {}
+            for info in found:
+                peer = info.peer_id.to_base58()
+                if peer != self.peer_id and info.addrs and peer not in addrs:
+                    base = str(info.addrs[0])
+                    addrs[peer] = base if base.endswith(f"/p2p/{peer}") else f"{base}/p2p/{peer}"
+            return list(addrs.values())
+
+        try:
+            return await self._on_trio(run)
+        except trio.TooSlowError:
+            raise NetworkError(f"no DHT answer for {key} within {within:.0f}s") from None
+
+    def _require_dht(self) -> KadDHT:
+        if self._dht is None:
+            raise NetworkError("this node runs no DHT (Node(..., dht=True))")
+        return self._dht
+
     # ------------------------------------------------------------------ the bridges (no thread blocks on either)
 
-    async def _on_trio(self, fn: Callable[[], Awaitable[bytes]]) -> bytes:
+    async def _on_trio(self, fn: Callable[[], Awaitable[T]]) -> T:
         """Runs `fn` in the host's trio loop and awaits its result from asyncio."""
         loop = asyncio.get_running_loop()
-        future: asyncio.Future[bytes] = loop.create_future()
+        future: asyncio.Future[T] = loop.create_future()
 
-        def settle(result: bytes | None, error: BaseException | None) -> None:
+        def settle(result: T | None, error: BaseException | None) -> None:
             if future.done():  # the asyncio caller gave up meanwhile
                 return
             if error is None:
@@ -333,42 +388,3 @@ class Node:
         finally:
             future.cancel()  # a no-op once done; otherwise trio gave up (timeout, shutdown)
         return future.result()
-
-
-@dataclass
-class _Line:
-    """A stream kept open to one peer for one protocol; `lock` keeps its requests one at a time."""
-
-    stream: Any
-    lock: trio.Lock
-    reused: bool = False
-
-
-async def _write_message(stream: Any, data: bytes) -> None:
-    await stream.write(len(data).to_bytes(4, "big") + data)
-
-
-async def _read_message(stream: Any, *, idle_ok: bool = False) -> bytes | None:
-    """The next length-prefixed message; with `idle_ok`, None if the stream ends between messages."""
-    head = await _read_exactly(stream, 4, empty_ok=idle_ok)
-    if head is None:
-        return None
-    size = int.from_bytes(head, "big")
-    if size > MAX_MESSAGE:
-        raise NetworkError(f"a message of {size} bytes is over the {MAX_MESSAGE}-byte limit")
-    return await _read_exactly(stream, size)
-
-
-async def _read_exactly(stream: Any, n: int, *, empty_ok: bool = False) -> bytes | None:
-    data = b""
-    while len(data) < n:
-        try:
-            chunk = await stream.read(n - len(data))
-        except StreamEOF:
-            chunk = b""
-        if not chunk:
-            if empty_ok and not data:
-                return None
-            raise NetworkError(f"the stream ended after {len(data)} of {n} bytes")
-        data += chunk
-    return data

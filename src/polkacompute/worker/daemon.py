@@ -15,6 +15,7 @@ import logging
 import random
 import time
 from collections import defaultdict
+from collections.abc import Coroutine
 from typing import Any
 
 import aiohttp
@@ -67,7 +68,7 @@ class Worker:
         self.node: Node | None = None
         self.channel: Channel
         if config.p2p:  # workers find each other by the multiaddr they registered as their peer id
-            self.node = Node(key_pair_of(config.signer), host=config.host, port=config.p2p_port)
+            self.node = Node(key_pair_of(config.signer), host=config.host, port=config.p2p_port, dht=True)
             self.channel = P2PChannel(self.node, handlers)
             serve_content(self.node, self.store)
             serve_status(self.node, config.signer, config.network.chain_id, self._status)
@@ -88,7 +89,9 @@ class Worker:
         self.now = 0  # the latest block's timestamp, refreshed by a clock task
         self._kept: set[int] = set()  # jobs this keeper tried to settle
         self._started = time.monotonic()
-        self._dials: set[asyncio.Task[int]] = set()  # connections opened to registered peers
+        self._dialed = 0  # registered peers connected to
+        self._background: set[asyncio.Task[None]] = set()
+        self._provided: set[str] = set()  # DHT keys announced
 
     # ------------------------------------------------------------------ service
 
@@ -112,6 +115,8 @@ class Worker:
                 self.now = await pc.now()
                 await self._load_peers()
                 await self._ensure_registered()
+                for runtime in self.runtimes.values():  # who offers what, findable without the chain
+                    self.provide(f"polkacompute/runtime/{runtime.name}")
                 start = int(self.state.get_meta("next_block") or pc.deployment.block)
                 for record in self.state.jobs(*ACTIVE):
                     self.driver.drive(record.job_id)  # resume where the last run stopped
@@ -292,10 +297,29 @@ class Worker:
         if not peer.startswith("/" if self.node is not None else "http"):
             return
         known, self.peers[provider] = self.peers.get(provider), peer
-        if self.node is not None and known != peer and provider != self.me and len(self._dials) < GOSSIP_PEERS:
-            # The registry is the bootstrap list: connected workers gossip to each other.
-            task = asyncio.create_task(self.node.connect([peer]))
-            self._dials.add(task)
+        if self.node is not None and known != peer and provider != self.me and self._dialed < GOSSIP_PEERS:
+            # The registry is the bootstrap list: connected workers gossip and route DHT lookups.
+            self._dialed += 1
+            self.later(self.node.connect([peer]))
+
+    def later(self, work: Coroutine[Any, Any, Any]) -> None:
+        """Runs `work` in the background (network chores nothing waits for); failures are logged."""
+
+        async def run() -> None:
+            try:
+                await work
+            except PolkaComputeError as exc:
+                log.info("background: %s", exc)
+
+        task = asyncio.create_task(run())
+        self._background.add(task)
+        task.add_done_callback(self._background.discard)
+
+    def provide(self, key: str) -> None:
+        """Puts a provider record for `key` (a CID or a capability) in the DHT, once."""
+        if self.node is not None and key not in self._provided:
+            self._provided.add(key)
+            self.later(self.node.provide(key))
 
     async def peer_addresses(self, assignees: list[tuple[str, int]]) -> list[str]:
         """What the given assignees registered as their peer id (gateway URLs or multiaddrs)."""

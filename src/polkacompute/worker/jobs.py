@@ -15,7 +15,7 @@ import logging
 import time
 from typing import TYPE_CHECKING, Any
 
-from polkacompute.errors import ContentError, PolkaComputeError, TransactionError
+from polkacompute.errors import ContentError, NetworkError, PolkaComputeError, TransactionError
 from polkacompute.p2p.content import fetch_from_peers
 from polkacompute.runtimes import JobPackage
 from polkacompute.sdk.models import JobStatus
@@ -170,6 +170,7 @@ class JobDriver:
         try:
             for cid in (package.program, package.input):
                 await self._fetch(cid, peers)
+            w.provide(package.program)  # programs are run again: others may fetch them here
         except ContentError as exc:
             log.error("job %d: content unavailable, not committing: %s", job_id, exc)
             w.state.advance(job_id, Phase.ABANDONED, reason=f"content unavailable: {exc}")
@@ -197,16 +198,27 @@ class JobDriver:
         w.metrics.jobs.labels("executed").inc()
 
     async def _fetch(self, cid: str, peers: list[str]) -> None:
-        """From the configured gateways, else from `peers`: gateway URLs over HTTP, multiaddrs over libp2p."""
+        """From the configured gateways, else from `peers` (gateway URLs over HTTP, multiaddrs over
+        libp2p), else from whoever the DHT says provides it."""
         w = self.w
         urls = [*w.config.content_sources, *(p for p in peers if p.startswith("http"))]
         addrs = [p for p in peers if p.startswith("/")]
         try:
             await fetch(cid, urls, store=w.store, session=w.http)
         except ContentError:
-            if w.node is None or not addrs:
+            if w.node is None:
                 raise
-            await fetch_from_peers(w.node, cid, addrs, store=w.store)
+            try:
+                await fetch_from_peers(w.node, cid, addrs, store=w.store)
+            except ContentError as exc:
+                try:
+                    providers = await w.node.find_providers(cid)
+                except NetworkError as lookup:
+                    raise ContentError(f"{exc}; and the DHT lookup failed: {lookup}") from lookup
+                if not providers:
+                    raise ContentError(f"{exc}; and the DHT knows no provider") from exc
+                log.info("%s: from the DHT's providers %s", cid, providers)
+                await fetch_from_peers(w.node, cid, providers, store=w.store)
 
     async def _commit(self, job_id: int, job: JobView) -> None:
         """Offers the seal for the batch's one `commitSeals`; commits alone if that does not come in time."""
