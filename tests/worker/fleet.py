@@ -23,32 +23,36 @@ ETH = 10**18
 class Fleet:
     """A requester gateway and worker processes, each with its own directory and log."""
 
-    def __init__(self, tmp: Path, anvil: Network, deployment: Deployment) -> None:
+    def __init__(self, tmp: Path, anvil: Network, deployment: Deployment, host: str = "127.0.0.1") -> None:
         self.tmp = tmp
         save_deployment(deployment, tmp / "deployments")
         self.env = {**os.environ, "POLKACOMPUTE_RPC_URL": anvil.rpc_url, "POLKACOMPUTE_HOME": str(tmp / "home"),
                     "POLKACOMPUTE_DEPLOYMENTS": str(tmp / "deployments")}  # fmt: skip
         self.procs: dict[str, subprocess.Popen[str]] = {}
         self.store = ContentStore(tmp / "requester-store")
-        gateway = self._spawn("gateway", ["gateway", "serve", "--store", str(self.store.directory), "--port", "0"],
-                              stdout=subprocess.PIPE)  # fmt: skip
+        gateway = self._spawn("gateway", ["gateway", "serve", "--store", str(self.store.directory), "--port", "0",
+                                          "--host", host], stdout=subprocess.PIPE)  # fmt: skip
         assert gateway.stdout is not None
         self.gateway_url = json.loads(gateway.stdout.readline())["url"]
         self.worker_urls: dict[int, str] = {}
 
-    def _spawn(self, name: str, args: list[str], **kwargs: object) -> subprocess.Popen[str]:
+    def _spawn(
+        self, name: str, args: list[str], prefix: tuple[str, ...] = (), **kwargs: object
+    ) -> subprocess.Popen[str]:
         log = open(self.tmp / f"{name}.log", "a")  # noqa: SIM115 (closed with the process)
         kwargs.setdefault("stdout", log)
-        proc = subprocess.Popen([*CLI, *args], env=self.env, stderr=log, text=True, **kwargs)  # type: ignore[call-overload]
+        proc = subprocess.Popen([*prefix, *CLI, *args], env=self.env, stderr=log, text=True, **kwargs)  # type: ignore[call-overload]
         self.procs[name] = proc
         return proc
 
-    def start_worker(self, index: int, *extra: str, content: bool = True) -> str:
-        """Starts worker `index`; `content=False` leaves it no gateway: it has only what it is told."""
+    def start_worker(self, index: int, *extra: str, content: bool = True, host: str = "127.0.0.1",
+                     prefix: tuple[str, ...] = ()) -> str:  # fmt: skip
+        """Starts worker `index` (listening on `host`, run under `prefix` such as `ip netns exec NS`);
+        `content=False` leaves it no gateway: it has only what it is told."""
         name = f"worker{index}"
         gateway = ["--content", self.gateway_url] if content else []
-        self._spawn(name, ["worker", "run", "--dev", str(index), "--stake", "10", *gateway,
-                           "--dir", str(self.tmp / name), *extra])  # fmt: skip
+        self._spawn(name, ["worker", "run", "--dev", str(index), "--stake", "10", "--host", host, *gateway,
+                           "--dir", str(self.tmp / name), *extra], prefix=prefix)  # fmt: skip
         deadline = time.monotonic() + 60
         while time.monotonic() < deadline:
             text = (self.tmp / f"{name}.log").read_text()

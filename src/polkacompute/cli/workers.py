@@ -79,6 +79,13 @@ def worker_run(
         Path | None, typer.Option("--dir", help="State, content and cache (default: per account).")
     ] = None,
     stake: Annotated[str, typer.Option(help="Register with this stake if not registered (native units).")] = "0",
+    host: Annotated[
+        str,
+        typer.Option(
+            help="IP address the gateway and libp2p listen on, and others reach "
+            "(the machine's own address to serve other machines)."
+        ),
+    ] = "127.0.0.1",
     port: Annotated[int, typer.Option(help="Gateway port (0: any free one).")] = 0,
     public_url: Annotated[str | None, typer.Option(help="URL other workers reach the gateway at.")] = None,
     content: Annotated[
@@ -115,7 +122,8 @@ def worker_run(
     setup_logging(log_format, file=directory / "worker.log")
     config = WorkerConfig(
         network=net, signer=signer, directory=directory,
-        runtimes=tuple(runtime or ("wasi", "python")), stake=native(stake, "stake"), port=port, public_url=public_url,
+        runtimes=tuple(runtime or ("wasi", "python")), stake=native(stake, "stake"), host=host, port=port,
+        public_url=public_url,
         content_sources=tuple(content or ()), max_fuel=max_fuel, executor_processes=processes,
         finalize_grace=finalize_grace, p2p=p2p, p2p_port=p2p_port,
         pricing=Pricing(per_gigafuel=native(price_per_gigafuel, "price_per_gigafuel"),
@@ -255,14 +263,15 @@ def worker_logs(
 def gateway_serve(
     store: Annotated[Path, typer.Option(help="Content store directory.")],
     port: Annotated[int, typer.Option(help="Port (0: any free one, printed).")] = 8080,
+    host: Annotated[str, typer.Option(help="IP address to listen on.")] = "127.0.0.1",
     uploads: Annotated[bool, typer.Option(help="Accept POST /ipfs uploads (requesters publishing).")] = False,
 ) -> None:
-    """Serves a content store at http://127.0.0.1:PORT/ipfs/<cid> until Ctrl-C or SIGTERM."""
+    """Serves a content store at http://HOST:PORT/ipfs/<cid> until Ctrl-C or SIGTERM."""
     setup_logging("human")
 
     async def main() -> None:
         gateway = Gateway(ContentStore(store), uploads=uploads)
-        url = await gateway.start("127.0.0.1", port)
+        url = await gateway.start(host, port)
         print(json.dumps({"url": url}), flush=True)
         stop = asyncio.Event()
         loop = asyncio.get_running_loop()
