@@ -194,7 +194,10 @@ def test_devnet_with_workers_runs_the_demo_through_them(tmp_path: Path) -> None:
         assert up.returncode == 0, up.stderr
         assert '"verified": true' in up.stdout
         assert b"HELLO, POLKADOT".hex() in up.stdout  # the output, hex in JSON
-        assert len(list((tmp_path / ".polkacompute" / "devnet" / "workers").iterdir())) == 3
+        workers = list((tmp_path / ".polkacompute" / "devnet" / "workers").iterdir())
+        assert len(workers) == 3
+        for worker in workers:  # over libp2p: the demo's announcement reached each of them
+            assert "announced by" in (worker / "worker.log").read_text(), (worker / "worker.log").read_text()
     finally:
         down = polkacompute("--json", "devnet", "down", "--port", port, cwd=tmp_path)
     assert json.loads(down.stdout) == {"stopped": True}

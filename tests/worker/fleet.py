@@ -84,14 +84,10 @@ class Fleet:
 
 def registered_peers(anvil: Network, deployment: Deployment) -> dict[str, str]:
     """Provider address -> the peer id it registered last (a multiaddr, or a gateway URL over HTTP)."""
-    from polkacompute.chain.events import LogReader
 
     async def go() -> dict[str, str]:
         async with AsyncClient(anvil, deployment=deployment) as pc:
-            found = await LogReader(pc.chain, pc.deployment.addresses).read(
-                pc.deployment.block, await pc.chain.block_number(), events=["ProviderRegistered", "ProviderUpdated"]
-            )
-        return {str(e.args["provider"]): bytes(e.args["peerId"]).decode() for e in found}
+            return await pc.providers.peer_ids()
 
     return asyncio.run(go())
 

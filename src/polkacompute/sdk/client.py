@@ -19,6 +19,7 @@ from typing import Any
 from polkacompute.chain.accounts import Signer
 from polkacompute.chain.client import ChainClient, Receipt
 from polkacompute.chain.deploy import Deployment, load_deployment
+from polkacompute.chain.events import LogReader
 from polkacompute.chain.networks import Network, get_network
 from polkacompute.errors import ValidationError
 from polkacompute.sdk.jobs import Jobs
@@ -86,6 +87,13 @@ class Providers:
 
     async def withdraw(self) -> Receipt:
         return await self._c.chain.send(self._c.registry.functions.withdrawUnbonded())
+
+    async def peer_ids(self) -> dict[str, str]:
+        """Provider address -> the peer id it registered last (a libp2p multiaddr, or a gateway URL)."""
+        reader = LogReader(self._c.chain, self._c.deployment.addresses)
+        found = await reader.read(self._c.deployment.block, await self._c.chain.block_number(),
+                                  events=["ProviderRegistered", "ProviderUpdated"])  # fmt: skip
+        return {str(e.args["provider"]): bytes(e.args["peerId"]).decode(errors="replace") for e in found}
 
     async def info(self, address: str | None = None) -> Provider:
         who = address or self._c.chain._require_signer().address
