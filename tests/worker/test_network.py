@@ -64,6 +64,11 @@ def test_announced_jobs_run_on_workers_that_only_know_what_gossip_told_them(flee
                 await forger.publish(TOPIC, json.dumps(forged.to_json()).encode())
                 for job_id in ids:
                     await pc.jobs.wait(job_id, timeout=90)
+                reader = LogReader(pc.chain, pc.deployment.addresses)
+                finals = await reader.read(
+                    receipt["blockNumber"], await pc.chain.block_number(), events=["JobFinalized"]
+                )
+                assert len({e.tx_hash for e in finals if int(e.args["jobId"]) in ids}) == 1  # openings aggregated
                 # The DHT knows who offers the wasi runtime, and who ran (so holds) the program.
                 offering = await node.find_providers("polkacompute/runtime/wasi")
                 holding = await node.find_providers(packages[0].program)
