@@ -134,9 +134,9 @@ class Worker:
                     self.state.set_meta("next_block", str(batch[-1].block_number + 1))
                     self.metrics.in_flight.set(len(self.driver.tasks))
             finally:
-                for task in background:
+                for task in [*background, *self._background]:
                     task.cancel()
-                await asyncio.gather(*background, return_exceptions=True)
+                await asyncio.gather(*background, *self._background, return_exceptions=True)
                 await self.driver.cancel_all()
                 await self.aggregator.cancel_all()
                 self.pool.close()
@@ -221,6 +221,9 @@ class Worker:
         log.info("announced by %s: %d jobs from %d", announcement.requester, len(submitted),
                  submitted[0].args["jobId"])  # fmt: skip
         await self._consider(submitted)
+        for event in submitted:  # declined ones have no driver to drop their sources when done
+            if not self._active(int(event.args["jobId"])):
+                self.sources.pop(int(event.args["jobId"]), None)
 
     def _active(self, job_id: int) -> bool:
         try:
