@@ -4,6 +4,7 @@ killed worker stalls nobody; the DHT then knows who offers the runtime and who h
 
 import asyncio
 import json
+import subprocess
 
 from polkacompute.chain.accounts import dev_account
 from polkacompute.chain.events import LogReader
@@ -13,7 +14,7 @@ from polkacompute.runtimes import get_runtime, pack
 from polkacompute.sdk import AsyncClient, JobSpec, JobStatus
 from polkacompute.store import ContentStore
 
-from .fleet import ETH, ROOT, Fleet
+from .fleet import CLI, ETH, ROOT, Fleet, wait_terminal
 
 WORKERS = (2, 3, 4, 5, 6)
 
@@ -91,3 +92,26 @@ def test_announced_jobs_run_on_workers_that_only_know_what_gossip_told_them(flee
         assert f"announced by {dev_account(1).address}: 3 jobs from {ids[0]}" in text, fleet.logs()
         assert f"is signed by {dev_account(9).address}, not by its requester" in text, fleet.logs()  # dropped
     assert all(len(r.paid) >= 2 for r in results), fleet.logs()
+
+
+def test_job_submit_announce_tells_gatewayless_workers_where_the_content_is(fleet: Fleet, anvil, deployment,
+                                                                          tmp_path) -> None:  # fmt: skip
+    program = (ROOT / "templates" / "c-wordcount" / "build" / "wordcount.wasm").read_bytes()
+    data = b"submitted from the command line, announced over gossip\n"
+    (tmp_path / "program.wasm").write_bytes(program)
+    (tmp_path / "input.txt").write_bytes(data)
+    fleet.store.put(program)  # published on the requester's gateway, which the workers were not given
+    fleet.store.put(data)
+    for index in (2, 3, 4):
+        fleet.start_worker(index, content=False)
+    submitted = subprocess.run([*CLI, "--json", "job", "submit", "--program", str(tmp_path / "program.wasm"),
+                                "--input", str(tmp_path / "input.txt"), "--max-price", "0.01", "--dev", "1",
+                                "--announce", fleet.gateway_url], env=fleet.env, capture_output=True, text=True,
+                               timeout=120)  # fmt: skip
+    assert submitted.returncode == 0, submitted.stderr
+    answer = json.loads(submitted.stdout)
+    assert answer["announced_to"] == 3
+    result = wait_terminal(anvil, deployment, answer["id"])
+    assert result.job.status is JobStatus.FINALIZED, fleet.logs()
+    for index in (2, 3, 4):
+        assert "announced by" in (fleet.tmp / f"worker{index}.log").read_text()

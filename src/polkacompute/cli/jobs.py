@@ -33,6 +33,8 @@ from polkacompute.cli.common import (
     with_client,
 )
 from polkacompute.errors import JobTimeout, ResultMismatch, ValidationError
+from polkacompute.p2p.announce import announce_submission
+from polkacompute.runtimes import get_runtime
 from polkacompute.runtimes.package import load_package
 from polkacompute.sdk.client import AsyncClient
 from polkacompute.sdk.models import JobSpec, JobStatus
@@ -53,6 +55,13 @@ def job_submit(
     commit_within: Annotated[int, typer.Option(help="Seconds until the commit deadline.")] = 3600,
     reveal_within: Annotated[int, typer.Option(help="Seconds until the reveal deadline.")] = 7200,
     dispute_window: Annotated[int, typer.Option(help="Seconds to dispute after finalization.")] = 0,
+    announce: Annotated[
+        list[str] | None,
+        typer.Option(
+            help="Announce the job to the registered workers over libp2p, with this content source (a gateway URL "
+            "or a peer multiaddr; repeatable)."
+        ),
+    ] = None,
     network: NetworkOpt = "local",
     rpc_url: RpcOpt = None,
     chain_id: ChainIdOpt = None,
@@ -77,6 +86,8 @@ def job_submit(
     elif program is None or input_file is None:
         raise ValidationError("package", "give --package, or both --program and --input")
     else:
+        if not runtime.startswith("0x"):  # a name: the identity workers offer it under (engine and config)
+            runtime = "0x" + get_runtime(runtime).identity.hex()
         digests = []
         for field, path in (("program", program), ("input", input_file)):
             try:
@@ -90,11 +101,15 @@ def job_submit(
         spec = JobSpec(digests[0], digests[1], runtime, replicas, quorum, price, now + bid_window + commit_within,
                        now + bid_window + reveal_within, fuel_limit=fuel, time_limit=time_limit,
                        bid_window=bid_window, dispute_window=dispute_window)  # fmt: skip
-        return await pc.jobs.submit(spec)
+        handle = await pc.jobs.submit(spec)
+        reached = await announce_submission(pc, signer, handle.tx_hash, [handle.id], announce) if announce else None
+        return handle, reached
 
     with waiting("submitting"):
-        handle = with_client(net, signer, submit)
-    emit(asdict(handle), lambda: console.print(f"job {handle.id} submitted (tx {handle.tx_hash})"))
+        handle, reached = with_client(net, signer, submit)
+    told = "" if reached is None else f"; announced to {reached} workers over libp2p"
+    emit({**asdict(handle), **({} if reached is None else {"announced_to": reached})},
+         lambda: console.print(f"job {handle.id} submitted (tx {handle.tx_hash}){told}"))  # fmt: skip
 
 
 @job_app.command("status")

@@ -3,7 +3,6 @@ finalized on-chain, and its output fetched and checked by the requester."""
 
 from __future__ import annotations
 
-import asyncio
 import hashlib
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -13,8 +12,7 @@ import wasmtime
 from polkacompute.chain.accounts import dev_account
 from polkacompute.chain.deploy import Deployment
 from polkacompute.chain.networks import Network
-from polkacompute.p2p import Node, key_pair_of
-from polkacompute.p2p.announce import Announcer
+from polkacompute.p2p.announce import announce_submission
 from polkacompute.runtimes import WasiRuntime
 from polkacompute.sandbox import RunResult
 from polkacompute.sdk.client import AsyncClient
@@ -59,23 +57,6 @@ class WorkerDemoResult:
     paid: dict[str, int]
 
 
-async def announce(pc: AsyncClient, tx_hash: str, job_id: int, gateway: str, say: Callable[[str], None]) -> None:
-    """Tells the workers about the job over libp2p gossip, as a requester running a node does: they take
-    it from the chain at once and learn where its content is (the chain is watched all the same)."""
-    workers = [p for p in (await pc.providers.peer_ids()).values() if p.startswith("/")]
-    node = Node(key_pair_of(dev_account(1)))
-    announcer = Announcer(node, dev_account(1), pc.network.chain_id, pc.deployment.address("JobMarket"))
-    await node.start()
-    try:
-        reached = await node.connect(workers, within=3)
-        await asyncio.sleep(1.0)  # the peers learn our subscription before the message
-        await announcer.announce(tx_hash, [job_id], [gateway])
-        say(f"job {job_id} announced over libp2p gossip to {reached} workers")
-        await asyncio.sleep(0.5)  # stay until it has left
-    finally:
-        await node.stop()
-
-
 async def run_worker_demo(network: Network, deployment: Deployment, gateway: str, workers: list[str],
                           say: Callable[[str], None] = print, within: float = 120) -> WorkerDemoResult:  # fmt: skip
     """Publishes the program and input, submits a (3,2) job and waits for the workers to finish it."""
@@ -91,7 +72,10 @@ async def run_worker_demo(network: Network, deployment: Deployment, gateway: str
                        fuel_limit=10**8, time_limit=30)  # fmt: skip
         handle = await pc.jobs.submit(spec)
         say(f"job {handle.id} submitted: 3 replicas, quorum 2; the workers claim, run, commit and open it")
-        await announce(pc, handle.tx_hash, handle.id, gateway, say)
+        # Over libp2p gossip, as a requester running a node does: the workers take the job from the chain
+        # at once and learn where its content is (they watch the chain all the same).
+        reached = await announce_submission(pc, dev_account(1), handle.tx_hash, [handle.id], [gateway])
+        say(f"job {handle.id} announced over libp2p gossip to {reached} workers")
         job = await pc.jobs.wait(handle.id, timeout=within)
         result = await pc.jobs.result(handle.id)
     if job.status is not JobStatus.FINALIZED or result.result_digest is None:

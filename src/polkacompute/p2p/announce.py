@@ -10,13 +10,14 @@ from 1); a receiver that sees a gap asks the announcer for the missing ones over
 
 from __future__ import annotations
 
+import asyncio
 import json
 import logging
 import secrets
 from collections import deque
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, replace
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from eth_abi.abi import encode
 from eth_account import Account
@@ -25,7 +26,11 @@ from eth_utils.crypto import keccak
 
 from polkacompute.chain.accounts import Signer
 from polkacompute.errors import NetworkError
+from polkacompute.p2p.identity import key_pair_of
 from polkacompute.p2p.node import Node
+
+if TYPE_CHECKING:
+    from polkacompute.sdk.client import AsyncClient
 
 log = logging.getLogger(__name__)
 
@@ -168,3 +173,22 @@ class Announcements:
     def _drop(self, why: str) -> None:
         self.dropped += 1
         log.warning("dropped: %s", why)
+
+
+async def announce_submission(pc: AsyncClient, signer: Signer, tx_hash: str, job_ids: list[int], sources: list[str],
+                              *, settle: float = 1.0) -> int:  # fmt: skip
+    """Announces a submission to the workers registered on-chain, from a node run for the purpose (the
+    requester's own identity); returns how many workers it reached. `settle` seconds let the peers learn
+    its subscription before the message goes, and the message leave before the node stops."""
+    workers = [p for p in (await pc.providers.peer_ids()).values() if p.startswith("/")]
+    node = Node(key_pair_of(signer), dht=True)  # workers' DHTs query every peer they are connected to
+    announcer = Announcer(node, signer, pc.network.chain_id, pc.deployment.address("JobMarket"))
+    await node.start()
+    try:
+        reached = await node.connect(workers, within=3)
+        await asyncio.sleep(settle)
+        await announcer.announce(tx_hash, job_ids, sources)
+        await asyncio.sleep(settle / 2)
+        return reached
+    finally:
+        await node.stop()

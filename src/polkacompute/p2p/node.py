@@ -55,6 +55,9 @@ class _QuietCleanClose(logging.Filter):
 
 
 logging.getLogger("libp2p.kad_dht.kad_dht").addFilter(_QuietCleanClose())
+# A failed dial is an ERROR there, also when py-libp2p itself retries a peer that left; callers here see
+# the failure as a NetworkError (and `connect` logs it), so that log only repeated it.
+logging.getLogger("libp2p.transport.tcp.tcp").setLevel(logging.CRITICAL)
 
 Handler = Callable[[str, bytes], Coroutine[Any, Any, bytes]]  # (remote peer id, request) -> response
 T = TypeVar("T")

@@ -44,6 +44,7 @@ class WorkerConfig:
     finalize_grace: float = 2.0  # seconds each assignee in line waits for the one before it (assign, commit, finalize)
     alone_after: float = 15.0  # seconds without the aggregated commit or finalize before acting alone
     deadline_margin: int = 30  # chain seconds before a commit or reveal deadline when a worker acts alone anyway
+    content_patience: float = 10.0  # seconds a job's missing content is looked for again before giving up
     executor_processes: int = 1
     withdraw_every: float = 600.0  # seconds between withdrawals of credited earnings
     keeper_every: float = 5.0  # seconds between keeper rounds (settling expired jobs); 0: not a keeper

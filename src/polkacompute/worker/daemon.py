@@ -218,6 +218,7 @@ class Worker:
             job_id = int(event.args["jobId"])
             self.sources[job_id] = [s for s in announcement.sources if s.startswith(("http://", "https://", "/"))]
             self.view.apply(event, [job_id])
+            self.poke(job_id)  # a job already waiting for its content looks again at once
         log.info("announced by %s: %d jobs from %d", announcement.requester, len(submitted),
                  submitted[0].args["jobId"])  # fmt: skip
         await self._consider(submitted)

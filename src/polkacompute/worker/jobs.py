@@ -172,6 +172,13 @@ class JobDriver:
                 await self._fetch(cid, peers)
             w.provide(package.program)  # programs are run again: others may fetch them here
         except ContentError as exc:
+            # It may yet appear: a requester's announcement naming a source, a late publish, a peer.
+            if (
+                self._waited(job_id, "content") < w.config.content_patience
+                and w.now < job.commit_deadline - w.config.deadline_margin
+            ):
+                log.warning("job %d: content not found yet, looking again: %s", job_id, exc)
+                return  # the job's next tick (or an announcement's poke) tries again
             log.error("job %d: content unavailable, not committing: %s", job_id, exc)
             w.state.advance(job_id, Phase.ABANDONED, reason=f"content unavailable: {exc}")
             return
