@@ -82,6 +82,17 @@ class Fleet:
         return "\n".join(f"--- {p.name}\n{p.read_text()[-3000:]}" for p in sorted(self.tmp.glob("*.log")))
 
 
+WORDCOUNT = ROOT / "templates" / "c-wordcount" / "build" / "wordcount.wasm"
+
+
+def wordcount_jobs(store: ContentStore, inputs: list[bytes]) -> list:  # type: ignore[type-arg]
+    """The word-count template as wasi job packages, one per input, published to `store`."""
+    from polkacompute.runtimes import get_runtime, pack
+
+    program = WORDCOUNT.read_bytes()
+    return [pack(store, get_runtime("wasi"), program, data, fuel=10**9, time_s=60) for data in inputs]
+
+
 def registered_peers(anvil: Network, deployment: Deployment) -> dict[str, str]:
     """Provider address -> the peer id it registered last (a multiaddr, or a gateway URL over HTTP)."""
 

@@ -19,11 +19,10 @@ from polkacompute.chain.client import ChainClient
 from polkacompute.chain.deploy import deploy
 from polkacompute.chain.networks import LOCAL_CHAIN_ID, Network
 from polkacompute.p2p import peer_id_of
-from polkacompute.runtimes import get_runtime, pack
 from polkacompute.sdk import JobStatus
 from tests.conftest import ANVIL
 
-from .fleet import ROOT, Fleet, registered_peers, run_batch
+from .fleet import Fleet, registered_peers, run_batch, wordcount_jobs
 
 SUBNET = f"10.77.{os.getpid() % 250}"  # private, on links that exist only inside this machine (one per run)
 HOSTS = 3
@@ -86,10 +85,7 @@ def test_workers_on_separate_network_stacks_run_a_batch(namespaces: list[str], t
 
         deployment = asyncio.run(deployed())
         fleet = Fleet(tmp_path, network, deployment, host=f"{SUBNET}.1")
-        runtime = get_runtime("wasi")
-        program = (ROOT / "templates" / "c-wordcount" / "build" / "wordcount.wasm").read_bytes()
-        packages = [pack(fleet.store, runtime, program, f"host input {i}\n".encode(), fuel=10**9, time_s=60)
-                    for i in range(3)]  # fmt: skip
+        packages = wordcount_jobs(fleet.store, [f"host input {i}\n".encode() for i in range(3)])
         for i, ns in enumerate(namespaces):
             fleet.start_worker(2 + i, host=f"{SUBNET}.{11 + i}", prefix=("ip", "netns", "exec", ns))
         results, events = run_batch(fleet, network, deployment, packages)

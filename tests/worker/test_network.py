@@ -10,20 +10,16 @@ from polkacompute.chain.accounts import dev_account
 from polkacompute.chain.events import LogReader
 from polkacompute.p2p import Node, key_pair_of, peer_id_of
 from polkacompute.p2p.announce import TOPIC, Announcement, Announcer
-from polkacompute.runtimes import get_runtime, pack
 from polkacompute.sdk import AsyncClient, JobSpec, JobStatus
 from polkacompute.store import ContentStore
 
-from .fleet import CLI, ETH, ROOT, Fleet, wait_terminal
+from .fleet import CLI, ETH, WORDCOUNT, Fleet, wait_terminal, wordcount_jobs
 
 WORKERS = (2, 3, 4, 5, 6)
 
 
 def test_announced_jobs_run_on_workers_that_only_know_what_gossip_told_them(fleet: Fleet, anvil, deployment) -> None:
-    runtime = get_runtime("wasi")
-    program = (ROOT / "templates" / "c-wordcount" / "build" / "wordcount.wasm").read_bytes()
-    packages = [pack(fleet.store, runtime, program, f"announced input {i}\n".encode(), fuel=10**9, time_s=60)
-                for i in range(3)]  # fmt: skip
+    packages = wordcount_jobs(fleet.store, [f"announced input {i}\n".encode() for i in range(3)])
     holder = ContentStore(fleet.tmp / "worker2" / "store")  # worker 2 already holds the content
     for package in packages:
         for cid in (package.program, package.input):
@@ -96,7 +92,7 @@ def test_announced_jobs_run_on_workers_that_only_know_what_gossip_told_them(flee
 
 def test_job_submit_announce_tells_gatewayless_workers_where_the_content_is(fleet: Fleet, anvil, deployment,
                                                                           tmp_path) -> None:  # fmt: skip
-    program = (ROOT / "templates" / "c-wordcount" / "build" / "wordcount.wasm").read_bytes()
+    program = WORDCOUNT.read_bytes()
     data = b"submitted from the command line, announced over gossip\n"
     (tmp_path / "program.wasm").write_bytes(program)
     (tmp_path / "input.txt").write_bytes(data)

@@ -8,17 +8,13 @@ import subprocess
 from polkacompute.chain.accounts import dev_account
 from polkacompute.chain.events import LogReader
 from polkacompute.p2p import peer_id_of
-from polkacompute.runtimes import get_runtime, pack
 from polkacompute.sdk import AsyncClient, JobStatus
 
-from .fleet import CLI, ROOT, Fleet, registered_peers, run_batch
+from .fleet import CLI, Fleet, registered_peers, run_batch, wordcount_jobs
 
 
 def test_workers_over_libp2p_run_a_batch(fleet: Fleet, anvil, deployment) -> None:
-    runtime = get_runtime("wasi")
-    program = (ROOT / "templates" / "c-wordcount" / "build" / "wordcount.wasm").read_bytes()
-    packages = [pack(fleet.store, runtime, program, f"p2p input {i}\n".encode(), fuel=10**9, time_s=60)
-                for i in range(4)]  # fmt: skip
+    packages = wordcount_jobs(fleet.store, [f"p2p input {i}\n".encode() for i in range(4)])
     for index in (2, 3, 4):
         fleet.start_worker(index)  # libp2p is the default
 
@@ -60,10 +56,7 @@ def test_workers_over_libp2p_run_a_batch(fleet: Fleet, anvil, deployment) -> Non
 
 def test_workers_over_the_http_channel_run_a_batch(fleet: Fleet, anvil, deployment) -> None:
     """`--http-channel`: the same messages POSTed to each other's gateways, found by registered URL."""
-    runtime = get_runtime("wasi")
-    program = (ROOT / "templates" / "c-wordcount" / "build" / "wordcount.wasm").read_bytes()
-    packages = [pack(fleet.store, runtime, program, f"http input {i}\n".encode(), fuel=10**9, time_s=60)
-                for i in range(3)]  # fmt: skip
+    packages = wordcount_jobs(fleet.store, [f"http input {i}\n".encode() for i in range(3)])
     for index in (2, 3, 4):
         fleet.start_worker(index, "--http-channel")
     results, events = run_batch(fleet, anvil, deployment, packages)
