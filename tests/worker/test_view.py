@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 from polkacompute.chain.events import Event
+from polkacompute.sdk.jobview import JobView
 from polkacompute.sdk.models import JobStatus
-from polkacompute.worker.view import JobView
 
 A, B = "0x" + "a" * 40, "0x" + "b" * 40
 

@@ -18,12 +18,12 @@ from typing import TYPE_CHECKING, Any
 from polkacompute.errors import ContentError, NetworkError, PolkaComputeError, TransactionError
 from polkacompute.p2p.content import fetch_from_peers
 from polkacompute.runtimes import JobPackage
+from polkacompute.sdk.jobview import JobView
 from polkacompute.sdk.models import JobStatus
 from polkacompute.sdk.work import seal_result
 from polkacompute.store.http import fetch
 from polkacompute.worker.messages import Opening, SealOffer
 from polkacompute.worker.state import Phase
-from polkacompute.worker.view import JobView
 
 if TYPE_CHECKING:
     from polkacompute.worker.daemon import Worker
