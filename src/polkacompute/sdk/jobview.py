@@ -113,3 +113,13 @@ class JobView:
 
 
 _ENDS = {"JobFailed": JobStatus.FAILED, "JobCancelled": JobStatus.CANCELLED, "DisputeOpened": JobStatus.DISPUTED}
+
+
+def jobs_named(event: Event) -> list[int]:
+    """The jobs an event is about: `jobId`, a batch's `jobIds`, or a deposit's range."""
+    args = event.args
+    if "jobIds" in args:
+        return [int(j) for j in args["jobIds"]]
+    if "firstJobId" in args:
+        return list(range(int(args["firstJobId"]), int(args["firstJobId"]) + int(args["jobs"])))
+    return [int(args["jobId"])] if "jobId" in args else []

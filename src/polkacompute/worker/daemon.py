@@ -30,6 +30,7 @@ from polkacompute.p2p.status import serve_status
 from polkacompute.runtimes import Runtime, get_runtime
 from polkacompute.sandbox import SandboxPool
 from polkacompute.sdk.client import AsyncClient
+from polkacompute.sdk.jobview import jobs_named
 from polkacompute.sdk.work import sign_bid
 from polkacompute.store import ContentStore, cid_from_digest
 from polkacompute.store.http import Gateway
@@ -191,7 +192,7 @@ class Worker:
     async def _on_events(self, batch: list[Event]) -> None:
         submitted: list[Event] = []
         for event in batch:
-            job_ids = _jobs_named(event)
+            job_ids = jobs_named(event)
             self.view.apply(event, job_ids)
             if event.name in ("ProviderRegistered", "ProviderUpdated"):
                 self._learn_peer(event)
@@ -371,15 +372,6 @@ class Worker:
                     log.info("withdrew %d wei of earnings", amount)
             except PolkaComputeError as exc:
                 log.warning("withdrawing earnings failed (will retry): %s", exc)
-
-
-def _jobs_named(event: Event) -> list[int]:
-    args = event.args
-    if "jobIds" in args:
-        return [int(j) for j in args["jobIds"]]
-    if "firstJobId" in args:
-        return list(range(int(args["firstJobId"]), int(args["firstJobId"]) + int(args["jobs"])))
-    return [int(args["jobId"])] if "jobId" in args else []
 
 
 def result_cid_for(digest: bytes) -> str:

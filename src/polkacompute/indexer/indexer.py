@@ -1,0 +1,150 @@
+"""Follows every PolkaCompute event into SQL: confirmed blocks only, reorgs rewound, resumable.
+
+Each pass reads from the saved cursor to `confirmations` blocks below the head, in batches of
+`batch` blocks (one getLogs per batch), and commits a batch's blocks, events and rebuilt jobs with
+the cursor in one transaction: a crash repeats at most the batch in hand. Before reading, the hash of
+the last indexed block is compared with the chain's; if the chain no longer has it, the indexer walks
+back to the last block both agree on and deletes what came after (events, blocks, and the jobs they
+touched, rebuilt from the events that remain). Jobs are rebuilt from their events alone, with the
+worker's own `JobView`.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from collections.abc import Iterable
+
+from sqlalchemy import Engine, delete, func, select
+from sqlalchemy.orm import Session
+
+from polkacompute.chain.events import Event, LogReader
+from polkacompute.indexer.schema import Block, EventJob, EventRow, JobRow, Meta
+from polkacompute.indexer.store import from_json, to_json
+from polkacompute.sdk.client import AsyncClient
+from polkacompute.sdk.jobview import JobView, jobs_named
+
+log = logging.getLogger(__name__)
+ENDED = {"FINALIZED", "FAILED", "CANCELLED", "RESOLVED"}
+
+
+class Indexer:
+    def __init__(self, client: AsyncClient, engine: Engine, *, confirmations: int = 2, batch: int = 500) -> None:
+        self._c = client
+        self.engine = engine
+        self.confirmations = confirmations
+        self.batch = batch
+        self._reader = LogReader(client.chain, client.deployment.addresses)
+
+    # ------------------------------------------------------------------ passes
+
+    async def follow(self, stop: asyncio.Event, interval: float = 1.0) -> None:
+        """Indexes until `stop` is set, a pass every `interval` seconds."""
+        while not stop.is_set():
+            await self.sync()
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(stop.wait(), interval)
+
+    async def sync(self) -> int:
+        """One pass up to the confirmed head; returns how many events it added."""
+        await self._rewind_if_reorged()
+        head = await self._c.chain.block_number() - self.confirmations
+        start = self.next_block()
+        added = 0
+        while start <= head:
+            end = min(head, start + self.batch - 1)
+            events = await self._reader.read(start, end)
+            numbers = sorted({e.block_number for e in events} | {end})  # `end` anchors reorg detection
+            blocks = await asyncio.gather(*(self._c.chain.w3.eth.get_block(n) for n in numbers))
+            with Session(self.engine) as session, session.begin():
+                for block in blocks:
+                    session.merge(Block(number=int(block["number"]), hash=_hex(block["hash"]),
+                                        timestamp=int(block["timestamp"])))  # fmt: skip
+                touched: set[int] = set()
+                for e in events:
+                    row = EventRow(block_number=e.block_number, log_index=e.log_index, tx_hash=e.tx_hash,
+                                   contract=e.contract, name=e.name, args=to_json(e.args))  # fmt: skip
+                    session.add(row)
+                    session.flush()
+                    for job_id in jobs_named(e):
+                        session.add(EventJob(event_id=row.id, job_id=job_id))
+                        touched.add(job_id)
+                self._rebuild(session, touched)
+                _set(session, "next_block", end + 1)
+            added += len(events)
+            start = end + 1
+        return added
+
+    def next_block(self) -> int:
+        with Session(self.engine) as session:
+            value = session.get(Meta, "next_block")
+            return int(value.value) if value else self._c.deployment.block
+
+    async def _rewind_if_reorged(self) -> None:
+        with Session(self.engine) as session:
+            stored = session.scalars(select(Block).order_by(Block.number.desc())).all()
+        fork = None
+        for block in stored:  # newest first: usually the first one matches
+            chain = await self._c.chain.w3.eth.get_block(block.number)
+            if _hex(chain["hash"]) == block.hash:
+                fork = block.number
+                break
+        if not stored or fork == stored[0].number:
+            return
+        keep = fork if fork is not None else self._c.deployment.block - 1
+        log.warning("reorg: the chain no longer has blocks %d..%d as indexed; rewinding to %d",
+                    keep + 1, stored[0].number, keep)  # fmt: skip
+        with Session(self.engine) as session, session.begin():
+            gone = select(EventRow.id).where(EventRow.block_number > keep)
+            touched = set(session.scalars(select(EventJob.job_id).where(EventJob.event_id.in_(gone))))
+            session.execute(delete(EventJob).where(EventJob.event_id.in_(gone)))
+            session.execute(delete(EventRow).where(EventRow.block_number > keep))
+            session.execute(delete(Block).where(Block.number > keep))
+            self._rebuild(session, touched)
+            _set(session, "next_block", keep + 1)
+
+    # ------------------------------------------------------------------ jobs
+
+    def _rebuild(self, session: Session, job_ids: Iterable[int]) -> None:
+        """Each job's row from its events (none left: the row goes)."""
+        for job_id in job_ids:
+            rows = session.execute(
+                select(EventRow).join(EventJob, EventJob.event_id == EventRow.id)
+                .where(EventJob.job_id == job_id).order_by(EventRow.block_number, EventRow.log_index)
+            ).scalars().all()  # fmt: skip
+            submitted = next((r for r in rows if r.name == "JobSubmitted"), None)
+            if submitted is None:
+                session.execute(delete(JobRow).where(JobRow.job_id == job_id))
+                continue
+            view = JobView(job_id)
+            for row in rows:
+                view.apply(_event(row))
+            spec = from_json(submitted.args["spec"])
+            ended = next((r.block_number for r in reversed(rows) if r.name in _ENDING), None)
+            session.merge(JobRow(
+                job_id=job_id, requester=str(submitted.args["requester"]), status=view.status.name,
+                runtime="0x" + bytes(spec["runtimeId"]).hex(), replicas=view.replicas, quorum=view.quorum,
+                assignees=[w for w, _ in view.assignees], submitted_block=submitted.block_number,
+                ended_block=ended if view.status.name in ENDED else None, result_digest=view.result_digest,
+                paid={k: str(v) for k, v in view.paid.items()}, slashed={k: str(v) for k, v in view.slashed.items()},
+            ))  # fmt: skip
+
+    def job_count(self) -> int:
+        with Session(self.engine) as session:
+            return int(session.scalar(select(func.count()).select_from(JobRow)) or 0)
+
+
+_ENDING = {"JobFinalized", "JobFailed", "JobCancelled", "DisputeResolved"}
+
+
+def _event(row: EventRow) -> Event:
+    return Event(row.contract, row.name, from_json(row.args), row.block_number, "", row.tx_hash, row.log_index)
+
+
+def _set(session: Session, key: str, value: int) -> None:
+    session.merge(Meta(key=key, value=str(value)))
+
+
+def _hex(value: object) -> str:
+    return "0x" + bytes(value).hex() if not isinstance(value, str) else value  # type: ignore[call-overload]

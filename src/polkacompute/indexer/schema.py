@@ -1,0 +1,68 @@
+"""The indexer's tables: blocks (with hashes, for reorgs), every contract event, and per-job rows
+rebuilt from those events alone. Schema changes go through Alembic (`migrations/`)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from sqlalchemy import JSON, BigInteger, ForeignKey, Index, Integer, LargeBinary, String
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
+
+
+class Base(DeclarativeBase):
+    pass
+
+
+class Block(Base):
+    """An indexed block: the hash tells whether the chain still has it (reorgs)."""
+
+    __tablename__ = "blocks"
+    number: Mapped[int] = mapped_column(BigInteger, primary_key=True, autoincrement=False)
+    hash: Mapped[str] = mapped_column(String(66))
+    timestamp: Mapped[int] = mapped_column(BigInteger)
+
+
+class EventRow(Base):
+    """One contract event, arguments as JSON (`store.to_json`: bytes and big integers kept exact)."""
+
+    __tablename__ = "events"
+    __table_args__ = (Index("events_position", "block_number", "log_index", unique=True),)
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    block_number: Mapped[int] = mapped_column(BigInteger, index=True)
+    log_index: Mapped[int] = mapped_column(Integer)
+    tx_hash: Mapped[str] = mapped_column(String(66))
+    contract: Mapped[str] = mapped_column(String(32))
+    name: Mapped[str] = mapped_column(String(64), index=True)
+    args: Mapped[dict[str, Any]] = mapped_column(JSON)
+
+
+class EventJob(Base):
+    """Which jobs an event is about (a batch event names many)."""
+
+    __tablename__ = "event_jobs"
+    event_id: Mapped[int] = mapped_column(ForeignKey("events.id", ondelete="CASCADE"), primary_key=True)
+    job_id: Mapped[int] = mapped_column(BigInteger, primary_key=True, index=True)
+
+
+class JobRow(Base):
+    """A job as its events describe it (`polkacompute.sdk.jobview.JobView`, the worker's own logic)."""
+
+    __tablename__ = "jobs"
+    job_id: Mapped[int] = mapped_column(BigInteger, primary_key=True, autoincrement=False)
+    requester: Mapped[str] = mapped_column(String(42), index=True)
+    status: Mapped[str] = mapped_column(String(16), index=True)
+    runtime: Mapped[str] = mapped_column(String(66), index=True)
+    replicas: Mapped[int] = mapped_column(Integer)
+    quorum: Mapped[int] = mapped_column(Integer)
+    assignees: Mapped[list[str]] = mapped_column(JSON)
+    submitted_block: Mapped[int] = mapped_column(BigInteger)
+    ended_block: Mapped[int | None] = mapped_column(BigInteger)
+    result_digest: Mapped[bytes | None] = mapped_column(LargeBinary(32))
+    paid: Mapped[dict[str, str]] = mapped_column(JSON)  # assignee -> wei (as a string: beyond JSON's ints)
+    slashed: Mapped[dict[str, str]] = mapped_column(JSON)
+
+
+class Meta(Base):
+    __tablename__ = "meta"
+    key: Mapped[str] = mapped_column(String(64), primary_key=True)
+    value: Mapped[str] = mapped_column(String(256))

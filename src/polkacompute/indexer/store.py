@@ -1,0 +1,65 @@
+"""Opening the indexer's database (SQLite file or PostgreSQL URL), migrated to the current schema,
+and the exact JSON form of event arguments."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from alembic import command
+from alembic.config import Config
+from sqlalchemy import Engine, create_engine, event
+
+MIGRATIONS = Path(__file__).parent / "migrations"
+
+
+def open_store(url: str) -> Engine:
+    """An engine on `url` (`sqlite:///path.db`, `postgresql+psycopg://...`) with the schema at head."""
+    engine = create_engine(url)
+    if engine.dialect.name == "sqlite":
+        event.listen(engine, "connect", _sqlite_pragmas)
+    migrate(engine)
+    return engine
+
+
+def migrate(engine: Engine) -> None:
+    config = Config()
+    config.set_main_option("script_location", str(MIGRATIONS))
+    with engine.begin() as connection:
+        config.attributes["connection"] = connection
+        command.upgrade(config, "head")
+
+
+def _sqlite_pragmas(connection: Any, _: object) -> None:
+    cursor = connection.cursor()
+    cursor.execute("PRAGMA journal_mode=WAL")  # the API reads while the indexer writes
+    cursor.execute("PRAGMA foreign_keys=ON")  # event_jobs rows go with their event
+    cursor.close()
+
+
+def to_json(value: Any) -> Any:
+    """Event arguments as JSON that decodes back to the same values: bytes as {"hex": ...}, integers
+    beyond 2^53 as {"int": "..."} (JSON readers round them)."""
+    if isinstance(value, bytes):
+        return {"hex": value.hex()}
+    if isinstance(value, bool) or value is None or isinstance(value, str | float):
+        return value
+    if isinstance(value, int):
+        return value if -(2**53) < value < 2**53 else {"int": str(value)}
+    if isinstance(value, dict):
+        return {k: to_json(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [to_json(v) for v in value]
+    raise TypeError(f"cannot store {type(value).__name__} in an event")
+
+
+def from_json(value: Any) -> Any:
+    if isinstance(value, dict):
+        if value.keys() == {"hex"}:
+            return bytes.fromhex(value["hex"])
+        if value.keys() == {"int"}:
+            return int(value["int"])
+        return {k: from_json(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [from_json(v) for v in value]
+    return value
