@@ -1,5 +1,5 @@
-"""The indexer on a real anvil: jobs rebuilt from events alone match the contract after a random
-workload; a reorg is rewound; a restarted indexer resumes from its cursor."""
+"""The indexer on a real anvil: jobs and providers rebuilt from events alone match the contracts'
+views after a random workload; a reorg is rewound; a restarted indexer resumes from its cursor."""
 
 import asyncio
 import logging
@@ -16,7 +16,7 @@ from polkacompute.chain.deploy import Deployment
 from polkacompute.chain.events import LogReader
 from polkacompute.chain.networks import Network
 from polkacompute.indexer import Indexer, open_store
-from polkacompute.indexer.schema import EventRow, JobRow
+from polkacompute.indexer.schema import EventRow, JobRow, ProviderRow
 from polkacompute.sdk import AsyncClient, JobStatus, seal_result
 from tests.sdk.test_client import ETH, spec_at
 from tests.sdk.test_jobs import OUTPUT_DIGEST, PRICE, WORKERS, warp
@@ -55,9 +55,18 @@ async def workload(pc: AsyncClient, anvil: Network, deployment: Deployment, seed
             openings = [(i, sealed[a.worker].salt) for i, a in enumerate(assignees)]
             await pc.work.finalize(handle.id, OUTPUT_DIGEST, await pc.work.proof(handle.id), openings)
     if no_shows:
-        warp(anvil, 8000)  # past the deadlines: a keeper settles them
+        warp(anvil, 8000)  # past the deadlines: a keeper settles them (and slashes the no-shows)
         for job_id in no_shows:
             await pc.work.settle(job_id)
+    # Providers move too: more stake, an unbonding, a provider that comes and goes.
+    async with AsyncClient(anvil, signer=dev_account(WORKERS[0]), deployment=deployment) as worker:
+        await worker.providers.add_stake(rng.randint(1, 5) * ETH)
+    async with AsyncClient(anvil, signer=dev_account(WORKERS[1]), deployment=deployment) as worker:
+        await worker.providers.unbond(ETH // rng.randint(2, 9))
+    async with AsyncClient(anvil, signer=dev_account(5), deployment=deployment) as passing:
+        if (await passing.providers.info()).status != 1:
+            await passing.providers.register(stake=3 * ETH, region="eu")
+            await passing.chain.send(passing.registry.functions.deregister())
 
 
 async def matches_the_chain(pc: AsyncClient, indexer: Indexer) -> int:
@@ -66,6 +75,7 @@ async def matches_the_chain(pc: AsyncClient, indexer: Indexer) -> int:
     with Session(indexer.engine) as session:
         rows = {r.job_id: r for r in session.scalars(select(JobRow))}
     assert sorted(rows) == list(range(1, count + 1))
+    earned: dict[str, int] = {}
     for job_id, row in rows.items():
         job, result = await pc.jobs.get(job_id), await pc.jobs.result(job_id)
         assert row.status == job.status.name, job_id
@@ -73,6 +83,17 @@ async def matches_the_chain(pc: AsyncClient, indexer: Indexer) -> int:
         assert {k: int(v) for k, v in row.paid.items()} == result.paid, job_id
         assert {k: int(v) for k, v in row.slashed.items()} == result.slashed, job_id
         assert (row.result_digest is not None) == (job.status is JobStatus.FINALIZED)
+        for worker, amount in result.paid.items():
+            earned[worker] = earned.get(worker, 0) + amount
+    with Session(indexer.engine) as session:
+        providers = {p.address: p for p in session.scalars(select(ProviderRow))}
+    assert set(providers) >= {dev_account(i).address for i in WORKERS}
+    for address, p in providers.items():
+        info = await pc.providers.info(address)
+        indexed = (p.status, int(p.stake), int(p.locked), int(p.unbonding), p.reputation, p.capabilities, p.region)
+        assert indexed == (info.status, info.stake, info.locked, info.unbonding, info.reputation, info.capabilities,
+                           info.region), address  # fmt: skip
+        assert int(p.earned) == earned.get(address, 0), address
     return count
 
 

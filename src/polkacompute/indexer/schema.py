@@ -62,6 +62,23 @@ class JobRow(Base):
     slashed: Mapped[dict[str, str]] = mapped_column(JSON)
 
 
+class ProviderRow(Base):
+    """A provider as the registry's events describe it (they carry running totals)."""
+
+    __tablename__ = "providers"
+    address: Mapped[str] = mapped_column(String(42), primary_key=True)
+    status: Mapped[int] = mapped_column(Integer)  # 1 active, 2 deregistered
+    stake: Mapped[str] = mapped_column(String(40))  # wei, as decimal strings (beyond 64-bit integers)
+    locked: Mapped[str] = mapped_column(String(40))
+    unbonding: Mapped[str] = mapped_column(String(40))
+    reputation: Mapped[int] = mapped_column(Integer, index=True)
+    capabilities: Mapped[int] = mapped_column(BigInteger)
+    region: Mapped[str] = mapped_column(String(8))
+    peer_id: Mapped[str] = mapped_column(String(256))
+    earned: Mapped[str] = mapped_column(String(40))  # paid for jobs, in the native token
+    slashed: Mapped[str] = mapped_column(String(40))
+
+
 class Meta(Base):
     __tablename__ = "meta"
     key: Mapped[str] = mapped_column(String(64), primary_key=True)
