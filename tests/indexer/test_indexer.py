@@ -1,5 +1,6 @@
-"""The indexer on a real anvil: jobs and providers rebuilt from events alone match the contracts'
-views after a random workload; a reorg is rewound; a restarted indexer resumes from its cursor."""
+"""The indexer on a real anvil: jobs, providers and the escrow's ledger rebuilt from events alone
+match the contracts' views after a random workload; a reorg is rewound; a restarted indexer resumes
+from its cursor."""
 
 import asyncio
 import logging
@@ -16,7 +17,7 @@ from polkacompute.chain.deploy import Deployment
 from polkacompute.chain.events import LogReader
 from polkacompute.chain.networks import Network
 from polkacompute.indexer import Indexer, open_store
-from polkacompute.indexer.schema import EventRow, JobRow, ProviderRow
+from polkacompute.indexer.schema import Balance, Escrowed, EventRow, JobRow, ProviderRow
 from polkacompute.sdk import AsyncClient, JobStatus, seal_result
 from tests.sdk.test_client import ETH, spec_at
 from tests.sdk.test_jobs import OUTPUT_DIGEST, PRICE, WORKERS, warp
@@ -61,6 +62,8 @@ async def workload(pc: AsyncClient, anvil: Network, deployment: Deployment, seed
     # Providers move too: more stake, an unbonding, a provider that comes and goes.
     async with AsyncClient(anvil, signer=dev_account(WORKERS[0]), deployment=deployment) as worker:
         await worker.providers.add_stake(rng.randint(1, 5) * ETH)
+        if await worker.escrow.balance():
+            await worker.escrow.withdraw()  # pulls its earnings: its ledger balance drops to zero
     async with AsyncClient(anvil, signer=dev_account(WORKERS[1]), deployment=deployment) as worker:
         await worker.providers.unbond(ETH // rng.randint(2, 9))
     async with AsyncClient(anvil, signer=dev_account(5), deployment=deployment) as passing:
@@ -94,6 +97,15 @@ async def matches_the_chain(pc: AsyncClient, indexer: Indexer) -> int:
         assert indexed == (info.status, info.stake, info.locked, info.unbonding, info.reputation, info.capabilities,
                            info.region), address  # fmt: skip
         assert int(p.earned) == earned.get(address, 0), address
+    with Session(indexer.engine) as session:
+        balances = list(session.scalars(select(Balance)))
+        escrowed = list(session.scalars(select(Escrowed)))
+    owners = {b.owner for b in balances}
+    assert {dev_account(1).address, *(dev_account(i).address for i in WORKERS)} <= owners  # refunds, pay
+    for b in balances:
+        assert int(b.amount) == await pc.escrow.balance(b.owner, b.token), (b.owner, b.token)
+    for e in escrowed:
+        assert int(e.amount) == await pc.chain.call(pc.escrow_contract.functions.totalLocked(e.token)), e.token
     return count
 
 

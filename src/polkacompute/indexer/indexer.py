@@ -6,7 +6,8 @@ the cursor in one transaction: a crash repeats at most the batch in hand. Before
 the last indexed block is compared with the chain's; if the chain no longer has it, the indexer walks
 back to the last block both agree on and deletes what came after (events, blocks, and the jobs they
 touched, rebuilt from the events that remain). Jobs are rebuilt from their events alone, with the
-worker's own `JobView`; providers from the registry's running totals (`providers.py`).
+worker's own `JobView`; providers from the registry's running totals (`providers.py`); the escrow's
+ledger as the escrow keeps it (`escrow.py`).
 """
 
 from __future__ import annotations
@@ -20,7 +21,7 @@ from sqlalchemy import Engine, delete, func, select
 from sqlalchemy.orm import Session
 
 from polkacompute.chain.events import Event, LogReader
-from polkacompute.indexer import providers
+from polkacompute.indexer import escrow, providers
 from polkacompute.indexer.schema import Block, EventJob, EventRow, JobRow, Meta
 from polkacompute.indexer.store import from_json, to_json
 from polkacompute.sdk.client import AsyncClient
@@ -50,9 +51,10 @@ class Indexer:
     async def sync(self) -> int:
         """One pass up to the confirmed head; returns how many events it added."""
         with Session(self.engine) as session, session.begin():
-            if session.get(Meta, "providers_built") is None:  # a database from before they were kept
+            if session.get(Meta, "ledgers_built") is None:  # a database indexed before they were kept
                 providers.rebuild(session)
-                _set(session, "providers_built", 1)
+                escrow.rebuild(session)
+                _set(session, "ledgers_built", 1)
         await self._rewind_if_reorged()
         head = await self._c.chain.block_number() - self.confirmations
         start = self.next_block()
@@ -75,9 +77,10 @@ class Indexer:
                     for job_id in jobs_named(e):
                         session.add(EventJob(event_id=row.id, job_id=job_id))
                         touched.add(job_id)
-                    if e.name in providers.EVENTS:
-                        providers.apply(session, e)
-                        session.flush()
+                    for ledger in (providers, escrow):  # running state, event by event
+                        if e.name in ledger.EVENTS:
+                            ledger.apply(session, e)
+                            session.flush()
                 self._rebuild(session, touched)
                 _set(session, "next_block", end + 1)
             added += len(events)
@@ -111,6 +114,7 @@ class Indexer:
             session.execute(delete(Block).where(Block.number > keep))
             self._rebuild(session, touched)
             providers.rebuild(session)
+            escrow.rebuild(session)
             _set(session, "next_block", keep + 1)
 
     # ------------------------------------------------------------------ jobs

@@ -79,6 +79,23 @@ class ProviderRow(Base):
     slashed: Mapped[str] = mapped_column(String(40))
 
 
+class Balance(Base):
+    """What `owner` can withdraw of `token` from the escrow (PaymentEscrow.balanceOf)."""
+
+    __tablename__ = "balances"
+    token: Mapped[str] = mapped_column(String(42), primary_key=True)
+    owner: Mapped[str] = mapped_column(String(42), primary_key=True)
+    amount: Mapped[str] = mapped_column(String(80))
+
+
+class Escrowed(Base):
+    """Job budgets held per token (PaymentEscrow.totalLocked)."""
+
+    __tablename__ = "escrowed"
+    token: Mapped[str] = mapped_column(String(42), primary_key=True)
+    amount: Mapped[str] = mapped_column(String(80))
+
+
 class Meta(Base):
     __tablename__ = "meta"
     key: Mapped[str] = mapped_column(String(64), primary_key=True)

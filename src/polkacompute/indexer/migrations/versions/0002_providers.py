@@ -1,5 +1,5 @@
 """Providers rebuilt from the registry's events (a database indexed under 0001 rebuilds them from
-its stored events on the indexer's next pass).
+its stored events on the indexer's next pass: the `ledgers_built` mark is missing).
 
 Revision ID: 0002
 Revises: 0001

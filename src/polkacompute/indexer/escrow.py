@@ -1,0 +1,78 @@
+"""The escrow's ledger from events alone, as PaymentEscrow keeps it: budgets held per token, and what
+each owner may withdraw (payments less the fee at the rate of the time, fees to the treasury of the
+time, refunds, native credits such as slashed stake, zeroed by a withdrawal)."""
+
+from __future__ import annotations
+
+from sqlalchemy import delete, select
+from sqlalchemy.orm import Session
+
+from polkacompute.chain.events import Event
+from polkacompute.indexer.schema import Balance, Escrowed, EventRow, Meta
+from polkacompute.indexer.store import from_json
+
+NATIVE = "0x" + "00" * 20
+BPS = 10_000
+EVENTS = ("Deposited", "Paid", "Refunded", "NativeCredited", "Withdrawn", "FeeUpdated", "TreasuryUpdated")
+
+
+def apply(session: Session, event: Event) -> None:
+    a = event.args
+    name = event.name
+    if name == "FeeUpdated":
+        session.merge(Meta(key="fee_bps", value=str(a["feeBps"])))
+    elif name == "TreasuryUpdated":
+        session.merge(Meta(key="treasury", value=str(a["treasury"])))
+    elif name == "Deposited":
+        _held(session, str(a["token"]), int(a["amount"]))
+    elif name == "Paid":
+        token, bps = str(a["token"]), int(_meta(session, "fee_bps", "0"))
+        for payee, amount in zip(a["payees"], a["amounts"], strict=True):
+            _credit(session, token, str(payee), int(amount) - int(amount) * bps // BPS)
+        if int(a["fees"]):
+            _credit(session, token, _meta(session, "treasury", NATIVE), int(a["fees"]))
+        _held(session, token, -sum(int(x) for x in a["amounts"]))
+    elif name == "Refunded":
+        _credit(session, str(a["token"]), str(a["to"]), int(a["amount"]))
+        _held(session, str(a["token"]), -int(a["amount"]))
+    elif name == "NativeCredited":
+        _credit(session, NATIVE, str(a["to"]), int(a["amount"]))
+    elif name == "Withdrawn":
+        _credit(session, str(a["token"]), str(a["owner"]), -int(a["amount"]))
+
+
+def rebuild(session: Session) -> None:
+    session.execute(delete(Balance))
+    session.execute(delete(Escrowed))
+    session.flush()
+    rows = session.scalars(select(EventRow).where(EventRow.name.in_(EVENTS))
+                           .order_by(EventRow.block_number, EventRow.log_index))  # fmt: skip
+    for row in rows:
+        apply(session, Event(row.contract, row.name, from_json(row.args), row.block_number, "", row.tx_hash,
+                             row.log_index))  # fmt: skip
+        session.flush()
+
+
+def _credit(session: Session, token: str, owner: str, amount: int) -> None:
+    row = session.get(Balance, (_addr(token), owner))
+    if row is None:
+        row = Balance(token=_addr(token), owner=owner, amount="0")
+        session.add(row)
+    row.amount = str(int(row.amount) + amount)
+
+
+def _held(session: Session, token: str, amount: int) -> None:
+    row = session.get(Escrowed, _addr(token))
+    if row is None:
+        row = Escrowed(token=_addr(token), amount="0")
+        session.add(row)
+    row.amount = str(int(row.amount) + amount)
+
+
+def _meta(session: Session, key: str, default: str) -> str:
+    row = session.get(Meta, key)
+    return row.value if row is not None else default
+
+
+def _addr(token: str) -> str:
+    return token.lower() if token.lower() == NATIVE else token
