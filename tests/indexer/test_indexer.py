@@ -3,8 +3,12 @@ match the contracts' views after a random workload; a reorg is rewound; a restar
 from its cursor."""
 
 import asyncio
+import json
 import logging
+import os
 import random
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -13,7 +17,7 @@ from sqlalchemy.orm import Session
 from web3 import Web3
 
 from polkacompute.chain.accounts import dev_account
-from polkacompute.chain.deploy import Deployment
+from polkacompute.chain.deploy import Deployment, save_deployment
 from polkacompute.chain.events import LogReader
 from polkacompute.chain.networks import Network
 from polkacompute.indexer import Indexer, open_store
@@ -167,3 +171,32 @@ def test_a_reorg_is_rewound_and_the_new_branch_indexed(anvil: Network, deploymen
             assert stored == [(e.block_number, e.log_index, e.tx_hash) for e in everything]
 
     asyncio.run(run())
+
+
+def test_the_index_command_indexes_once_and_refuses_a_bad_database_url(anvil: Network, deployment: Deployment,
+                                                                        tmp_path: Path) -> None:  # fmt: skip
+    async def jobs() -> None:
+        async with AsyncClient(anvil, signer=dev_account(1), deployment=deployment) as pc:
+            await workload(pc, anvil, deployment, seed=5, jobs=3)
+
+    asyncio.run(jobs())
+    save_deployment(deployment, tmp_path / "deployments")
+    env = {**os.environ, "POLKACOMPUTE_DEPLOYMENTS": str(tmp_path / "deployments"), "POLKACOMPUTE_HOME": str(tmp_path)}
+    cli = [sys.executable, "-m", "polkacompute.cli"]
+    db = f"sqlite:///{tmp_path / 'cli.db'}"
+    done = subprocess.run([*cli, "--json", "index", "--once", "--db", db, "--confirmations", "0", "--rpc-url",
+                           anvil.rpc_url], env=env, capture_output=True, text=True, timeout=120)  # fmt: skip
+    assert done.returncode == 0, done.stderr
+    summary = json.loads(done.stdout)
+    assert summary["jobs"] == 3
+    assert summary["providers"] >= len(WORKERS)
+    assert summary["events"] == summary["added"] > 0
+    again = json.loads(subprocess.run([*cli, "--json", "index", "--once", "--db", db, "--confirmations", "0",
+                                       "--rpc-url", anvil.rpc_url], env=env, capture_output=True, text=True,
+                                      timeout=120).stdout)  # fmt: skip
+    assert again["added"] == 0  # resumed from its cursor
+    bad = subprocess.run([*cli, "index", "--once", "--db", "nonsense://x", "--rpc-url", anvil.rpc_url], env=env,
+                         capture_output=True, text=True, timeout=120)  # fmt: skip
+    assert bad.returncode == 2
+    assert "not a database URL the indexer can use" in bad.stderr
+    assert len(bad.stderr.strip().splitlines()) == 1

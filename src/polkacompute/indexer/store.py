@@ -9,13 +9,20 @@ from typing import Any
 from alembic import command
 from alembic.config import Config
 from sqlalchemy import Engine, create_engine, event
+from sqlalchemy.exc import ArgumentError, NoSuchModuleError
+
+from polkacompute.errors import ConfigError
 
 MIGRATIONS = Path(__file__).parent / "migrations"
 
 
 def open_store(url: str) -> Engine:
     """An engine on `url` (`sqlite:///path.db`, `postgresql+psycopg://...`) with the schema at head."""
-    engine = create_engine(url)
+    try:
+        engine = create_engine(url)
+    except (ArgumentError, NoSuchModuleError) as exc:
+        raise ConfigError(f"not a database URL the indexer can use: {url!r} ({exc})",
+                          hint="sqlite:///path/to/index.db or postgresql+psycopg://user@host/db") from None  # fmt: skip
     if engine.dialect.name == "sqlite":
         event.listen(engine, "connect", _sqlite_pragmas)
     migrate(engine)
