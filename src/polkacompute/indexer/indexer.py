@@ -22,7 +22,7 @@ from sqlalchemy.orm import Session
 
 from polkacompute.chain.events import Event, LogReader
 from polkacompute.indexer import escrow, providers
-from polkacompute.indexer.schema import Block, EventJob, EventRow, JobRow, Meta
+from polkacompute.indexer.schema import Assignment, Block, EventJob, EventRow, JobRow, Meta
 from polkacompute.indexer.store import from_json, to_json
 from polkacompute.sdk.client import AsyncClient
 from polkacompute.sdk.jobview import JobView, jobs_named
@@ -54,6 +54,7 @@ class Indexer:
             if session.get(Meta, "ledgers_built") is None:  # a database indexed before they were kept
                 providers.rebuild(session)
                 escrow.rebuild(session)
+                self._rebuild(session, set(session.scalars(select(EventJob.job_id).distinct())))
                 _set(session, "ledgers_built", 1)
         await self._rewind_if_reorged()
         head = await self._c.chain.block_number() - self.confirmations
@@ -127,6 +128,7 @@ class Indexer:
                 .where(EventJob.job_id == job_id).order_by(EventRow.block_number, EventRow.log_index)
             ).scalars().all()  # fmt: skip
             submitted = next((r for r in rows if r.name == "JobSubmitted"), None)
+            session.execute(delete(Assignment).where(Assignment.job_id == job_id))
             if submitted is None:
                 session.execute(delete(JobRow).where(JobRow.job_id == job_id))
                 continue
@@ -142,6 +144,8 @@ class Indexer:
                 ended_block=ended if view.status.name in ENDED else None, result_digest=view.result_digest,
                 paid={k: str(v) for k, v in view.paid.items()}, slashed={k: str(v) for k, v in view.slashed.items()},
             ))  # fmt: skip
+            for index, (worker, price) in enumerate(view.assignees):
+                session.add(Assignment(job_id=job_id, index=index, worker=worker, price=str(price)))
 
     def job_count(self) -> int:
         with Session(self.engine) as session:

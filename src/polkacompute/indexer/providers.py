@@ -7,7 +7,7 @@ from sqlalchemy import delete, select
 from sqlalchemy.orm import Session
 
 from polkacompute.chain.events import Event
-from polkacompute.indexer.schema import EventRow, ProviderRow
+from polkacompute.indexer.schema import EventRow, ProviderRow, ReputationChange
 from polkacompute.indexer.store import from_json
 
 NATIVE = "0x" + "00" * 20
@@ -43,6 +43,8 @@ def apply(session: Session, event: Event) -> None:
         for provider, reputation in zip(a["providers"], a["reputations"], strict=True):
             p = _row(session, str(provider))
             p.locked = str(max(int(p.locked) - int(a["amount"]), 0))
+            if int(reputation) != p.reputation:
+                _history(session, event, str(provider), int(reputation), a["reason"])
             p.reputation = int(reputation)
     elif name == "Slashed":  # from bonded stake first, then from unbonding; locked shrinks with the stake
         p = _row(session, str(a["provider"]))
@@ -54,6 +56,7 @@ def apply(session: Session, event: Event) -> None:
         p.slashed = str(int(p.slashed) + taken)
     elif name == "ReputationChanged":
         _row(session, str(a["provider"])).reputation = int(a["current"])
+        _history(session, event, str(a["provider"]), int(a["current"]), a["reason"])
     elif name == "Paid" and str(a["token"]).lower() == NATIVE:
         for payee, amount in zip(a["payees"], a["amounts"], strict=True):
             if (paid := session.get(ProviderRow, str(payee))) is not None:
@@ -63,6 +66,7 @@ def apply(session: Session, event: Event) -> None:
 def rebuild(session: Session) -> None:
     """Every provider again from the stored events (after a reorg, or a schema that lacked them)."""
     session.execute(delete(ProviderRow))
+    session.execute(delete(ReputationChange))
     session.flush()
     rows = session.scalars(select(EventRow).where(EventRow.name.in_(EVENTS))
                            .order_by(EventRow.block_number, EventRow.log_index))  # fmt: skip
@@ -79,6 +83,13 @@ def _row(session: Session, address: str) -> ProviderRow:
                           capabilities=0, region="", peer_id="", earned="0", slashed="0")  # fmt: skip
         session.add(row)
     return row
+
+
+def _history(session: Session, event: Event, provider: str, reputation: int, reason: object) -> None:
+    text = bytes(reason).rstrip(b"\x00").decode(errors="replace") if isinstance(reason, bytes) else str(reason)
+    job_id = int(event.args.get("jobId", 0))
+    session.add(ReputationChange(provider=provider, block_number=event.block_number, job_id=job_id,
+                                 reputation=reputation, reason=text[:32]))  # fmt: skip
 
 
 def _profile(p: ProviderRow, a: dict[str, object]) -> None:

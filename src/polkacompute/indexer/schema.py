@@ -96,6 +96,28 @@ class Escrowed(Base):
     amount: Mapped[str] = mapped_column(String(80))
 
 
+class Assignment(Base):
+    """A job's assignee at `index` and its price (the filter "jobs of this provider")."""
+
+    __tablename__ = "assignments"
+    job_id: Mapped[int] = mapped_column(BigInteger, primary_key=True, autoincrement=False)
+    index: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=False)
+    worker: Mapped[str] = mapped_column(String(42), index=True)
+    price: Mapped[str] = mapped_column(String(40))
+
+
+class ReputationChange(Base):
+    """One step of a provider's reputation history, with the job and the reason."""
+
+    __tablename__ = "reputation_history"
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    provider: Mapped[str] = mapped_column(String(42), index=True)
+    block_number: Mapped[int] = mapped_column(BigInteger)
+    job_id: Mapped[int] = mapped_column(BigInteger)
+    reputation: Mapped[int] = mapped_column(Integer)
+    reason: Mapped[str] = mapped_column(String(32))
+
+
 class Meta(Base):
     __tablename__ = "meta"
     key: Mapped[str] = mapped_column(String(64), primary_key=True)

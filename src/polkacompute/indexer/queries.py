@@ -1,0 +1,184 @@
+"""What the API serves, read from the indexer's tables: network stats, jobs, providers, the escrow."""
+
+from __future__ import annotations
+
+import statistics
+from typing import Any
+
+from sqlalchemy import Select, func, select
+from sqlalchemy.orm import Session
+
+from polkacompute.indexer.schema import (
+    Assignment,
+    Balance,
+    Block,
+    Escrowed,
+    EventJob,
+    EventRow,
+    JobRow,
+    ProviderRow,
+    ReputationChange,
+)
+
+MAX_PAGE = 200
+
+
+def stats(session: Session) -> dict[str, Any]:
+    """Totals, rates and latencies over every indexed job."""
+    by_status = dict(session.execute(select(JobRow.status, func.count()).group_by(JobRow.status)).all())
+    done = session.execute(select(JobRow.submitted_block, JobRow.ended_block).where(JobRow.status == "FINALIZED")).all()
+    blocks = [end - start for start, end in done if end is not None]
+    stamps = dict(session.execute(select(Block.number, Block.timestamp)).all())
+    seconds = [stamps[end] - stamps[start] for start, end in done if end in stamps and start in stamps]
+    ended = by_status.get("FINALIZED", 0) + by_status.get("RESOLVED", 0) + by_status.get("FAILED", 0)
+    latest = max(stamps.values(), default=0)
+    recent = session.scalar(select(func.count()).select_from(JobRow).join(Block, Block.number == JobRow.submitted_block)
+                            .where(Block.timestamp > latest - 600)) or 0  # fmt: skip
+    return {
+        "jobs": sum(by_status.values()),
+        "by_status": by_status,
+        "success_rate": round((by_status.get("FINALIZED", 0) + by_status.get("RESOLVED", 0)) / ended, 4)
+        if ended
+        else None,
+        "latency_blocks": _percentiles(blocks),
+        "latency_s": _percentiles(seconds),
+        "jobs_per_minute": round(recent / 10, 2),  # over the last ten minutes of chain time
+        "active_workers": session.scalar(select(func.count()).select_from(ProviderRow).where(ProviderRow.status == 1)),
+        "escrowed": {e.token: e.amount for e in session.scalars(select(Escrowed))},
+        "events": session.scalar(select(func.count()).select_from(EventRow)),
+        "last_block": max(stamps, default=None),
+    }
+
+
+def jobs(session: Session, *, status: str | None = None, requester: str | None = None, provider: str | None = None,
+         runtime: str | None = None, before: int | None = None, limit: int = 50) -> list[dict[str, Any]]:  # fmt: skip
+    """Newest first; `before` (a job id) pages back."""
+    query: Select[JobRow] = select(JobRow).order_by(JobRow.job_id.desc()).limit(min(max(limit, 1), MAX_PAGE))
+    if status:
+        query = query.where(JobRow.status == status.upper())
+    if requester:
+        query = query.where(func.lower(JobRow.requester) == requester.lower())
+    if runtime:
+        query = query.where(JobRow.runtime == runtime.lower())
+    if provider:
+        mine = select(Assignment.job_id).where(func.lower(Assignment.worker) == provider.lower())
+        query = query.where(JobRow.job_id.in_(mine))
+    if before is not None:
+        query = query.where(JobRow.job_id < before)
+    return [_job(row) for row in session.scalars(query)]
+
+
+def job(session: Session, job_id: int) -> dict[str, Any] | None:
+    """A job with its timeline: every event about it, with block times."""
+    row = session.get(JobRow, job_id)
+    if row is None:
+        return None
+    events = session.execute(
+        select(EventRow, Block.timestamp).join(EventJob, EventJob.event_id == EventRow.id)
+        .outerjoin(Block, Block.number == EventRow.block_number)
+        .where(EventJob.job_id == job_id).order_by(EventRow.block_number, EventRow.log_index)
+    ).all()  # fmt: skip
+    prices = {a.worker: a.price for a in session.scalars(select(Assignment).where(Assignment.job_id == job_id))}
+    return {
+        **_job(row),
+        "prices": prices,
+        "timeline": [
+            {"name": e.name, "block": e.block_number, "time": ts, "tx": e.tx_hash, "args": public(e.args)}
+            for e, ts in events
+        ],
+    }
+
+
+def providers(session: Session, *, sort: str = "reputation", limit: int = 100) -> list[dict[str, Any]]:
+    rows = list(session.scalars(select(ProviderRow)))
+    key = {"reputation": lambda p: p.reputation, "earned": lambda p: int(p.earned),
+           "stake": lambda p: int(p.stake)}.get(sort, lambda p: p.reputation)  # fmt: skip
+    rows.sort(key=key, reverse=True)
+    return [_provider(p) for p in rows[: min(max(limit, 1), MAX_PAGE)]]
+
+
+def provider(session: Session, address: str) -> dict[str, Any] | None:
+    row = session.scalar(select(ProviderRow).where(func.lower(ProviderRow.address) == address.lower()))
+    if row is None:
+        return None
+    history = session.scalars(select(ReputationChange).where(ReputationChange.provider == row.address)
+                              .order_by(ReputationChange.id))  # fmt: skip
+    slashes = session.execute(select(EventRow, Block.timestamp).outerjoin(Block, Block.number == EventRow.block_number)
+                              .where(EventRow.name == "Slashed")
+                              .where(EventRow.args["provider"].as_string() == row.address)).all()  # fmt: skip
+    return {
+        **_provider(row),
+        "reputation_history": [
+            {"block": h.block_number, "job_id": h.job_id, "reputation": h.reputation, "reason": h.reason}
+            for h in history
+        ],
+        "slashes": [
+            {
+                "block": e.block_number,
+                "time": ts,
+                "job_id": public(e.args["jobId"]),
+                "amount": str(public(e.args["amount"])),
+            }
+            for e, ts in slashes
+        ],
+        "recent_jobs": jobs(session, provider=row.address, limit=20),
+    }
+
+
+def escrow(session: Session) -> dict[str, Any]:
+    balances = sorted(session.scalars(select(Balance)), key=lambda b: int(b.amount), reverse=True)
+    return {
+        "escrowed": {e.token: e.amount for e in session.scalars(select(Escrowed))},
+        "balances": [{"token": b.token, "owner": b.owner, "amount": b.amount} for b in balances[:MAX_PAGE]],
+    }
+
+
+def events_after(session: Session, after: int, limit: int = 500) -> list[dict[str, Any]]:
+    """Events indexed after the event id `after`, oldest first (what the live stream pushes)."""
+    rows = session.execute(
+        select(EventRow, Block.timestamp).outerjoin(Block, Block.number == EventRow.block_number)
+        .where(EventRow.id > after).order_by(EventRow.id).limit(limit)
+    ).all()  # fmt: skip
+    out = []
+    for e, ts in rows:
+        named = session.scalars(select(EventJob.job_id).where(EventJob.event_id == e.id)).all()
+        out.append({"id": e.id, "name": e.name, "contract": e.contract, "block": e.block_number, "time": ts,
+                    "tx": e.tx_hash, "jobs": list(named), "args": public(e.args)})  # fmt: skip
+    return out
+
+
+def _job(row: JobRow) -> dict[str, Any]:
+    return {
+        "id": row.job_id, "status": row.status, "requester": row.requester, "runtime": row.runtime,
+        "replicas": row.replicas, "quorum": row.quorum, "assignees": row.assignees,
+        "submitted_block": row.submitted_block, "ended_block": row.ended_block,
+        "result_digest": "0x" + row.result_digest.hex() if row.result_digest else None,
+        "paid": row.paid, "slashed": row.slashed,
+    }  # fmt: skip
+
+
+def _provider(p: ProviderRow) -> dict[str, Any]:
+    return {"address": p.address, "status": {1: "active", 2: "deregistered"}.get(p.status, "none"),
+            "stake": p.stake, "locked": p.locked, "unbonding": p.unbonding, "reputation": p.reputation,
+            "capabilities": p.capabilities, "region": p.region, "peer_id": p.peer_id, "earned": p.earned,
+            "slashed": p.slashed}  # fmt: skip
+
+
+def _percentiles(values: list[int]) -> dict[str, float | None]:
+    if not values:
+        return {"p50": None, "p90": None}
+    ordered = sorted(values)
+    return {"p50": statistics.median(ordered), "p90": ordered[min(len(ordered) - 1, int(len(ordered) * 0.9))]}
+
+
+def public(value: Any) -> Any:
+    """Stored event arguments as API JSON: bytes as 0x-hex, integers beyond 2^53 as decimal strings."""
+    if isinstance(value, dict):
+        if value.keys() == {"hex"}:
+            return "0x" + value["hex"]
+        if value.keys() == {"int"}:
+            return value["int"]
+        return {k: public(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [public(v) for v in value]
+    return value

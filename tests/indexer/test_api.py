@@ -1,0 +1,111 @@
+"""The indexer's API over an index of a real anvil workload: stats, filters, pages, details, errors,
+and the live stream delivering an event indexed while a client listens."""
+
+import asyncio
+import json
+import threading
+import time
+from pathlib import Path
+
+from fastapi.testclient import TestClient
+
+from polkacompute.chain.accounts import dev_account
+from polkacompute.chain.deploy import Deployment
+from polkacompute.chain.networks import Network
+from polkacompute.indexer import Indexer, open_store
+from polkacompute.indexer.api import create_app
+from polkacompute.sdk import AsyncClient, JobStatus
+from tests.sdk.test_client import spec_at
+from tests.sdk.test_jobs import WORKERS
+
+from .test_indexer import workload
+
+
+def test_the_api_answers_from_the_index(anvil: Network, deployment: Deployment, tmp_path: Path) -> None:
+    engine = open_store(f"sqlite:///{tmp_path / 'index.db'}")
+
+    async def prepare() -> dict[int, JobStatus]:
+        async with AsyncClient(anvil, signer=dev_account(1), deployment=deployment) as pc:
+            await workload(pc, anvil, deployment, seed=7, jobs=14)
+            await Indexer(pc, engine, confirmations=0).sync()
+            return {j: (await pc.jobs.get(j)).status for j in range(1, await pc.jobs.count() + 1)}
+
+    chain = asyncio.run(prepare())
+    client = TestClient(create_app(engine))
+
+    stats = client.get("/api/stats").json()
+    assert stats["jobs"] == len(chain)
+    assert stats["by_status"] == {s.name: sum(1 for v in chain.values() if v is s) for s in set(chain.values())}
+    finalized, failed = stats["by_status"].get("FINALIZED", 0), stats["by_status"].get("FAILED", 0)
+    assert stats["success_rate"] == round(finalized / (finalized + failed), 4)
+    assert stats["latency_blocks"]["p50"] is not None
+    assert stats["active_workers"] == len(WORKERS)  # the passing provider deregistered
+
+    done = client.get("/api/jobs", params={"status": "finalized"}).json()
+    assert sorted(j["id"] for j in done) == sorted(j for j, s in chain.items() if s is JobStatus.FINALIZED)
+    assert all(j["result_digest"] for j in done)
+    worker = dev_account(WORKERS[0]).address
+    theirs = client.get("/api/jobs", params={"provider": worker.lower()}).json()
+    assert theirs
+    assert all(worker in j["assignees"] for j in theirs)
+    first = client.get("/api/jobs", params={"limit": 5}).json()
+    rest = client.get("/api/jobs", params={"limit": 50, "before": first[-1]["id"]}).json()
+    assert [j["id"] for j in first + rest] == sorted(chain, reverse=True)  # newest first, pages join up
+
+    detail = client.get(f"/api/jobs/{done[0]['id']}").json()
+    names = [e["name"] for e in detail["timeline"]]
+    assert names[:2] == ["JobSubmitted", "Deposited"]
+    assert "JobFinalized" in names
+    assert all(e["time"] for e in detail["timeline"])
+    assert detail["prices"]
+
+    ranked = client.get("/api/providers", params={"sort": "earned"}).json()
+    assert [int(p["earned"]) for p in ranked] == sorted((int(p["earned"]) for p in ranked), reverse=True)
+    profile = client.get(f"/api/providers/{worker}").json()
+    assert profile["reputation_history"][0]["reason"] == "REGISTERED"
+    assert profile["recent_jobs"]
+    assert client.get("/api/escrow").json()["balances"]
+
+    # Bad input: a clear error, nothing else.
+    assert client.get("/api/jobs/999999").status_code == 404
+    assert "not indexed" in client.get("/api/jobs/999999").json()["detail"]
+    assert client.get("/api/providers/0x0000000000000000000000000000000000000001").status_code == 404
+    assert client.get("/api/jobs", params={"limit": 0}).status_code == 422
+    assert client.get("/api/providers", params={"sort": "mood"}).status_code == 422
+    assert client.get("/openapi.json").json()["info"]["title"] == "PolkaCompute indexer"
+
+
+def test_the_stream_pushes_an_event_indexed_while_a_client_listens(anvil: Network, deployment: Deployment,
+                                                                   tmp_path: Path) -> None:  # fmt: skip
+    engine = open_store(f"sqlite:///{tmp_path / 'index.db'}")
+    client = TestClient(create_app(engine))
+    seen: list[dict] = []  # type: ignore[type-arg]
+    opened = threading.Event()
+
+    def listen() -> None:
+        with client.stream("GET", "/api/stream") as response:
+            for line in response.iter_lines():
+                opened.set()
+                if line.startswith("data: "):
+                    seen.append(json.loads(line[6:]))
+                    if seen[-1]["name"] == "JobSubmitted":
+                        return
+
+    listener = threading.Thread(target=listen, daemon=True)
+    listener.start()
+    assert opened.wait(10)
+
+    async def submit_and_index() -> int:
+        async with AsyncClient(anvil, signer=dev_account(1), deployment=deployment) as pc:
+            handle = await pc.jobs.submit(spec_at(await pc.now()))
+            await Indexer(pc, engine, confirmations=0).sync()
+            return handle.id
+
+    job_id = asyncio.run(submit_and_index())
+    indexed = time.monotonic()
+    listener.join(10)
+    assert not listener.is_alive(), "the stream did not deliver the submission"
+    assert time.monotonic() - indexed < 2  # pushed within the 2 s the dashboard promises
+    submitted = seen[-1]
+    assert submitted["jobs"] == [job_id]
+    assert submitted["args"]["requester"] == dev_account(1).address
