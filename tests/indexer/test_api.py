@@ -3,18 +3,23 @@ and the live stream delivering an event indexed while a client listens."""
 
 import asyncio
 import json
+import os
+import subprocess
+import sys
 import threading
 import time
+import urllib.request
 from pathlib import Path
 
 from fastapi.testclient import TestClient
 
 from polkacompute.chain.accounts import dev_account
-from polkacompute.chain.deploy import Deployment
+from polkacompute.chain.deploy import Deployment, save_deployment
 from polkacompute.chain.networks import Network
 from polkacompute.indexer import Indexer, open_store
 from polkacompute.indexer.api import create_app
 from polkacompute.sdk import AsyncClient, JobStatus
+from tests.conftest import free_port
 from tests.sdk.test_client import spec_at
 from tests.sdk.test_jobs import WORKERS
 
@@ -109,3 +114,36 @@ def test_the_stream_pushes_an_event_indexed_while_a_client_listens(anvil: Networ
     submitted = seen[-1]
     assert submitted["jobs"] == [job_id]
     assert submitted["args"]["requester"] == dev_account(1).address
+
+
+def test_the_dashboard_command_indexes_and_serves(anvil: Network, deployment: Deployment, tmp_path: Path) -> None:
+    async def jobs() -> None:
+        async with AsyncClient(anvil, signer=dev_account(1), deployment=deployment) as pc:
+            await pc.jobs.submit(spec_at(await pc.now()))
+
+    asyncio.run(jobs())
+    save_deployment(deployment, tmp_path / "deployments")
+    env = {**os.environ, "POLKACOMPUTE_DEPLOYMENTS": str(tmp_path / "deployments"), "POLKACOMPUTE_HOME": str(tmp_path)}
+    port = free_port()
+    proc = subprocess.Popen([sys.executable, "-m", "polkacompute.cli", "dashboard", "--port", str(port),
+                             "--confirmations", "0", "--rpc-url", anvil.rpc_url], env=env,
+                            stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)  # fmt: skip
+    try:
+        deadline = time.monotonic() + 60
+        stats = None
+        while time.monotonic() < deadline:
+            try:
+                with urllib.request.urlopen(f"http://127.0.0.1:{port}/api/stats", timeout=2) as response:
+                    stats = json.loads(response.read())
+                if stats["jobs"] >= 1:
+                    break
+            except OSError:
+                assert proc.poll() is None, proc.stdout.read() if proc.stdout else ""
+            time.sleep(0.2)
+        assert stats is not None
+        assert stats["jobs"] == 1
+        assert stats["by_status"] == {"OPEN": 1}
+    finally:
+        proc.terminate()
+        proc.wait(timeout=20)
+    assert (tmp_path / "index-local.db").exists()  # the default index, in the PolkaCompute home

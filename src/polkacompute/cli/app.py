@@ -12,7 +12,7 @@ import typer
 from polkacompute.cli.accounts import account_app
 from polkacompute.cli.common import STATE, err_console
 from polkacompute.cli.devnet import devnet_app
-from polkacompute.cli.indexing import index_cmd
+from polkacompute.cli.indexing import dashboard_cmd, index_cmd
 from polkacompute.cli.jobs import job_app
 from polkacompute.cli.networks import deploy_cmd, network_app
 from polkacompute.cli.packaging import pack_cmd, run_cmd, runtime_app
@@ -27,6 +27,7 @@ for sub, name in ((network_app, "network"), (account_app, "account"), (devnet_ap
     app.add_typer(sub, name=name)
 app.command("deploy")(deploy_cmd)
 app.command("index")(index_cmd)
+app.command("dashboard")(dashboard_cmd)
 job_app.command("pack")(pack_cmd)
 job_app.command("run")(run_cmd)
 

@@ -61,3 +61,33 @@ def index_cmd(
         summary = run(go())
     emit(summary, lambda: console.print(f"{summary['events']} events, {summary['jobs']} jobs, {summary['providers']} "
                                         f"providers in {url}; next block {summary['next_block']}"))  # fmt: skip
+
+
+def dashboard_cmd(
+    db: Annotated[str | None, typer.Option(help="SQLAlchemy URL of the index (default: as `index`).")] = None,
+    host: Annotated[str, typer.Option(help="Address to serve on.")] = "127.0.0.1",
+    port: Annotated[int, typer.Option(help="Port to serve on.")] = 8700,
+    confirmations: Annotated[int, typer.Option(help="Blocks below the head before a block is indexed.")] = 2,
+    network: NetworkOpt = "local",
+    rpc_url: RpcOpt = None,
+    chain_id: ChainIdOpt = None,
+) -> None:
+    """Serves the indexer's API (and live stream) for a network while indexing it, until Ctrl-C."""
+    import uvicorn
+
+    from polkacompute.indexer.api import create_app
+
+    net = network_of(network, rpc_url, chain_id)
+    url = db or f"sqlite:///{home() / f'index-{net.name}.db'}"
+    if url.startswith("sqlite:///"):
+        home().mkdir(parents=True, exist_ok=True)
+
+    async def go() -> None:
+        async with AsyncClient(net) as pc:
+            engine = open_store(url)
+            app = create_app(engine, indexer=Indexer(pc, engine, confirmations=confirmations))
+            server = uvicorn.Server(uvicorn.Config(app, host=host, port=port, log_level="warning"))
+            console.print(f"PolkaCompute on {net.name}: http://{host}:{port}/ (API docs at /docs), index {url}")
+            await server.serve()
+
+    run(go())
