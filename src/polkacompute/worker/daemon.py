@@ -51,6 +51,7 @@ FOLLOWED = ("JobSubmitted", "JobAssigned", "BatchAssigned", "SealCommitted", "Se
             "ProviderRegistered", "ProviderUpdated")  # fmt: skip
 BID_SLA = 600  # seconds promised in bids
 KEEPER_BATCH = 16  # settlements per keeper round
+FORGET_AFTER = 60.0  # seconds a closed job's view is kept before it is forgotten
 GOSSIP_PEERS = 32  # registered peers a worker connects to for gossip (more are reached through them)
 
 
@@ -93,6 +94,7 @@ class Worker:
         self._dialed = 0  # registered peers connected to
         self._background: set[asyncio.Task[None]] = set()
         self._provided: set[str] = set()  # DHT keys announced
+        self._closed: dict[int, float] = {}  # job -> when the keeper first saw it closed (monotonic)
 
     # ------------------------------------------------------------------ service
 
@@ -345,10 +347,14 @@ class Worker:
         while every > 0 and not stop.is_set():
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(stop.wait(), every * random.uniform(0.5, 1.5))  # noqa: S311
+            now = time.monotonic()
             for view in self.view.jobs():
-                if view.closed and view.job_id not in self.driver.tasks and not self._active(view.job_id):
+                done = view.closed and view.job_id not in self.driver.tasks and not self._active(view.job_id)
+                # A closed job's view is kept a while: late messages about it are still recognized.
+                if done and now - self._closed.setdefault(view.job_id, now) >= FORGET_AFTER:
                     self.view.forget(view.job_id)
                     self._kept.discard(view.job_id)
+                    del self._closed[view.job_id]
             due = [v for v in self.view.jobs() if v.settleable(self.now) and v.job_id not in self._kept]
             for view in due[:KEEPER_BATCH]:
                 self._kept.add(view.job_id)
