@@ -11,7 +11,7 @@ NODE_MODULES := contracts/node_modules
 FOUNDRY_BIN := $(abspath $(NODE_MODULES)/@foundry-rs/forge-linux-amd64/bin):$(abspath $(NODE_MODULES)/@foundry-rs/anvil-linux-amd64/bin):$(abspath $(NODE_MODULES)/@foundry-rs/cast-linux-amd64/bin)
 export PATH := $(FOUNDRY_BIN):$(PATH)
 
-.PHONY: setup build artifacts templates devnet test test-contracts test-python lint size-check slither coverage bench-gas bench-sandbox bench-e2e bench-p2p chaos lock clean
+.PHONY: setup build artifacts templates devnet test test-contracts test-python lint size-check slither coverage bench-gas bench-sandbox bench-e2e bench-p2p bench-indexer chaos lock clean
 
 RUNTIMES := .polkacompute/runtimes
 PYTHON_RUNTIME := $(RUNTIMES)/python-3.11/bundle.json
@@ -110,6 +110,10 @@ bench-e2e: setup
 ## libp2p: openings fan-out among 20 peer processes, content MB/s, gas saved by aggregated openings -> bench/results/p2p.json
 bench-p2p: build
 	$(PY) bench/p2p.py
+
+## Indexer: backfill events/s, API p99 with 100,000 jobs indexed, live-stream lag -> bench/results/indexer.json
+bench-indexer: build
+	$(PY) bench/indexer.py
 
 ## 300 jobs while workers are killed and restarted; checks every job ends and no wei is lost.
 chaos: setup

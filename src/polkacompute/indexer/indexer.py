@@ -29,6 +29,7 @@ from polkacompute.sdk.jobview import JobView, jobs_named
 
 log = logging.getLogger(__name__)
 ENDED = {"FINALIZED", "FAILED", "CANCELLED", "RESOLVED"}
+REBUILD_CHUNK = 500  # jobs rebuilt per query
 
 
 class Indexer:
@@ -69,19 +70,20 @@ class Indexer:
                 for block in blocks:
                     session.merge(Block(number=int(block["number"]), hash=_hex(block["hash"]),
                                         timestamp=int(block["timestamp"])))  # fmt: skip
+                rows = [EventRow(block_number=e.block_number, log_index=e.log_index, tx_hash=e.tx_hash,
+                                 contract=e.contract, name=e.name, args=to_json(e.args)) for e in events]  # fmt: skip
+                session.add_all(rows)
+                session.flush()  # one multi-row insert; the ids are known from here
                 touched: set[int] = set()
-                for e in events:
-                    row = EventRow(block_number=e.block_number, log_index=e.log_index, tx_hash=e.tx_hash,
-                                   contract=e.contract, name=e.name, args=to_json(e.args))  # fmt: skip
-                    session.add(row)
-                    session.flush()
+                for e, row in zip(events, rows, strict=True):
                     for job_id in jobs_named(e):
                         session.add(EventJob(event_id=row.id, job_id=job_id))
                         touched.add(job_id)
-                    for ledger in (providers, escrow):  # running state, event by event
+                    for ledger in (providers, escrow):  # running state, event by event, in chain order
                         if e.name in ledger.EVENTS:
                             ledger.apply(session, e)
                             session.flush()
+                session.flush()
                 self._rebuild(session, touched)
                 _set(session, "next_block", end + 1)
             added += len(events)
@@ -121,31 +123,44 @@ class Indexer:
     # ------------------------------------------------------------------ jobs
 
     def _rebuild(self, session: Session, job_ids: Iterable[int]) -> None:
-        """Each job's row from its events (none left: the row goes)."""
-        for job_id in job_ids:
-            rows = session.execute(
-                select(EventRow).join(EventJob, EventJob.event_id == EventRow.id)
-                .where(EventJob.job_id == job_id).order_by(EventRow.block_number, EventRow.log_index)
-            ).scalars().all()  # fmt: skip
-            submitted = next((r for r in rows if r.name == "JobSubmitted"), None)
-            session.execute(delete(Assignment).where(Assignment.job_id == job_id))
-            if submitted is None:
-                session.execute(delete(JobRow).where(JobRow.job_id == job_id))
-                continue
-            view = JobView(job_id)
-            for row in rows:
-                view.apply(_event(row))
-            spec = from_json(submitted.args["spec"])
-            ended = next((r.block_number for r in reversed(rows) if r.name in _ENDING), None)
-            session.merge(JobRow(
-                job_id=job_id, requester=str(submitted.args["requester"]), status=view.status.name,
-                runtime="0x" + bytes(spec["runtimeId"]).hex(), replicas=view.replicas, quorum=view.quorum,
-                assignees=[w for w, _ in view.assignees], submitted_block=submitted.block_number,
-                ended_block=ended if view.status.name in ENDED else None, result_digest=view.result_digest,
-                paid={k: str(v) for k, v in view.paid.items()}, slashed={k: str(v) for k, v in view.slashed.items()},
-            ))  # fmt: skip
-            for index, (worker, price) in enumerate(view.assignees):
-                session.add(Assignment(job_id=job_id, index=index, worker=worker, price=str(price)))
+        """Each job's row from its events (none left: the row goes), a chunk of jobs per query."""
+        ids = sorted(set(job_ids))
+        for i in range(0, len(ids), REBUILD_CHUNK):
+            chunk = ids[i : i + REBUILD_CHUNK]
+            found: dict[int, list[EventRow]] = {j: [] for j in chunk}
+            for job_id, row in session.execute(
+                select(EventJob.job_id, EventRow).join(EventRow, EventJob.event_id == EventRow.id)
+                .where(EventJob.job_id.in_(chunk)).order_by(EventRow.block_number, EventRow.log_index)
+            ):  # fmt: skip
+                found[job_id].append(row)
+            existing = {r.job_id: r for r in session.scalars(select(JobRow).where(JobRow.job_id.in_(chunk)))}
+            session.execute(delete(Assignment).where(Assignment.job_id.in_(chunk)))
+            for job_id, rows in found.items():
+                self._rebuild_one(session, job_id, rows, existing.get(job_id))
+
+    def _rebuild_one(self, session: Session, job_id: int, rows: list[EventRow], row: JobRow | None) -> None:
+        submitted = next((r for r in rows if r.name == "JobSubmitted"), None)
+        if submitted is None:
+            if row is not None:
+                session.delete(row)
+            return
+        view = JobView(job_id)
+        for event in rows:
+            view.apply(_event(event))
+        spec = from_json(submitted.args["spec"])
+        ended = next((r.block_number for r in reversed(rows) if r.name in _ENDING), None)
+        if row is None:
+            row = JobRow(job_id=job_id)
+            session.add(row)
+        row.requester, row.status = str(submitted.args["requester"]), view.status.name
+        row.runtime, row.replicas, row.quorum = "0x" + bytes(spec["runtimeId"]).hex(), view.replicas, view.quorum
+        row.assignees, row.submitted_block = [w for w, _ in view.assignees], submitted.block_number
+        row.ended_block = ended if view.status.name in ENDED else None
+        row.result_digest = view.result_digest
+        row.paid = {k: str(v) for k, v in view.paid.items()}
+        row.slashed = {k: str(v) for k, v in view.slashed.items()}
+        for index, (worker, price) in enumerate(view.assignees):
+            session.add(Assignment(job_id=job_id, index=index, worker=worker, price=str(price)))
 
     def job_count(self) -> int:
         with Session(self.engine) as session:
