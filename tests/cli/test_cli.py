@@ -3,8 +3,11 @@
 import hashlib
 import json
 import os
+import re
 import subprocess
 import sys
+import time
+import urllib.request
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -194,6 +197,18 @@ def test_devnet_with_workers_runs_the_demo_through_them(tmp_path: Path) -> None:
         assert up.returncode == 0, up.stderr
         assert '"verified": true' in up.stdout
         assert b"HELLO, POLKADOT".hex() in up.stdout  # the output, hex in JSON
+        found = re.search(r'"dashboard": "(http://[^"]+)"', up.stdout)
+        assert found, up.stdout
+        dashboard = found.group(1)
+        deadline = time.monotonic() + 30
+        while True:  # the indexer catches up with the demo's job
+            with urllib.request.urlopen(f"{dashboard}api/stats", timeout=5) as response:  # noqa: S310
+                stats = json.loads(response.read())
+            if stats["by_status"].get("FINALIZED") or time.monotonic() > deadline:
+                break
+            time.sleep(0.2)
+        assert stats["by_status"] == {"FINALIZED": 1}, stats
+        assert stats["active_workers"] == 3
         workers = list((tmp_path / ".polkacompute" / "devnet" / "workers").iterdir())
         assert len(workers) == 3
         for worker in workers:  # over libp2p: the demo's announcement reached each of them

@@ -2,7 +2,8 @@
 
 `devnet up --workers N` starts a gateway that accepts uploads (where requesters publish programs and
 inputs) and N `polkacompute worker run` processes with anvil's dev accounts 2..N+1, each staked,
-with its own directory and log under `.polkacompute/devnet/`.
+with its own directory and log under `.polkacompute/devnet/`; `devnet up` also starts the indexer
+and its API (`polkacompute dashboard`).
 """
 
 from __future__ import annotations
@@ -32,6 +33,7 @@ class Fleet:
     directory: Path
     rpc_url: str
     gateway_url: str = ""
+    dashboard_url: str = ""
     worker_urls: list[str] = field(default_factory=list)
     processes: list[subprocess.Popen[bytes]] = field(default_factory=list)
     workers: dict[int, subprocess.Popen[bytes]] = field(default_factory=dict)  # dev account -> its process
@@ -41,10 +43,22 @@ class Fleet:
     def pid_file(self) -> Path:
         return self.directory / "fleet.pids"
 
+    @property
+    def env(self) -> dict[str, str]:
+        return {**os.environ, "POLKACOMPUTE_RPC_URL": self.rpc_url,
+                "POLKACOMPUTE_DEPLOYMENTS": str(self.directory / "deployments")}  # fmt: skip
+
+    def start_dashboard(self, port: int, *, timeout: float = 60.0) -> str:
+        """Starts the indexer and its API on `port` (index in `index.db` beside the chain's state)."""
+        db = f"sqlite:///{self.directory / 'index.db'}"
+        proc = self._spawn(["dashboard", "--port", str(port), "--confirmations", "0", "--db", db], self.env,
+                           "dashboard")  # fmt: skip
+        self.dashboard_url = _wait_for(self.directory / "dashboard.out", r"(http://\S+/) \(API", proc, timeout)
+        return self.dashboard_url
+
     def start(self, workers: int, *, timeout: float = 60.0) -> None:
         """Starts the gateway and `workers` workers; their pids go to `fleet.pids` (for `devnet down`)."""
-        env = {**os.environ, "POLKACOMPUTE_RPC_URL": self.rpc_url,
-               "POLKACOMPUTE_DEPLOYMENTS": str(self.directory / "deployments")}  # fmt: skip
+        env = self.env
         store = self.directory / "store"
         gateway = self._spawn(["gateway", "serve", "--store", str(store), "--port", "0", "--uploads"], env, "gateway")
         self.gateway_url = json.loads(_wait_for(self.directory / "gateway.out", r"(\{.*\})", gateway, timeout))["url"]
