@@ -30,6 +30,7 @@ from polkacompute.sdk.jobview import JobView, jobs_named
 log = logging.getLogger(__name__)
 ENDED = {"FINALIZED", "FAILED", "CANCELLED", "RESOLVED"}
 REBUILD_CHUNK = 500  # jobs rebuilt per query
+REORG_PAGE = 64  # stored blocks compared with the chain per query when looking for a fork
 
 
 class Indexer:
@@ -96,19 +97,25 @@ class Indexer:
             return int(value.value) if value else self._c.deployment.block
 
     async def _rewind_if_reorged(self) -> None:
-        with Session(self.engine) as session:
-            stored = session.scalars(select(Block).order_by(Block.number.desc())).all()
-        fork = None
-        for block in stored:  # newest first: usually the first one matches
-            chain = await self._c.chain.w3.eth.get_block(block.number)
-            if _hex(chain["hash"]) == block.hash:
-                fork = block.number
+        newest, fork = None, None
+        below: int | None = None
+        while fork is None:  # newest first, a page at a time: usually the very first block matches
+            with Session(self.engine) as session:
+                query = select(Block).order_by(Block.number.desc()).limit(REORG_PAGE)
+                page = session.scalars(query if below is None else query.where(Block.number < below)).all()
+            if not page:
                 break
-        if not stored or fork == stored[0].number:
+            newest = newest if newest is not None else page[0].number
+            for block in page:
+                if _hex((await self._c.chain.w3.eth.get_block(block.number))["hash"]) == block.hash:
+                    fork = block.number
+                    break
+            below = page[-1].number
+        if newest is None or fork == newest:
             return
         keep = fork if fork is not None else self._c.deployment.block - 1
         log.warning("reorg: the chain no longer has blocks %d..%d as indexed; rewinding to %d",
-                    keep + 1, stored[0].number, keep)  # fmt: skip
+                    keep + 1, newest, keep)  # fmt: skip
         with Session(self.engine) as session, session.begin():
             gone = select(EventRow.id).where(EventRow.block_number > keep)
             touched = set(session.scalars(select(EventJob.job_id).where(EventJob.event_id.in_(gone))))
