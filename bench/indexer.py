@@ -43,7 +43,7 @@ ETH = 10**18
 
 
 def spec(now: int, i: int) -> JobSpec:
-    return JobSpec(i.to_bytes(32, "big"), (i + 1).to_bytes(32, "big"), "wasi", 3, 2, ETH // 1000, now + 36_000,
+    return JobSpec((i + 1).to_bytes(32, "big"), (i + 2).to_bytes(32, "big"), "wasi", 3, 2, ETH // 1000, now + 36_000,
                    now + 72_000, bid_window=60)  # fmt: skip
 
 
