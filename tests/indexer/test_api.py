@@ -77,6 +77,8 @@ def test_the_api_answers_from_the_index(anvil: Network, deployment: Deployment, 
     assert client.get("/api/providers/0x0000000000000000000000000000000000000001").status_code == 404
     assert client.get("/api/jobs", params={"limit": 0}).status_code == 422
     assert client.get("/api/providers", params={"sort": "mood"}).status_code == 422
+    assert client.get("/api/jobs", params={"requester": "nobody"}).json()["detail"] == "'nobody' is not an address"
+    assert client.get("/api/providers/0x12").status_code == 422
     assert client.get("/openapi.json").json()["info"]["title"] == "PolkaCompute indexer"
 
 

@@ -42,7 +42,10 @@ def create_app(engine: Engine, *, indexer: Indexer | None = None, follow_every: 
 
     def read(fn: Any, *args: Any, **kwargs: Any) -> Any:
         with Session(engine) as session:
-            return fn(session, *args, **kwargs)
+            try:
+                return fn(session, *args, **kwargs)
+            except ValueError as exc:  # a malformed address in the request
+                raise HTTPException(422, str(exc)) from None
 
     @app.get("/api/stats", summary="Network totals, success rate, latency, active workers, value escrowed")
     def stats() -> dict[str, Any]:

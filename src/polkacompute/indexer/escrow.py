@@ -4,12 +4,12 @@ time, refunds, native credits such as slashed stake, zeroed by a withdrawal)."""
 
 from __future__ import annotations
 
-from sqlalchemy import delete, select
+from sqlalchemy import delete
 from sqlalchemy.orm import Session
 
 from polkacompute.chain.events import Event
-from polkacompute.indexer.schema import Balance, Escrowed, EventRow, Meta
-from polkacompute.indexer.store import from_json
+from polkacompute.indexer.schema import Balance, Escrowed, Meta
+from polkacompute.indexer.store import stored_events
 
 NATIVE = "0x" + "00" * 20
 BPS = 10_000
@@ -45,11 +45,8 @@ def rebuild(session: Session) -> None:
     session.execute(delete(Balance))
     session.execute(delete(Escrowed))
     session.flush()
-    rows = session.scalars(select(EventRow).where(EventRow.name.in_(EVENTS))
-                           .order_by(EventRow.block_number, EventRow.log_index))  # fmt: skip
-    for row in rows:
-        apply(session, Event(row.contract, row.name, from_json(row.args), row.block_number, "", row.tx_hash,
-                             row.log_index))  # fmt: skip
+    for event in stored_events(session, EVENTS):
+        apply(session, event)
         session.flush()
 
 

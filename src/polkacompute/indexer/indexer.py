@@ -20,10 +20,10 @@ from collections.abc import Iterable
 from sqlalchemy import Engine, delete, func, select
 from sqlalchemy.orm import Session
 
-from polkacompute.chain.events import Event, LogReader
+from polkacompute.chain.events import LogReader
 from polkacompute.indexer import escrow, providers
 from polkacompute.indexer.schema import Assignment, Block, EventJob, EventRow, JobRow, Meta
-from polkacompute.indexer.store import from_json, to_json
+from polkacompute.indexer.store import event_of, from_json, to_json
 from polkacompute.sdk.client import AsyncClient
 from polkacompute.sdk.jobview import JobView, jobs_named
 
@@ -153,7 +153,7 @@ class Indexer:
             return
         view = JobView(job_id)
         for event in rows:
-            view.apply(_event(event))
+            view.apply(event_of(event))
         spec = from_json(submitted.args["spec"])
         ended = next((r.block_number for r in reversed(rows) if r.name in _ENDING), None)
         if row is None:
@@ -175,10 +175,6 @@ class Indexer:
 
 
 _ENDING = {"JobFinalized", "JobFailed", "JobCancelled", "DisputeResolved"}
-
-
-def _event(row: EventRow) -> Event:
-    return Event(row.contract, row.name, from_json(row.args), row.block_number, "", row.tx_hash, row.log_index)
 
 
 def _set(session: Session, key: str, value: int) -> None:

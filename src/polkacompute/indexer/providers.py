@@ -3,12 +3,12 @@ unbonding, reputations), so each is applied in chain order; `Paid` adds to what 
 
 from __future__ import annotations
 
-from sqlalchemy import delete, select
+from sqlalchemy import delete
 from sqlalchemy.orm import Session
 
 from polkacompute.chain.events import Event
-from polkacompute.indexer.schema import EventRow, ProviderRow, ReputationChange
-from polkacompute.indexer.store import from_json
+from polkacompute.indexer.schema import ProviderRow, ReputationChange
+from polkacompute.indexer.store import stored_events
 
 NATIVE = "0x" + "00" * 20
 EVENTS = ("ProviderRegistered", "ProviderUpdated", "ProviderDeregistered", "StakeAdded", "UnbondRequested",
@@ -68,11 +68,8 @@ def rebuild(session: Session) -> None:
     session.execute(delete(ProviderRow))
     session.execute(delete(ReputationChange))
     session.flush()
-    rows = session.scalars(select(EventRow).where(EventRow.name.in_(EVENTS))
-                           .order_by(EventRow.block_number, EventRow.log_index))  # fmt: skip
-    for row in rows:
-        apply(session, Event(row.contract, row.name, from_json(row.args), row.block_number, "", row.tx_hash,
-                             row.log_index))  # fmt: skip
+    for event in stored_events(session, EVENTS):
+        apply(session, event)
         session.flush()
 
 

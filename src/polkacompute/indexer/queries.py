@@ -5,6 +5,7 @@ from __future__ import annotations
 import statistics
 from typing import Any
 
+from eth_utils.address import to_checksum_address
 from sqlalchemy import Select, func, select
 from sqlalchemy.orm import Session
 
@@ -56,13 +57,14 @@ def jobs(session: Session, *, status: str | None = None, requester: str | None =
     query: Select[JobRow] = select(JobRow).order_by(JobRow.job_id.desc()).limit(min(max(limit, 1), MAX_PAGE))
     if status:
         query = query.where(JobRow.status == status.upper())
-    if requester:
-        query = query.where(func.lower(JobRow.requester) == requester.lower())
+    if requester:  # addresses are stored checksummed (as events decode them): an index serves equality
+        query = query.where(JobRow.requester == checksummed(requester))
     if runtime:
         query = query.where(JobRow.runtime == runtime.lower())
     if provider:
-        mine = select(Assignment.job_id).where(func.lower(Assignment.worker) == provider.lower())
-        query = query.where(JobRow.job_id.in_(mine))
+        query = query.where(
+            JobRow.job_id.in_(select(Assignment.job_id).where(Assignment.worker == checksummed(provider)))
+        )
     if before is not None:
         query = query.where(JobRow.job_id < before)
     return [_job(row) for row in session.scalars(query)]
@@ -98,7 +100,7 @@ def providers(session: Session, *, sort: str = "reputation", limit: int = 100) -
 
 
 def provider(session: Session, address: str) -> dict[str, Any] | None:
-    row = session.scalar(select(ProviderRow).where(func.lower(ProviderRow.address) == address.lower()))
+    row = session.get(ProviderRow, checksummed(address))
     if row is None:
         return None
     history = session.scalars(select(ReputationChange).where(ReputationChange.provider == row.address)
@@ -145,6 +147,14 @@ def events_after(session: Session, after: int, limit: int = 500) -> list[dict[st
         out.append({"id": e.id, "name": e.name, "contract": e.contract, "block": e.block_number, "time": ts,
                     "tx": e.tx_hash, "jobs": list(named), "args": public(e.args)})  # fmt: skip
     return out
+
+
+def checksummed(value: str) -> str:
+    """An address as stored (checksummed, as events decode them); ValueError if it is not one."""
+    try:
+        return str(to_checksum_address(value))
+    except (ValueError, TypeError):
+        raise ValueError(f"{value!r} is not an address") from None
 
 
 def _job(row: JobRow) -> dict[str, Any]:

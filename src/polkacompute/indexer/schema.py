@@ -48,6 +48,8 @@ class JobRow(Base):
     """A job as its events describe it (`polkacompute.sdk.jobview.JobView`, the worker's own logic)."""
 
     __tablename__ = "jobs"
+    __table_args__ = (Index("jobs_status_id", "status", "job_id"), Index("jobs_requester_id", "requester", "job_id"),
+                      Index("jobs_runtime_id", "runtime", "job_id"))  # fmt: skip
     job_id: Mapped[int] = mapped_column(BigInteger, primary_key=True, autoincrement=False)
     requester: Mapped[str] = mapped_column(String(42), index=True)
     status: Mapped[str] = mapped_column(String(16), index=True)

@@ -3,15 +3,19 @@ and the exact JSON form of event arguments."""
 
 from __future__ import annotations
 
+from collections.abc import Iterable, Iterator
 from pathlib import Path
 from typing import Any
 
 from alembic import command
 from alembic.config import Config
-from sqlalchemy import Engine, create_engine, event
+from sqlalchemy import Engine, create_engine, event, select
 from sqlalchemy.exc import ArgumentError, NoSuchModuleError
+from sqlalchemy.orm import Session
 
+from polkacompute.chain.events import Event
 from polkacompute.errors import ConfigError
+from polkacompute.indexer.schema import EventRow
 
 MIGRATIONS = Path(__file__).parent / "migrations"
 
@@ -70,3 +74,15 @@ def from_json(value: Any) -> Any:
     if isinstance(value, list):
         return [from_json(v) for v in value]
     return value
+
+
+def event_of(row: EventRow) -> Event:
+    """A stored event as the chain layer's `Event` (what `JobView` and the ledgers apply)."""
+    return Event(row.contract, row.name, from_json(row.args), row.block_number, "", row.tx_hash, row.log_index)
+
+
+def stored_events(session: Session, names: Iterable[str]) -> Iterator[Event]:
+    """Every stored event of these names, in chain order (to rebuild a ledger from scratch)."""
+    query = select(EventRow).where(EventRow.name.in_(list(names))).order_by(EventRow.block_number, EventRow.log_index)
+    for row in session.scalars(query).all():  # read first: the caller writes while it iterates
+        yield event_of(row)
