@@ -36,9 +36,7 @@ def index_cmd(
     """Indexes every PolkaCompute event into SQL: jobs, providers and the escrow's ledger rebuilt from
     events alone; reorgs rewound; resumable. Follows new blocks until Ctrl-C unless --once."""
     net = network_of(network, rpc_url, chain_id)
-    url = db or f"sqlite:///{home() / f'index-{net.name}.db'}"
-    if url.startswith("sqlite:///"):
-        home().mkdir(parents=True, exist_ok=True)
+    url = _db_url(db, net.name)
 
     async def go() -> dict[str, object]:
         async with AsyncClient(net) as pc:
@@ -78,9 +76,7 @@ def dashboard_cmd(
     from polkacompute.indexer.api import create_app
 
     net = network_of(network, rpc_url, chain_id)
-    url = db or f"sqlite:///{home() / f'index-{net.name}.db'}"
-    if url.startswith("sqlite:///"):
-        home().mkdir(parents=True, exist_ok=True)
+    url = _db_url(db, net.name)
 
     async def go() -> None:
         async with AsyncClient(net) as pc:
@@ -91,3 +87,11 @@ def dashboard_cmd(
             await server.serve()
 
     run(go())
+
+
+def _db_url(db: str | None, network: str) -> str:
+    """The index's URL: `db`, else a SQLite file per network in the PolkaCompute home (created)."""
+    if db:
+        return db
+    home().mkdir(parents=True, exist_ok=True)
+    return f"sqlite:///{home() / f'index-{network}.db'}"

@@ -60,10 +60,7 @@ def create_app(engine: Engine, *, indexer: Indexer | None = None, follow_every: 
 
     @app.get("/api/jobs/{job_id}", summary="A job with its timeline of events")
     def job(job_id: int) -> dict[str, Any]:
-        found = read(queries.job, job_id)
-        if found is None:
-            raise HTTPException(404, f"job {job_id} is not indexed")
-        return found  # type: ignore[no-any-return]
+        return _found(read(queries.job, job_id), f"job {job_id} is not indexed")
 
     @app.get("/api/providers", summary="Providers, sorted by reputation, earnings or stake")
     def providers(sort: Annotated[str, Query(pattern="^(reputation|earned|stake)$")] = "reputation",
@@ -72,10 +69,7 @@ def create_app(engine: Engine, *, indexer: Indexer | None = None, follow_every: 
 
     @app.get("/api/providers/{address}", summary="A provider: stake, reputation history, slashes, recent jobs")
     def provider(address: str) -> dict[str, Any]:
-        found = read(queries.provider, address)
-        if found is None:
-            raise HTTPException(404, f"provider {address} is not indexed")
-        return found  # type: ignore[no-any-return]
+        return _found(read(queries.provider, address), f"provider {address} is not indexed")
 
     @app.get("/api/escrow", summary="Budgets held per token and withdrawable balances")
     def escrow() -> dict[str, Any]:
@@ -96,6 +90,12 @@ def create_app(engine: Engine, *, indexer: Indexer | None = None, follow_every: 
         return StreamingResponse(events(), media_type="text/event-stream", headers={"Cache-Control": "no-cache"})
 
     return app
+
+
+def _found(value: dict[str, Any] | None, missing: str) -> dict[str, Any]:
+    if value is None:
+        raise HTTPException(404, missing)
+    return value
 
 
 def _last_event_id(session: Session) -> int:
