@@ -15,10 +15,10 @@ export PATH := $(FOUNDRY_BIN):$(PATH)
 
 RUNTIMES := .polkacompute/runtimes
 PYTHON_RUNTIME := $(RUNTIMES)/python-3.11/bundle.json
-BWRAP_STAMP := .polkacompute/.bwrap.stamp
+DEBIAN_STAMP := .polkacompute/.debian.stamp
 export POLKACOMPUTE_RUNTIMES := $(abspath $(RUNTIMES))
 
-setup: $(NODE_MODULES)/.stamp $(VENV)/.stamp $(TOOLS_VENV)/.stamp $(PYTHON_RUNTIME) $(BWRAP_STAMP)
+setup: $(NODE_MODULES)/.stamp $(VENV)/.stamp $(TOOLS_VENV)/.stamp $(PYTHON_RUNTIME) $(DEBIAN_STAMP)
 
 $(NODE_MODULES)/.stamp: contracts/package.json contracts/package-lock.json
 	@# npm ci rejects this lockfile: the foundry packages list platform binaries the registry lacks.
@@ -39,11 +39,13 @@ $(VENV)/.stamp: requirements.lock pyproject.toml
 $(PYTHON_RUNTIME): $(VENV)/.stamp src/polkacompute/runtimes/python_bundle.py
 	$(VENV)/bin/polkacompute runtime install python
 
-## bubblewrap isolates the onnx runtime's native inference (Debian package).
-$(BWRAP_STAMP):
-	@command -v bwrap >/dev/null || { \
-		if [ "$$(id -u)" = 0 ]; then apt-get update -qq && apt-get install -y -qq bubblewrap; \
-		else sudo apt-get update -qq && sudo apt-get install -y -qq bubblewrap; fi; }
+## Debian packages: bubblewrap isolates the onnx runtime's native inference; chromium runs the dashboard's
+## browser tests (Playwright drives it by its path and never downloads a browser).
+$(DEBIAN_STAMP):
+	@missing=""; command -v bwrap >/dev/null || missing="$$missing bubblewrap"; \
+		command -v chromium >/dev/null || missing="$$missing chromium"; \
+		sudo=$$([ "$$(id -u)" = 0 ] || echo sudo); \
+		if [ -n "$$missing" ]; then $$sudo apt-get update -qq && $$sudo env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $$missing; fi
 	@mkdir -p $(dir $@) && touch $@
 
 ## Tools with conflicting pins (slither wants web3 < 8) live in their own venv.

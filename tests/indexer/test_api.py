@@ -12,16 +12,20 @@ import urllib.request
 from pathlib import Path
 
 from fastapi.testclient import TestClient
+from web3 import Web3
 
+from polkacompute import __version__
 from polkacompute.chain.accounts import dev_account
 from polkacompute.chain.deploy import Deployment, save_deployment
 from polkacompute.chain.networks import Network
+from polkacompute.dashboard import create_dashboard
 from polkacompute.indexer import Indexer, open_store
 from polkacompute.indexer.api import create_app
 from polkacompute.sdk import AsyncClient, JobStatus
+from polkacompute.store.cid import cid_from_digest
 from tests.conftest import free_port
 from tests.sdk.test_client import spec_at
-from tests.sdk.test_jobs import WORKERS
+from tests.sdk.test_jobs import OUTPUT_DIGEST, WORKERS
 
 from .test_indexer import workload
 
@@ -36,7 +40,7 @@ def test_the_api_answers_from_the_index(anvil: Network, deployment: Deployment, 
             return {j: (await pc.jobs.get(j)).status for j in range(1, await pc.jobs.count() + 1)}
 
     chain = asyncio.run(prepare())
-    client = TestClient(create_app(engine))
+    client = TestClient(create_dashboard(engine, anvil))
 
     stats = client.get("/api/stats").json()
     assert stats["jobs"] == len(chain)
@@ -63,6 +67,19 @@ def test_the_api_answers_from_the_index(anvil: Network, deployment: Deployment, 
     assert "JobFinalized" in names
     assert all(e["time"] for e in detail["timeline"])
     assert detail["prices"]
+    assert detail["outcomes"] == dict.fromkeys(detail["assignees"], "paid")
+    assert set(detail["revealed"].values()) == {detail["result_digest"]}
+    assert detail["result_cid"] == cid_from_digest(OUTPUT_DIGEST, "dag-cbor")
+    w3 = Web3(Web3.HTTPProvider(anvil.rpc_url))
+    for job in done:  # every transaction of this workload is about one job: its gas is the job's
+        txs = {e["tx"] for e in client.get(f"/api/jobs/{job['id']}").json()["timeline"]}
+        assert job["gas_used"] == sum(w3.eth.get_transaction_receipt(tx)["gasUsed"] for tx in txs)
+        assert job["ended_time"] >= job["submitted_time"] > 0
+    ended = [j for j in client.get("/api/jobs", params={"limit": 200}).json() if j["ended_time"] is not None]
+    assert stats["gas_per_job"] == round(sum(j["gas_used"] for j in ended if j["status"] != "CANCELLED")
+                                         / sum(1 for j in ended if j["status"] != "CANCELLED"))  # fmt: skip
+    assert client.get("/api/info").json() == {"version": __version__, "network": anvil.name,
+                                              "chain_id": anvil.chain_id, "symbol": "ETH"}  # fmt: skip
 
     ranked = client.get("/api/providers", params={"sort": "earned"}).json()
     assert [int(p["earned"]) for p in ranked] == sorted((int(p["earned"]) for p in ranked), reverse=True)
@@ -71,7 +88,24 @@ def test_the_api_answers_from_the_index(anvil: Network, deployment: Deployment, 
     assert profile["recent_jobs"]
     assert client.get("/api/escrow").json()["balances"]
 
+    # The per-minute series: every job counted in the minute of its block, the escrow's last total.
+    series = client.get("/api/series", params={"minutes": 24 * 60}).json()
+    start, points = series["points"][0]["t"], series["points"]
+    listed = client.get("/api/jobs", params={"limit": 200}).json()
+    for key, time_key, statuses in (("submitted", "submitted_time", None), ("finalized", "ended_time", {"FINALIZED"}),
+                                    ("failed", "ended_time", {"FAILED"})):  # fmt: skip
+        expected = [0] * len(points)
+        for j in listed:
+            if j[time_key] is not None and j[time_key] >= start and (statuses is None or j["status"] in statuses):
+                expected[(j[time_key] - start) // 60] += 1
+        assert [p[key] for p in points] == expected, key
+    assert {t: a for t, a in points[-1]["escrowed"].items()} == stats["escrowed"]
+    assert all(p["success_rate"] == round(p["finalized"] / (p["finalized"] + p["failed"]), 4)
+               for p in points if p["finalized"] + p["failed"])  # fmt: skip
+    assert max(p["active_workers"] for p in points) == len(WORKERS)
+
     # Bad input: a clear error, nothing else.
+    assert client.get("/api/series", params={"minutes": 0}).status_code == 422
     assert client.get("/api/jobs/999999").status_code == 404
     assert "not indexed" in client.get("/api/jobs/999999").json()["detail"]
     assert client.get("/api/providers/0x0000000000000000000000000000000000000001").status_code == 404

@@ -30,7 +30,7 @@ def devnet_up(
     demo: Annotated[bool, typer.Option(help="Run the demo job once the devnet is up.")] = False,
     workers: Annotated[int, typer.Option(help="Worker processes to start (dev accounts 2..N+1).")] = 0,
     detach: Annotated[bool, typer.Option(help="Leave anvil running and return.")] = False,
-    dashboard_port: Annotated[int, typer.Option(help="Port of the indexer's API (0: any free one).")] = 0,
+    dashboard_port: Annotated[int, typer.Option(help="Port of the dashboard and its API (0: any free one).")] = 0,
 ) -> None:
     """Starts anvil, deploys the protocol (once; state persists), prints a summary, runs until Ctrl-C."""
     net = devnet(port)
@@ -49,9 +49,9 @@ def devnet_up(
 
     emit(summary, render)
     fleet = Fleet(net.directory, net.network.rpc_url)
-    with waiting("starting the indexer and its API"):
+    with waiting("starting the indexer and the dashboard"):
         dashboard = fleet.start_dashboard(dashboard_port or free_port())
-    emit({"dashboard": dashboard}, lambda: console.print(f"indexer API: {dashboard} (docs at {dashboard}docs)"))
+    emit({"dashboard": dashboard}, lambda: console.print(f"dashboard: {dashboard} (API docs at {dashboard}docs)"))
     if workers:
         with waiting(f"starting the content gateway and {workers} workers"):
             fleet.start(workers)

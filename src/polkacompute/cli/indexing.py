@@ -66,14 +66,20 @@ def dashboard_cmd(
     host: Annotated[str, typer.Option(help="Address to serve on.")] = "127.0.0.1",
     port: Annotated[int, typer.Option(help="Port to serve on.")] = 8700,
     confirmations: Annotated[int, typer.Option(help="Blocks below the head before a block is indexed.")] = 2,
+    interval: Annotated[float, typer.Option(help="Seconds between indexing passes.")] = 1.0,
+    gateway: Annotated[
+        list[str] | None,
+        typer.Option(help="Content gateway to fetch results from before asking the assignees (repeatable)."),
+    ] = None,
     network: NetworkOpt = "local",
     rpc_url: RpcOpt = None,
     chain_id: ChainIdOpt = None,
 ) -> None:
-    """Serves the indexer's API (and live stream) for a network while indexing it, until Ctrl-C."""
+    """Serves the web dashboard and the indexer's API (with its live stream) for a network while
+    indexing it, until Ctrl-C."""
     import uvicorn
 
-    from polkacompute.indexer.api import create_app
+    from polkacompute.dashboard import create_dashboard
 
     net = network_of(network, rpc_url, chain_id)
     url = _db_url(db, net.name)
@@ -81,7 +87,8 @@ def dashboard_cmd(
     async def go() -> None:
         async with AsyncClient(net) as pc:
             engine = open_store(url)
-            app = create_app(engine, indexer=Indexer(pc, engine, confirmations=confirmations))
+            indexer = Indexer(pc, engine, confirmations=confirmations)
+            app = create_dashboard(engine, net, indexer=indexer, gateways=gateway or [], follow_every=interval)
             server = uvicorn.Server(uvicorn.Config(app, host=host, port=port, log_level="warning"))
             console.print(f"PolkaCompute on {net.name}: http://{host}:{port}/ (API docs at /docs), index {url}")
             await server.serve()

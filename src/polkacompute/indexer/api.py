@@ -9,7 +9,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import json
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 from typing import Annotated, Any
 
 from fastapi import FastAPI, HTTPException, Query, Request
@@ -18,14 +18,19 @@ from sqlalchemy import Engine
 from sqlalchemy.orm import Session
 
 from polkacompute import __version__
-from polkacompute.indexer import queries
+from polkacompute.indexer import queries, series
 from polkacompute.indexer.indexer import Indexer
 
 STREAM_POLL = 0.2  # seconds between looks for new events (the stream's lag floor)
 
 
-def create_app(engine: Engine, *, indexer: Indexer | None = None, follow_every: float = 1.0) -> FastAPI:
-    """The API over `engine`; with `indexer`, it also runs the indexer's follow loop while it serves."""
+def create_app(engine: Engine, *, indexer: Indexer | None = None, follow_every: float = 1.0,
+               info: dict[str, Any] | None = None,
+               closing: Sequence[Callable[[], Awaitable[None]]] = ()) -> FastAPI:  # fmt: skip
+    """The API over `engine`; with `indexer`, it also runs the indexer's follow loop while it serves.
+
+    `info` is what /api/info reports (network name, chain id, currency); `closing` run at shutdown.
+    """
 
     @contextlib.asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
@@ -37,19 +42,25 @@ def create_app(engine: Engine, *, indexer: Indexer | None = None, follow_every: 
             stop.set()
             if task is not None:
                 await asyncio.gather(task, return_exceptions=True)
+            for close in closing:
+                await close()
 
     app = FastAPI(title="PolkaCompute indexer", version=__version__, lifespan=lifespan)
 
     def read(fn: Any, *args: Any, **kwargs: Any) -> Any:
-        with Session(engine) as session:
-            try:
-                return fn(session, *args, **kwargs)
-            except ValueError as exc:  # a malformed address in the request
-                raise HTTPException(422, str(exc)) from None
+        return read_with(engine, fn, *args, **kwargs)
 
-    @app.get("/api/stats", summary="Network totals, success rate, latency, active workers, value escrowed")
+    @app.get("/api/info", summary="The network indexed and this server's version")
+    def about() -> dict[str, Any]:
+        return {"version": __version__, **(info or {})}
+
+    @app.get("/api/stats", summary="Network totals, success rate, latency, gas, active workers, value escrowed")
     def stats() -> dict[str, Any]:
         return read(queries.stats)  # type: ignore[no-any-return]
+
+    @app.get("/api/series", summary="Per-minute series in chain time: jobs, success rate, latency, gas, escrow")
+    def series_(minutes: Annotated[int, Query(ge=1, le=series.MAX_MINUTES)] = 60) -> dict[str, Any]:
+        return read(series.series, minutes)  # type: ignore[no-any-return]
 
     @app.get("/api/jobs", summary="Jobs, newest first, filtered; page back with `before`")
     def jobs(status: str | None = None, requester: str | None = None, provider: str | None = None,
@@ -60,7 +71,7 @@ def create_app(engine: Engine, *, indexer: Indexer | None = None, follow_every: 
 
     @app.get("/api/jobs/{job_id}", summary="A job with its timeline of events")
     def job(job_id: int) -> dict[str, Any]:
-        return _found(read(queries.job, job_id), f"job {job_id} is not indexed")
+        return found(read(queries.job, job_id), f"job {job_id} is not indexed")
 
     @app.get("/api/providers", summary="Providers, sorted by reputation, earnings or stake")
     def providers(sort: Annotated[str, Query(pattern="^(reputation|earned|stake)$")] = "reputation",
@@ -69,7 +80,7 @@ def create_app(engine: Engine, *, indexer: Indexer | None = None, follow_every: 
 
     @app.get("/api/providers/{address}", summary="A provider: stake, reputation history, slashes, recent jobs")
     def provider(address: str) -> dict[str, Any]:
-        return _found(read(queries.provider, address), f"provider {address} is not indexed")
+        return found(read(queries.provider, address), f"provider {address} is not indexed")
 
     @app.get("/api/escrow", summary="Budgets held per token and withdrawable balances")
     def escrow() -> dict[str, Any]:
@@ -92,7 +103,16 @@ def create_app(engine: Engine, *, indexer: Indexer | None = None, follow_every: 
     return app
 
 
-def _found(value: dict[str, Any] | None, missing: str) -> dict[str, Any]:
+def read_with(engine: Engine, fn: Any, *args: Any, **kwargs: Any) -> Any:
+    """`fn(session, ...)` in a read session; a ValueError (a malformed request value) is a 422."""
+    with Session(engine) as session:
+        try:
+            return fn(session, *args, **kwargs)
+        except ValueError as exc:
+            raise HTTPException(422, str(exc)) from None
+
+
+def found(value: dict[str, Any] | None, missing: str) -> dict[str, Any]:
     if value is None:
         raise HTTPException(404, missing)
     return value

@@ -1,6 +1,7 @@
 """The escrow's ledger from events alone, as PaymentEscrow keeps it: budgets held per token, and what
 each owner may withdraw (payments less the fee at the rate of the time, fees to the treasury of the
-time, refunds, native credits such as slashed stake, zeroed by a withdrawal)."""
+time, refunds, native credits such as slashed stake, zeroed by a withdrawal). The budgets held are also
+kept block by block (`EscrowSample`) for the dashboard's "value escrowed" series."""
 
 from __future__ import annotations
 
@@ -8,7 +9,7 @@ from sqlalchemy import delete
 from sqlalchemy.orm import Session
 
 from polkacompute.chain.events import Event
-from polkacompute.indexer.schema import Balance, Escrowed, Meta
+from polkacompute.indexer.schema import Balance, Escrowed, EscrowSample, Meta
 from polkacompute.indexer.store import stored_events
 
 NATIVE = "0x" + "00" * 20
@@ -24,17 +25,17 @@ def apply(session: Session, event: Event) -> None:
     elif name == "TreasuryUpdated":
         session.merge(Meta(key="treasury", value=str(a["treasury"])))
     elif name == "Deposited":
-        _held(session, str(a["token"]), int(a["amount"]))
+        _held(session, event, str(a["token"]), int(a["amount"]))
     elif name == "Paid":
         token, bps = str(a["token"]), int(_meta(session, "fee_bps", "0"))
         for payee, amount in zip(a["payees"], a["amounts"], strict=True):
             _credit(session, token, str(payee), int(amount) - int(amount) * bps // BPS)
         if int(a["fees"]):
             _credit(session, token, _meta(session, "treasury", NATIVE), int(a["fees"]))
-        _held(session, token, -sum(int(x) for x in a["amounts"]))
+        _held(session, event, token, -sum(int(x) for x in a["amounts"]))
     elif name == "Refunded":
         _credit(session, str(a["token"]), str(a["to"]), int(a["amount"]))
-        _held(session, str(a["token"]), -int(a["amount"]))
+        _held(session, event, str(a["token"]), -int(a["amount"]))
     elif name == "NativeCredited":
         _credit(session, NATIVE, str(a["to"]), int(a["amount"]))
     elif name == "Withdrawn":
@@ -44,6 +45,7 @@ def apply(session: Session, event: Event) -> None:
 def rebuild(session: Session) -> None:
     session.execute(delete(Balance))
     session.execute(delete(Escrowed))
+    session.execute(delete(EscrowSample))
     session.flush()
     for event in stored_events(session, EVENTS):
         apply(session, event)
@@ -58,12 +60,13 @@ def _credit(session: Session, token: str, owner: str, amount: int) -> None:
     row.amount = str(int(row.amount) + amount)
 
 
-def _held(session: Session, token: str, amount: int) -> None:
+def _held(session: Session, event: Event, token: str, amount: int) -> None:
     row = session.get(Escrowed, _addr(token))
     if row is None:
         row = Escrowed(token=_addr(token), amount="0")
         session.add(row)
     row.amount = str(int(row.amount) + amount)
+    session.merge(EscrowSample(block_number=event.block_number, token=row.token, amount=row.amount))
 
 
 def _meta(session: Session, key: str, default: str) -> str:

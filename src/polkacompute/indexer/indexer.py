@@ -16,13 +16,16 @@ import asyncio
 import contextlib
 import logging
 from collections.abc import Iterable
+from typing import Any
 
 from sqlalchemy import Engine, delete, func, select
 from sqlalchemy.orm import Session
+from web3.types import RPCEndpoint
 
 from polkacompute.chain.events import LogReader
+from polkacompute.errors import NetworkError
 from polkacompute.indexer import escrow, providers
-from polkacompute.indexer.schema import Assignment, Block, EventJob, EventRow, JobRow, Meta
+from polkacompute.indexer.schema import Assignment, Block, EventJob, EventRow, JobRow, Meta, Transaction
 from polkacompute.indexer.store import event_of, from_json, to_json
 from polkacompute.sdk.client import AsyncClient
 from polkacompute.sdk.jobview import JobView, jobs_named
@@ -31,6 +34,7 @@ log = logging.getLogger(__name__)
 ENDED = {"FINALIZED", "FAILED", "CANCELLED", "RESOLVED"}
 REBUILD_CHUNK = 500  # jobs rebuilt per query
 REORG_PAGE = 64  # stored blocks compared with the chain per query when looking for a fork
+RECEIPTS_AT_ONCE = 32  # receipt requests in flight (gas per transaction)
 
 
 class Indexer:
@@ -67,6 +71,7 @@ class Indexer:
             events = await self._reader.read(start, end)
             numbers = sorted({e.block_number for e in events} | {end})  # `end` anchors reorg detection
             blocks = await asyncio.gather(*(self._c.chain.w3.eth.get_block(n) for n in numbers))
+            receipts = await self._receipts({e.tx_hash for e in events})
             with Session(self.engine) as session, session.begin():
                 for block in blocks:
                     session.merge(Block(number=int(block["number"]), hash=_hex(block["hash"]),
@@ -74,6 +79,7 @@ class Indexer:
                 rows = [EventRow(block_number=e.block_number, log_index=e.log_index, tx_hash=e.tx_hash,
                                  contract=e.contract, name=e.name, args=to_json(e.args)) for e in events]  # fmt: skip
                 session.add_all(rows)
+                session.add_all(_transaction(r) for r in receipts)  # new: a reorg deletes a block's rows first
                 session.flush()  # one multi-row insert; the ids are known from here
                 touched: set[int] = set()
                 for e, row in zip(events, rows, strict=True):
@@ -95,6 +101,20 @@ class Indexer:
         with Session(self.engine) as session:
             value = session.get(Meta, "next_block")
             return int(value.value) if value else self._c.deployment.block
+
+    async def _receipts(self, tx_hashes: set[str]) -> list[Any]:
+        """The receipts of `tx_hashes` (their gas), RECEIPTS_AT_ONCE requests in flight at a time."""
+        limit = asyncio.Semaphore(RECEIPTS_AT_ONCE)
+
+        async def one(tx_hash: str) -> Any:
+            async with limit:  # the raw JSON: web3's receipt formatters cost more than the request
+                response = await self._c.chain.w3.provider.make_request(RPCEndpoint("eth_getTransactionReceipt"),
+                                                                        [tx_hash])  # fmt: skip
+            if not response.get("result"):
+                raise NetworkError(f"the node has no receipt for {tx_hash}, whose events it returned")
+            return response["result"]
+
+        return list(await asyncio.gather(*(one(h) for h in sorted(tx_hashes))))
 
     async def _rewind_if_reorged(self) -> None:
         newest, fork = None, None
@@ -122,6 +142,7 @@ class Indexer:
             session.execute(delete(EventJob).where(EventJob.event_id.in_(gone)))
             session.execute(delete(EventRow).where(EventRow.block_number > keep))
             session.execute(delete(Block).where(Block.number > keep))
+            session.execute(delete(Transaction).where(Transaction.block_number > keep))
             self._rebuild(session, touched)
             providers.rebuild(session)
             escrow.rebuild(session)
@@ -142,15 +163,23 @@ class Indexer:
                 found[job_id].append(row)
             existing = {r.job_id: r for r in session.scalars(select(JobRow).where(JobRow.job_id.in_(chunk)))}
             session.execute(delete(Assignment).where(Assignment.job_id.in_(chunk)))
+            events = [r for rows in found.values() for r in rows]
+            times = dict(session.execute(select(Block.number, Block.timestamp)
+                                         .where(Block.number.in_({r.block_number for r in events}))).all())  # fmt: skip
+            shares = _gas_shares(session, {r.tx_hash for r in events})
             for job_id, rows in found.items():
-                self._rebuild_one(session, job_id, rows, existing.get(job_id))
+                job = self._rebuild_one(session, job_id, rows, existing.get(job_id))
+                if job is not None:
+                    job.submitted_time = times.get(job.submitted_block)
+                    job.ended_time = times.get(job.ended_block) if job.ended_block is not None else None
+                    job.gas_used = round(sum(shares.get(h, 0) for h in {r.tx_hash for r in rows})) or None
 
-    def _rebuild_one(self, session: Session, job_id: int, rows: list[EventRow], row: JobRow | None) -> None:
+    def _rebuild_one(self, session: Session, job_id: int, rows: list[EventRow], row: JobRow | None) -> JobRow | None:
         submitted = next((r for r in rows if r.name == "JobSubmitted"), None)
         if submitted is None:
             if row is not None:
                 session.delete(row)
-            return
+            return None
         view = JobView(job_id)
         for event in rows:
             view.apply(event_of(event))
@@ -168,6 +197,7 @@ class Indexer:
         row.slashed = {k: str(v) for k, v in view.slashed.items()}
         for index, (worker, price) in enumerate(view.assignees):
             session.add(Assignment(job_id=job_id, index=index, worker=worker, price=str(price)))
+        return row
 
     def job_count(self) -> int:
         with Session(self.engine) as session:
@@ -175,6 +205,26 @@ class Indexer:
 
 
 _ENDING = {"JobFinalized", "JobFailed", "JobCancelled", "DisputeResolved"}
+
+
+def _gas_shares(session: Session, tx_hashes: set[str]) -> dict[str, float]:
+    """Each transaction's gas divided among the jobs its events name (a batch shares its cost)."""
+    if not tx_hashes:
+        return {}
+    gas = dict(session.execute(select(Transaction.tx_hash, Transaction.gas_used)
+                               .where(Transaction.tx_hash.in_(tx_hashes))).all())  # fmt: skip
+    jobs = dict(session.execute(
+        select(EventRow.tx_hash, func.count(func.distinct(EventJob.job_id)))
+        .join(EventJob, EventJob.event_id == EventRow.id).where(EventRow.tx_hash.in_(tx_hashes))
+        .group_by(EventRow.tx_hash)
+    ).all())  # fmt: skip
+    return {h: gas[h] / jobs[h] for h in gas if jobs.get(h)}
+
+
+def _transaction(receipt: dict[str, Any]) -> Transaction:
+    return Transaction(tx_hash=receipt["transactionHash"], block_number=int(receipt["blockNumber"], 16),
+                       gas_used=int(receipt["gasUsed"], 16),
+                       gas_price=str(int(receipt.get("effectiveGasPrice") or "0x0", 16)))  # fmt: skip
 
 
 def _set(session: Session, key: str, value: int) -> None:

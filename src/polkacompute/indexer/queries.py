@@ -20,21 +20,24 @@ from polkacompute.indexer.schema import (
     ProviderRow,
     ReputationChange,
 )
+from polkacompute.store.cid import cid_from_digest
 
 MAX_PAGE = 200
+ENDED_STATUSES = ("FINALIZED", "RESOLVED", "FAILED")  # what success rates and gas per job count
 
 
 def stats(session: Session) -> dict[str, Any]:
-    """Totals, rates and latencies over every indexed job."""
+    """Totals, rates, latencies and gas over every indexed job."""
     by_status = dict(session.execute(select(JobRow.status, func.count()).group_by(JobRow.status)).all())
-    done = session.execute(select(JobRow.submitted_block, JobRow.ended_block).where(JobRow.status == "FINALIZED")).all()
-    blocks = [end - start for start, end in done if end is not None]
-    stamps = dict(session.execute(select(Block.number, Block.timestamp)).all())
-    seconds = [stamps[end] - stamps[start] for start, end in done if end in stamps and start in stamps]
+    done = session.execute(select(JobRow.submitted_block, JobRow.ended_block, JobRow.submitted_time, JobRow.ended_time)
+                           .where(JobRow.status == "FINALIZED")).all()  # fmt: skip
+    blocks = [end - start for start, end, _, _ in done if end is not None]
+    seconds = [end - start for _, _, start, end in done if end is not None and start is not None]
     ended = by_status.get("FINALIZED", 0) + by_status.get("RESOLVED", 0) + by_status.get("FAILED", 0)
-    latest = max(stamps.values(), default=0)
-    recent = session.scalar(select(func.count()).select_from(JobRow).join(Block, Block.number == JobRow.submitted_block)
-                            .where(Block.timestamp > latest - 600)) or 0  # fmt: skip
+    latest = session.execute(select(Block.number, Block.timestamp).order_by(Block.number.desc()).limit(1)).first()
+    recent = session.scalar(select(func.count()).select_from(JobRow)
+                            .where(JobRow.submitted_time > (latest[1] if latest else 0) - 600)) or 0  # fmt: skip
+    gas = session.scalar(select(func.avg(JobRow.gas_used)).where(JobRow.status.in_(ENDED_STATUSES)))
     return {
         "jobs": sum(by_status.values()),
         "by_status": by_status,
@@ -44,10 +47,12 @@ def stats(session: Session) -> dict[str, Any]:
         "latency_blocks": _percentiles(blocks),
         "latency_s": _percentiles(seconds),
         "jobs_per_minute": round(recent / 10, 2),  # over the last ten minutes of chain time
+        "gas_per_job": round(float(gas)) if gas is not None else None,  # ended jobs, their share of each tx
         "active_workers": session.scalar(select(func.count()).select_from(ProviderRow).where(ProviderRow.status == 1)),
         "escrowed": {e.token: e.amount for e in session.scalars(select(Escrowed))},
         "events": session.scalar(select(func.count()).select_from(EventRow)),
-        "last_block": max(stamps, default=None),
+        "last_block": latest[0] if latest else None,
+        "last_time": latest[1] if latest else None,
     }
 
 
@@ -81,14 +86,33 @@ def job(session: Session, job_id: int) -> dict[str, Any] | None:
         .where(EventJob.job_id == job_id).order_by(EventRow.block_number, EventRow.log_index)
     ).all()  # fmt: skip
     prices = {a.worker: a.price for a in session.scalars(select(Assignment).where(Assignment.job_id == job_id))}
-    return {
-        **_job(row),
-        "prices": prices,
-        "timeline": [
-            {"name": e.name, "block": e.block_number, "time": ts, "tx": e.tx_hash, "args": public(e.args)}
-            for e, ts in events
-        ],
-    }
+    timeline = [{"name": e.name, "block": e.block_number, "time": ts, "tx": e.tx_hash, "args": public(e.args)}
+                for e, ts in events]  # fmt: skip
+    return {**_job(row), "prices": prices, **_outcomes(row, timeline), "timeline": timeline}
+
+
+def _outcomes(row: JobRow, timeline: list[dict[str, Any]]) -> dict[str, Any]:
+    """Each assignee's outcome (paid, held in a dispute window, released, slashed, pending) and the
+    digest it revealed, from the job's events."""
+    settled: dict[str, str] = {}
+    revealed: dict[str, str] = {}
+    for event in timeline:
+        if event["name"] == "WorkerSettled":
+            settled[event["args"]["worker"]] = _OUTCOMES.get(int(event["args"]["outcome"]), "pending")
+        elif event["name"] == "ResultRevealed":
+            revealed[event["args"]["worker"]] = event["args"]["resultDigest"]
+    outcomes = {}
+    for worker in row.assignees:
+        outcome = settled.get(worker, "pending")
+        outcomes[worker] = "paid" if worker in row.paid and outcome in ("pending", "held") else outcome
+        # Paid or held for the result means they opened it; openings sent with the finalizing
+        # transaction (aggregated) emit no ResultRevealed of their own.
+        if (outcome == "held" or worker in row.paid) and row.result_digest is not None:
+            revealed.setdefault(worker, "0x" + row.result_digest.hex())
+    return {"outcomes": outcomes, "revealed": revealed}
+
+
+_OUTCOMES = {0: "held", 1: "slashed_mismatch", 2: "slashed_no_show", 3: "released"}  # IJobMarket.WorkerOutcome
 
 
 def providers(session: Session, *, sort: str = "reputation", limit: int = 100) -> list[dict[str, Any]]:
@@ -103,16 +127,18 @@ def provider(session: Session, address: str) -> dict[str, Any] | None:
     row = session.get(ProviderRow, checksummed(address))
     if row is None:
         return None
-    history = session.scalars(select(ReputationChange).where(ReputationChange.provider == row.address)
-                              .order_by(ReputationChange.id))  # fmt: skip
+    history = session.execute(select(ReputationChange, Block.timestamp)
+                              .outerjoin(Block, Block.number == ReputationChange.block_number)
+                              .where(ReputationChange.provider == row.address)
+                              .order_by(ReputationChange.id)).all()  # fmt: skip
     slashes = session.execute(select(EventRow, Block.timestamp).outerjoin(Block, Block.number == EventRow.block_number)
                               .where(EventRow.name == "Slashed")
                               .where(EventRow.args["provider"].as_string() == row.address)).all()  # fmt: skip
     return {
         **_provider(row),
         "reputation_history": [
-            {"block": h.block_number, "job_id": h.job_id, "reputation": h.reputation, "reason": h.reason}
-            for h in history
+            {"block": h.block_number, "time": ts, "job_id": h.job_id, "reputation": h.reputation, "reason": h.reason}
+            for h, ts in history
         ],
         "slashes": [
             {
@@ -162,7 +188,9 @@ def _job(row: JobRow) -> dict[str, Any]:
         "id": row.job_id, "status": row.status, "requester": row.requester, "runtime": row.runtime,
         "replicas": row.replicas, "quorum": row.quorum, "assignees": row.assignees,
         "submitted_block": row.submitted_block, "ended_block": row.ended_block,
+        "submitted_time": row.submitted_time, "ended_time": row.ended_time, "gas_used": row.gas_used,
         "result_digest": "0x" + row.result_digest.hex() if row.result_digest else None,
+        "result_cid": cid_from_digest(row.result_digest, "dag-cbor") if row.result_digest else None,
         "paid": row.paid, "slashed": row.slashed,
     }  # fmt: skip
 

@@ -49,7 +49,8 @@ class JobRow(Base):
 
     __tablename__ = "jobs"
     __table_args__ = (Index("jobs_status_id", "status", "job_id"), Index("jobs_requester_id", "requester", "job_id"),
-                      Index("jobs_runtime_id", "runtime", "job_id"))  # fmt: skip
+                      Index("jobs_runtime_id", "runtime", "job_id"), Index("jobs_submitted_time", "submitted_time"),
+                      Index("jobs_ended_time", "ended_time"))  # fmt: skip
     job_id: Mapped[int] = mapped_column(BigInteger, primary_key=True, autoincrement=False)
     requester: Mapped[str] = mapped_column(String(42), index=True)
     status: Mapped[str] = mapped_column(String(16), index=True)
@@ -59,6 +60,9 @@ class JobRow(Base):
     assignees: Mapped[list[str]] = mapped_column(JSON)
     submitted_block: Mapped[int] = mapped_column(BigInteger)
     ended_block: Mapped[int | None] = mapped_column(BigInteger)
+    submitted_time: Mapped[int | None] = mapped_column(BigInteger)  # block timestamps (the time series)
+    ended_time: Mapped[int | None] = mapped_column(BigInteger)
+    gas_used: Mapped[int | None] = mapped_column(BigInteger)  # its share of the transactions that carried its events
     result_digest: Mapped[bytes | None] = mapped_column(LargeBinary(32))
     paid: Mapped[dict[str, str]] = mapped_column(JSON)  # assignee -> wei (as a string: beyond JSON's ints)
     slashed: Mapped[dict[str, str]] = mapped_column(JSON)
@@ -118,6 +122,25 @@ class ReputationChange(Base):
     job_id: Mapped[int] = mapped_column(BigInteger)
     reputation: Mapped[int] = mapped_column(Integer)
     reason: Mapped[str] = mapped_column(String(32))
+
+
+class Transaction(Base):
+    """A transaction that emitted PolkaCompute events, with the gas its receipt reports."""
+
+    __tablename__ = "transactions"
+    tx_hash: Mapped[str] = mapped_column(String(66), primary_key=True)
+    block_number: Mapped[int] = mapped_column(BigInteger, index=True)
+    gas_used: Mapped[int] = mapped_column(BigInteger)
+    gas_price: Mapped[str] = mapped_column(String(40))  # effective price, wei
+
+
+class EscrowSample(Base):
+    """Budgets held of `token` after block `block_number` (one row per block that changed them)."""
+
+    __tablename__ = "escrow_history"
+    block_number: Mapped[int] = mapped_column(BigInteger, primary_key=True, autoincrement=False)
+    token: Mapped[str] = mapped_column(String(42), primary_key=True)
+    amount: Mapped[str] = mapped_column(String(80))
 
 
 class Meta(Base):
