@@ -40,10 +40,12 @@ $(PYTHON_RUNTIME): $(VENV)/.stamp src/polkacompute/runtimes/python_bundle.py
 	$(VENV)/bin/polkacompute runtime install python
 
 ## Debian packages: bubblewrap isolates the onnx runtime's native inference; chromium runs the dashboard's
-## browser tests (Playwright drives it by its path and never downloads a browser).
+## browser tests (Playwright drives it by its path and never downloads a browser); the indexer is tested
+## on a PostgreSQL server too.
 $(DEBIAN_STAMP):
 	@missing=""; command -v bwrap >/dev/null || missing="$$missing bubblewrap"; \
 		command -v chromium >/dev/null || missing="$$missing chromium"; \
+		ls /usr/lib/postgresql/*/bin/pg_ctl >/dev/null 2>&1 || missing="$$missing postgresql"; \
 		sudo=$$([ "$$(id -u)" = 0 ] || echo sudo); \
 		if [ -n "$$missing" ]; then $$sudo apt-get update -qq && $$sudo env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $$missing; fi
 	@mkdir -p $(dir $@) && touch $@
@@ -123,7 +125,7 @@ chaos: setup
 
 ## Re-pins the Python dependencies after editing pyproject.toml or requirements-tools.in.
 lock: $(VENV)/.stamp
-	$(VENV)/bin/pip-compile --quiet --strip-extras --no-emit-index-url --no-emit-find-links --extra dev --extra onnx \
+	$(VENV)/bin/pip-compile --quiet --strip-extras --no-emit-index-url --no-emit-find-links --extra dev --extra onnx --extra postgres \
 		-o requirements.lock pyproject.toml
 	$(VENV)/bin/pip-compile --quiet --strip-extras --no-emit-index-url --no-emit-find-links \
 		-o requirements-tools.lock requirements-tools.in

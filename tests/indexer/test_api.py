@@ -30,8 +30,8 @@ from tests.sdk.test_jobs import OUTPUT_DIGEST, WORKERS
 from .test_indexer import workload
 
 
-def test_the_api_answers_from_the_index(anvil: Network, deployment: Deployment, tmp_path: Path) -> None:
-    engine = open_store(f"sqlite:///{tmp_path / 'index.db'}")
+def test_the_api_answers_from_the_index(anvil: Network, deployment: Deployment, db_url: str) -> None:
+    engine = open_store(db_url)
 
     async def prepare() -> dict[int, JobStatus]:
         async with AsyncClient(anvil, signer=dev_account(1), deployment=deployment) as pc:
@@ -67,6 +67,9 @@ def test_the_api_answers_from_the_index(anvil: Network, deployment: Deployment, 
     assert "JobFinalized" in names
     assert all(e["time"] for e in detail["timeline"])
     assert detail["prices"]
+    assert detail["runtime_name"] == "wasi"
+    assert [j["id"] for j in client.get("/api/jobs", params={"runtime": "wasi", "limit": 200}).json()] == sorted(
+        chain, reverse=True)  # every job of the workload runs wasi  # fmt: skip
     assert detail["outcomes"] == dict.fromkeys(detail["assignees"], "paid")
     assert set(detail["revealed"].values()) == {detail["result_digest"]}
     assert detail["result_cid"] == cid_from_digest(OUTPUT_DIGEST, "dag-cbor")
@@ -106,6 +109,8 @@ def test_the_api_answers_from_the_index(anvil: Network, deployment: Deployment, 
 
     # Bad input: a clear error, nothing else.
     assert client.get("/api/series", params={"minutes": 0}).status_code == 422
+    assert client.get("/api/jobs", params={"runtime": "cobol"}).json() == []
+    assert "at most 32 bytes" in client.get("/api/jobs", params={"runtime": "x" * 33}).json()["detail"]
     assert client.get("/api/jobs/999999").status_code == 404
     assert "not indexed" in client.get("/api/jobs/999999").json()["detail"]
     assert client.get("/api/providers/0x0000000000000000000000000000000000000001").status_code == 404

@@ -1,6 +1,6 @@
-"""The indexer on a real anvil: jobs, providers and the escrow's ledger rebuilt from events alone
-match the contracts' views after a random workload; a reorg is rewound; a restarted indexer resumes
-from its cursor."""
+"""The indexer on a real anvil, on SQLite and on PostgreSQL: jobs, providers and the escrow's ledger
+rebuilt from events alone match the contracts' views after a random workload; a reorg is rewound; a
+restarted indexer resumes from its cursor."""
 
 import asyncio
 import json
@@ -114,11 +114,11 @@ async def matches_the_chain(pc: AsyncClient, indexer: Indexer) -> int:
 
 
 def test_jobs_rebuilt_from_events_match_the_contract_after_a_random_workload(anvil: Network, deployment: Deployment,
-                                                                              tmp_path: Path) -> None:  # fmt: skip
+                                                                              db_url: str) -> None:  # fmt: skip
     async def run() -> None:
         async with AsyncClient(anvil, signer=dev_account(1), deployment=deployment) as pc:
             await workload(pc, anvil, deployment, seed=7, jobs=14)
-            engine = open_store(f"sqlite:///{tmp_path / 'index.db'}")
+            engine = open_store(db_url)
             indexer = Indexer(pc, engine, confirmations=0, batch=7)  # small batches: many passes of the loop
             added = await indexer.sync()
             everything = await LogReader(pc.chain, pc.deployment.addresses).read(
@@ -129,7 +129,7 @@ def test_jobs_rebuilt_from_events_match_the_contract_after_a_random_workload(anv
             statuses = {r for r in Session(engine).scalars(select(JobRow.status))}
             assert {"OPEN", "CANCELLED", "FINALIZED", "FAILED"} <= statuses  # the seed covers every fate
 
-            again = Indexer(pc, open_store(f"sqlite:///{tmp_path / 'index.db'}"), confirmations=0)  # a restart
+            again = Indexer(pc, open_store(db_url), confirmations=0)  # a restart
             assert await again.sync() == 0
             await workload(pc, anvil, deployment, seed=8, jobs=3)
             assert await again.sync() > 0
@@ -138,12 +138,12 @@ def test_jobs_rebuilt_from_events_match_the_contract_after_a_random_workload(anv
     asyncio.run(run())
 
 
-def test_a_reorg_is_rewound_and_the_new_branch_indexed(anvil: Network, deployment: Deployment, tmp_path: Path,
+def test_a_reorg_is_rewound_and_the_new_branch_indexed(anvil: Network, deployment: Deployment, db_url: str,
                                                        caplog: pytest.LogCaptureFixture) -> None:  # fmt: skip
     async def run() -> None:
         async with AsyncClient(anvil, signer=dev_account(1), deployment=deployment) as pc:
             await workload(pc, anvil, deployment, seed=1, jobs=2)
-            indexer = Indexer(pc, open_store(f"sqlite:///{tmp_path / 'index.db'}"), confirmations=0)
+            indexer = Indexer(pc, open_store(db_url), confirmations=0)
             await indexer.sync()
             fork = rpc(anvil, "evm_snapshot")
             await workload(pc, anvil, deployment, seed=2, jobs=4)  # a branch the chain will drop

@@ -9,6 +9,7 @@ from eth_utils.address import to_checksum_address
 from sqlalchemy import Select, func, select
 from sqlalchemy.orm import Session
 
+from polkacompute.indexer.runtimes import runtime_identities, runtime_name
 from polkacompute.indexer.schema import (
     Assignment,
     Balance,
@@ -65,7 +66,7 @@ def jobs(session: Session, *, status: str | None = None, requester: str | None =
     if requester:  # addresses are stored checksummed (as events decode them): an index serves equality
         query = query.where(JobRow.requester == checksummed(requester))
     if runtime:
-        query = query.where(JobRow.runtime == runtime.lower())
+        query = query.where(JobRow.runtime.in_(runtime_identities(runtime)))
     if provider:
         query = query.where(
             JobRow.job_id.in_(select(Assignment.job_id).where(Assignment.worker == checksummed(provider)))
@@ -186,6 +187,7 @@ def checksummed(value: str) -> str:
 def _job(row: JobRow) -> dict[str, Any]:
     return {
         "id": row.job_id, "status": row.status, "requester": row.requester, "runtime": row.runtime,
+        "runtime_name": runtime_name(row.runtime),
         "replicas": row.replicas, "quorum": row.quorum, "assignees": row.assignees,
         "submitted_block": row.submitted_block, "ended_block": row.ended_block,
         "submitted_time": row.submitted_time, "ended_time": row.ended_time, "gas_used": row.gas_used,
