@@ -8,10 +8,11 @@ VENV := .venv
 PY := $(VENV)/bin/python
 TOOLS_VENV := .venv-tools
 NODE_MODULES := contracts/node_modules
+DASHBOARD_MODULES := dashboard/node_modules/.stamp
 FOUNDRY_BIN := $(abspath $(NODE_MODULES)/@foundry-rs/forge-linux-amd64/bin):$(abspath $(NODE_MODULES)/@foundry-rs/anvil-linux-amd64/bin):$(abspath $(NODE_MODULES)/@foundry-rs/cast-linux-amd64/bin)
 export PATH := $(FOUNDRY_BIN):$(PATH)
 
-.PHONY: setup build artifacts templates devnet test test-contracts test-python lint size-check slither coverage bench-gas bench-sandbox bench-e2e bench-p2p bench-indexer chaos lock clean
+.PHONY: setup build artifacts templates devnet test test-contracts test-python lint size-check slither coverage bench-gas bench-sandbox bench-e2e bench-p2p bench-indexer chaos lock clean dashboard-assets dashboard-check
 
 RUNTIMES := .polkacompute/runtimes
 PYTHON_RUNTIME := $(RUNTIMES)/python-3.11/bundle.json
@@ -60,6 +61,21 @@ $(TOOLS_VENV)/.stamp: requirements-tools.lock
 build: $(NODE_MODULES)/.stamp $(VENV)/.stamp
 	cd contracts && forge build
 
+## The dashboard's front-end toolchain (TypeScript, Vite; dashboard/package-lock.json).
+$(DASHBOARD_MODULES): dashboard/package.json dashboard/package-lock.json
+	cd dashboard && npm ci --no-audit --no-fund --loglevel=error
+	touch $@
+
+## Rebuilds the dashboard's web assets into the package (commit the result: pip users need no Node).
+dashboard-assets: $(DASHBOARD_MODULES)
+	cd dashboard && npm run build
+
+## Fails if the committed assets are not what the sources build to.
+dashboard-check: dashboard-assets
+	@if [ -n "$$(git status --porcelain -- src/polkacompute/dashboard/static)" ]; then \
+		git status --short -- src/polkacompute/dashboard/static; \
+		echo "the dashboard's assets are stale: run make dashboard-assets and commit them"; exit 1; fi
+
 ## Regenerates the ABIs and bytecode the Python package ships (commit the result).
 artifacts: build
 	$(PY) tools/export_artifacts.py
@@ -97,7 +113,7 @@ devnet: build $(PYTHON_RUNTIME)
 	$(VENV)/bin/polkacompute devnet up --demo --workers 3
 
 ## Runs every test of the repository.
-test: setup size-check test-contracts lint test-python slither coverage
+test: setup size-check test-contracts lint dashboard-check test-python slither coverage
 
 ## Gas of complete job lifecycles on a real anvil -> bench/results/gas.json
 bench-gas: build

@@ -6,6 +6,7 @@ Usage: python bench/indexer.py [--jobs 100000] [--out FILE]   (make bench-indexe
   is built from the deployment block (confirmations 0): events indexed / seconds.
 - api_p99_ms: the API served by uvicorn on loopback, asked over HTTP with that index: the jobs list
   (first pages, filtered by status and requester, and deep pages) and job details at random ids.
+  `api.overview` times /api/stats and /api/series (the dashboard overview's polls; not in the target).
 - stream_lag_ms_p50: with the dashboard's follow loop running (every 0.1 s), jobs are submitted one at
   a time; lag is from the submission's receipt to the event's arrival on the Server-Sent Events stream.
 """
@@ -79,7 +80,7 @@ def api_latency(port: int, jobs: int, requester: str, samples: int) -> dict[str,
     lists = [("/api/jobs", {}), ("/api/jobs", {"status": "open"}), ("/api/jobs", {"requester": requester}),
              ("/api/jobs", {"limit": 200}), ("/api/jobs", {"before": jobs // 2}),
              ("/api/jobs", {"before": 50})]  # fmt: skip
-    timings: dict[str, list[float]] = {"list": [], "detail": []}
+    timings: dict[str, list[float]] = {"list": [], "detail": [], "overview": []}
     with httpx.Client(base_url=base, timeout=10) as client:
         client.get("/api/jobs")  # connection and caches warm
         for i in range(samples):
@@ -90,6 +91,10 @@ def api_latency(port: int, jobs: int, requester: str, samples: int) -> dict[str,
             start = time.perf_counter()
             assert client.get(f"/api/jobs/{rng.randint(1, jobs)}").status_code == 200
             timings["detail"].append((time.perf_counter() - start) * 1000)
+            if i % 10 == 0:  # what the dashboard's overview polls (every 5 s per open page)
+                start = time.perf_counter()
+                assert client.get(("/api/stats", "/api/series")[i // 10 % 2]).status_code == 200
+                timings["overview"].append((time.perf_counter() - start) * 1000)
     return {k: {"p50_ms": round(statistics.median(v), 2), "p99_ms": p99(v), "samples": len(v)}
             for k, v in timings.items()}  # fmt: skip
 

@@ -36,6 +36,8 @@ export interface Stats {
   escrowed: Record<Hex, Wei>;
   gas_per_job: number | null;
   events: number;
+  /** Id of the newest indexed event (ids can skip after a reorg, so not `events`). */
+  last_event_id: number;
   last_block: number;
 }
 

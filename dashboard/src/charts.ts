@@ -19,6 +19,8 @@ export interface ChartSpec {
   /** x axis label when it is not time. */
   xLabel?: string;
   height: number;
+  /** Draw steps (a value holds until the next point) instead of straight segments. */
+  stepped?: boolean;
   /** Fixed y range (e.g. 0..100 for percentages); otherwise auto from 0. */
   yRange?: [number, number];
 }
@@ -36,6 +38,7 @@ export function createChart(target: HTMLElement, spec: ChartSpec, data: ChartDat
     ...(label ? { label } : {}),
   });
   const yRange = spec.yRange;
+  const stepped = spec.stepped ? uPlot.paths.stepped?.({ align: 1 }) : undefined;
   const options: uPlot.Options = {
     width: Math.max(target.clientWidth, 200),
     height: spec.height,
@@ -50,22 +53,30 @@ export function createChart(target: HTMLElement, spec: ChartSpec, data: ChartDat
     },
     axes: [
       axis(spec.time ? undefined : spec.xLabel),
-      { ...axis(), size: 60, values: (_u, ticks) => ticks.map((v) => spec.format(v)) },
+      // Wide enough for the longest label ("750,000"): a fixed width clips large values.
+      { ...axis(), size: axisWidth, values: (_u, ticks) => ticks.map((v) => spec.format(v)) },
     ],
     series: [
       spec.time ? { value: (_u, v) => (v === null ? "—" : new Date(v * 1000).toLocaleTimeString()) } : { label: spec.xLabel ?? "x" },
-      ...spec.lines.map((line): uPlot.Series => ({
+      ...spec.lines.map((line, i): uPlot.Series => ({
         label: line.label,
         stroke: cssVar(line.colorVar),
         width: 2,
         spanGaps: false,
-        points: { show: data[0].length < 40 },
+        ...(stepped ? { paths: stepped } : {}),
+        // Sparse series (a minute with one finalized job) are lone dots: a line needs two points.
+        points: { show: (data[i + 1] ?? []).filter((v) => v !== null).length < 40 },
         value: (_u, v) => (v === null ? "—" : spec.format(v)),
       })),
     ],
     cursor: { drag: { x: false, y: false } },
   };
   return new uPlot(options, data as uPlot.AlignedData, target);
+}
+
+function axisWidth(_u: uPlot, values: string[] | null): number {
+  const longest = Math.max(0, ...(values ?? []).map((v) => v.length));
+  return Math.max(40, longest * 7 + 24);
 }
 
 export function resizeChart(chart: uPlot, width: number, height: number): void {

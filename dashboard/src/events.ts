@@ -1,6 +1,6 @@
 // One-line summaries of chain events for the job timeline and the activity feed.
 
-import type { EventArgs } from "./api";
+import { NATIVE_TOKEN, type EventArgs } from "./api";
 import { formatAmount, shortHex } from "./format";
 
 type Args = Record<string, unknown>;
@@ -21,6 +21,12 @@ export function bytes32Text(value: unknown): string {
     text += String.fromCharCode(code);
   }
   return text || shortHex(hex);
+}
+
+/** Native amounts with the network's symbol; other tokens by (short) address. */
+function tokenAmount(token: unknown, amount: unknown, symbol: string): string {
+  const t = str(token);
+  return !t || t === NATIVE_TOKEN ? formatAmount(str(amount), symbol) : formatAmount(str(amount), `@${shortHex(t)}`);
 }
 
 // IJobMarket.WorkerOutcome, in declaration order.
@@ -79,7 +85,7 @@ export function summarizeEvent(name: string, args: EventArgs, symbol: string): s
     case "WorkerSettled":
       return `${addr(a["worker"])} ${workerOutcome(a["outcome"])} ${amount(a["amount"])}`;
     case "Deposited":
-      return `${amount(a["amount"])} from ${addr(a["payer"])}`;
+      return `${tokenAmount(a["token"], a["amount"], symbol)} from ${addr(a["payer"])}`;
     case "Paid":
       return `${pairs(a["payees"], a["amounts"], symbol)}; fees ${amount(a["fees"])}`;
     case "Refunded":
@@ -92,6 +98,8 @@ export function summarizeEvent(name: string, args: EventArgs, symbol: string): s
       return `${list(a["providers"]).length} released ${amount(a["amount"])} (${bytes32Text(a["reason"])})`;
     case "ReputationChanged":
       return `${addr(a["provider"])} ${str(a["previous"])} → ${str(a["current"])} (${bytes32Text(a["reason"])})`;
+    case "Withdrawn":
+      return `${addr(a["owner"])} withdrew ${tokenAmount(a["token"], a["amount"], symbol)}`;
     case "NativeCredited":
       return `${amount(a["amount"])} to ${addr(a["to"])}`;
     default:

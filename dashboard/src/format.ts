@@ -72,6 +72,13 @@ export function formatNumber(value: number | null | undefined, maxFraction = 0):
   return value.toLocaleString("en-US", { maximumFractionDigits: maxFraction });
 }
 
+const compact = new Intl.NumberFormat("en-US", { notation: "compact", maximumFractionDigits: 1 });
+
+/** `512345` → `512.3K`, for chart axes. */
+export function formatCompact(value: number): string {
+  return Number.isFinite(value) ? compact.format(value) : "—";
+}
+
 /** A 0..1 ratio → `97.5 %`. */
 export function formatPercent(ratio: number | null | undefined, maxFraction = 1): string {
   if (ratio === null || ratio === undefined || !Number.isFinite(ratio)) return "—";

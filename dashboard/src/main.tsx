@@ -15,6 +15,6 @@ if (root) render(<App />, root);
 
 // Stats tell how many events exist; without them, start live-only.
 api.stats().then(
-  (stats) => chainStream.start(Math.max(0, stats.events - BACKLOG)),
+  (stats) => chainStream.start(Math.max(0, stats.last_event_id - BACKLOG)),
   () => chainStream.start(null),
 );

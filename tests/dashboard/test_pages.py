@@ -158,3 +158,18 @@ def test_phone_layout_and_dark_theme(live: Live, browser: Browser) -> None:
     finally:
         context.close()
     assert not problems, f"the page reported: {problems}"
+
+
+def test_unknown_job_and_worker_show_the_reason(live: Live, browser: Browser) -> None:
+    context = browser.new_context()
+    page = context.new_page()
+    problems = watch(page)
+    try:
+        page.goto(live.url + "#/jobs/999999")
+        expect(page.locator("main")).to_contain_text("job 999999 is not indexed", timeout=WITHIN)
+        page.goto(live.url + "#/workers/0x0000000000000000000000000000000000000001")
+        expect(page.locator("main")).to_contain_text("is not indexed", timeout=WITHIN)
+    finally:
+        context.close()
+    # The browser itself logs each 404 it received; the page must add nothing else.
+    assert [p for p in problems if "404 (Not Found)" not in p] == []

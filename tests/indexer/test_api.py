@@ -107,6 +107,12 @@ def test_the_api_answers_from_the_index(anvil: Network, deployment: Deployment, 
                for p in points if p["finalized"] + p["failed"])  # fmt: skip
     assert max(p["active_workers"] for p in points) == len(WORKERS)
 
+    # A reconnecting EventSource resumes from the Last-Event-ID header it sends.
+    with client.stream("GET", "/api/stream", headers={"Last-Event-ID": "3"}) as response:
+        first = next(json.loads(line[6:]) for line in response.iter_lines() if line.startswith("data: "))
+    assert first["id"] == 4
+    assert stats["last_event_id"] >= stats["events"]
+
     # Bad input: a clear error, nothing else.
     assert client.get("/api/series", params={"minutes": 0}).status_code == 422
     assert client.get("/api/jobs", params={"runtime": "cobol"}).json() == []

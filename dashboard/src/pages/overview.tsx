@@ -6,7 +6,7 @@ import { api, NATIVE_TOKEN, type Series, type Stats } from "../api";
 import type { ChartData, ChartSpec } from "../charts";
 import { Chart } from "../components/chart";
 import { ErrorBox, Loading } from "../components/common";
-import { formatAmount, formatDuration, formatNumber, formatPercent, formatUnits, shortHex, weiToFloat } from "../format";
+import { formatAmount, formatCompact, formatDuration, formatNumber, formatPercent, formatUnits, shortHex, weiToFloat } from "../format";
 import { useAsync, useChainEvents, useInterval, useThrottle } from "../hooks";
 import { useInfo } from "../info";
 
@@ -122,7 +122,7 @@ function chartSpecs(symbol: string): Record<"jobs" | "success" | "latency" | "ga
     },
     success: { ...base, format: (v) => `${formatNumber(v, 1)} %`, yRange: [0, 100], lines: [{ label: "success", colorVar: "--series-2" }] },
     latency: { ...base, format: (v) => `${formatNumber(v, 1)} s`, lines: [{ label: "p50", colorVar: "--series-4" }] },
-    gas: { ...base, format: (v) => formatNumber(v), lines: [{ label: "gas / job", colorVar: "--series-5" }] },
+    gas: { ...base, format: formatCompact, lines: [{ label: "gas / job", colorVar: "--series-5" }] },
     workers: { ...base, format: fmt(0), lines: [{ label: "workers", colorVar: "--series-1" }] },
     escrowed: { ...base, format: (v) => `${formatNumber(v, 4)}`, lines: [{ label: symbol, colorVar: "--series-4" }] },
   };

@@ -22,6 +22,8 @@ const REPUTATION_SPEC: ChartSpec = {
   height: 200,
   yRange: [0, 100],
   format: (v) => `${formatNumber(v, 2)} %`,
+  // Reputation holds its value until the next change.
+  stepped: true,
   lines: [{ label: "reputation", colorVar: "--series-1" }],
 };
 
@@ -160,7 +162,9 @@ export function WorkerDetailPage({ address }: { address: string }) {
   return (
     <div class="page" data-testid="worker-detail" data-address={p.address}>
       {back}
-      <h1 class="mono break">Worker {p.address}</h1>
+      <h1 class="break">
+        Worker <span class="mono">{p.address}</span>
+      </h1>
       {provider.error && <ErrorBox message={`Refresh failed: ${provider.error}`} />}
       {!sameAddress(p.address, address) && <p class="muted">Showing {p.address}</p>}
       <div class="columns">

@@ -12,7 +12,7 @@ import json
 from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 from typing import Annotated, Any
 
-from fastapi import FastAPI, HTTPException, Query, Request
+from fastapi import FastAPI, Header, HTTPException, Query, Request
 from fastapi.responses import StreamingResponse
 from sqlalchemy import Engine
 from sqlalchemy.orm import Session
@@ -87,9 +87,14 @@ def create_app(engine: Engine, *, indexer: Indexer | None = None, follow_every: 
         return read(queries.escrow)  # type: ignore[no-any-return]
 
     @app.get("/api/stream", summary="New events as they are indexed (Server-Sent Events)")
-    async def stream(request: Request, after: int | None = None) -> StreamingResponse:
+    async def stream(request: Request, after: int | None = None,
+                     last_event_id: Annotated[int | None, Header()] = None) -> StreamingResponse:  # fmt: skip
+        """From the event after `after` (or the `Last-Event-ID` a reconnecting EventSource sends), else
+        from now on."""
+        start = after if after is not None else last_event_id
+
         async def events() -> AsyncIterator[str]:
-            last = after if after is not None else await asyncio.to_thread(read, _last_event_id)
+            last = start if start is not None else await asyncio.to_thread(read, _last_event_id)
             yield ": stream open\n\n"
             while not await request.is_disconnected():
                 batch = await asyncio.to_thread(read, queries.events_after, last)

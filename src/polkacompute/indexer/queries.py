@@ -52,6 +52,7 @@ def stats(session: Session) -> dict[str, Any]:
         "active_workers": session.scalar(select(func.count()).select_from(ProviderRow).where(ProviderRow.status == 1)),
         "escrowed": {e.token: e.amount for e in session.scalars(select(Escrowed))},
         "events": session.scalar(select(func.count()).select_from(EventRow)),
+        "last_event_id": session.scalar(select(func.max(EventRow.id))) or 0,  # where a live stream starts
         "last_block": latest[0] if latest else None,
         "last_time": latest[1] if latest else None,
     }
