@@ -23,6 +23,16 @@ export function bytes32Text(value: unknown): string {
   return text || shortHex(hex);
 }
 
+/** Bytes that hold text (a registered peer address: a multiaddr or URL) as that text. */
+function bytesText(value: unknown): string {
+  const hex = str(value);
+  if (!/^0x([0-9a-fA-F]{2})*$/.test(hex)) return hex;
+  const codes = hex.slice(2).match(/../g)?.map((pair) => parseInt(pair, 16)) ?? [];
+  return codes.every((c) => c >= 0x20 && c <= 0x7e) ? String.fromCharCode(...codes) : shortHex(hex);
+}
+
+const plural = (n: number, word: string): string => `${n} ${word}${n === 1 ? "" : "s"}`;
+
 /** Native amounts with the network's symbol; other tokens by (short) address. */
 function tokenAmount(token: unknown, amount: unknown, symbol: string): string {
   const t = str(token);
@@ -74,7 +84,7 @@ export function summarizeEvent(name: string, args: EventArgs, symbol: string): s
     case "SealCommitted":
       return `seal by ${addr(a["worker"])}`;
     case "SealsCommitted":
-      return `${list(a["seals"]).length} seals committed`;
+      return `${plural(list(a["seals"]).length, "seal")} committed`;
     case "ResultRevealed":
       return `${addr(a["worker"])} revealed ${shortHex(str(a["resultDigest"]))}`;
     case "JobFinalized":
@@ -98,6 +108,14 @@ export function summarizeEvent(name: string, args: EventArgs, symbol: string): s
       return `${list(a["providers"]).length} released ${amount(a["amount"])} (${bytes32Text(a["reason"])})`;
     case "ReputationChanged":
       return `${addr(a["provider"])} ${str(a["previous"])} → ${str(a["current"])} (${bytes32Text(a["reason"])})`;
+    case "ProviderRegistered":
+      return `${addr(a["provider"])} staked ${amount(a["stake"])}; peer ${bytesText(a["peerId"]) || "—"}`;
+    case "ProviderUpdated":
+      return `${addr(a["provider"])} peer ${bytesText(a["peerId"]) || "—"}`;
+    case "StakeAdded":
+      return `${addr(a["provider"])} added ${amount(a["amount"])}, stake ${amount(a["stake"])}`;
+    case "UnbondRequested":
+      return `${addr(a["provider"])} unbonds ${amount(a["amount"])}`;
     case "Withdrawn":
       return `${addr(a["owner"])} withdrew ${tokenAmount(a["token"], a["amount"], symbol)}`;
     case "NativeCredited":

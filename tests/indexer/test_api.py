@@ -12,6 +12,8 @@ import urllib.request
 from pathlib import Path
 
 from fastapi.testclient import TestClient
+from sqlalchemy import func, select
+from sqlalchemy.orm import Session
 from web3 import Web3
 
 from polkacompute import __version__
@@ -21,6 +23,7 @@ from polkacompute.chain.networks import Network
 from polkacompute.dashboard import create_dashboard
 from polkacompute.indexer import Indexer, open_store
 from polkacompute.indexer.api import create_app
+from polkacompute.indexer.schema import EventJob
 from polkacompute.sdk import AsyncClient, JobStatus
 from polkacompute.store.cid import cid_from_digest
 from tests.conftest import free_port
@@ -89,6 +92,10 @@ def test_the_api_answers_from_the_index(anvil: Network, deployment: Deployment, 
     profile = client.get(f"/api/providers/{worker}").json()
     assert profile["reputation_history"][0]["reason"] == "REGISTERED"
     assert profile["recent_jobs"]
+    registered = next(h for h in profile["reputation_history"] if h["reason"] == "REGISTERED")
+    with Session(engine) as session:  # "job 0" (no job) is not a job the registration event is about
+        assert session.scalar(select(func.count()).select_from(EventJob).where(EventJob.job_id == 0)) == 0
+    assert registered["job_id"] == 0
     assert client.get("/api/escrow").json()["balances"]
 
     # The per-minute series: every job counted in the minute of its block, the escrow's last total.

@@ -7,6 +7,7 @@ keeps jobs and balances), its log and pid, and `deployments/local.json`.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import os
 import signal
 import subprocess
@@ -78,6 +79,8 @@ def stop(net: Devnet, timeout: float = 20.0) -> bool:
     os.kill(pid, signal.SIGTERM)
     deadline = time.monotonic() + timeout
     while net.pid() is not None and time.monotonic() < deadline:
+        with contextlib.suppress(ChildProcessError):  # anvil is our child when `devnet up` stops it:
+            os.waitpid(pid, os.WNOHANG)  # reap it, or it lingers as a zombie that `pid()` still sees
         time.sleep(0.05)
     net.pid_file.unlink(missing_ok=True)
     return True

@@ -116,10 +116,11 @@ _ENDS = {"JobFailed": JobStatus.FAILED, "JobCancelled": JobStatus.CANCELLED, "Di
 
 
 def jobs_named(event: Event) -> list[int]:
-    """The jobs an event is about: `jobId`, a batch's `jobIds`, or a deposit's range."""
+    """The jobs an event is about: `jobId`, a batch's `jobIds`, or a deposit's range. Job ids start at
+    1: a `jobId` of 0 means "no job" (a reputation set at registration)."""
     args = event.args
     if "jobIds" in args:
         return [int(j) for j in args["jobIds"]]
     if "firstJobId" in args:
         return list(range(int(args["firstJobId"]), int(args["firstJobId"]) + int(args["jobs"])))
-    return [int(args["jobId"])] if "jobId" in args else []
+    return [int(args["jobId"])] if int(args.get("jobId", 0)) else []
