@@ -209,6 +209,9 @@ def test_devnet_with_workers_runs_the_demo_through_them(tmp_path: Path) -> None:
             time.sleep(0.2)
         assert stats["by_status"] == {"FINALIZED": 1}, stats
         assert stats["active_workers"] == 3
+        with urllib.request.urlopen(dashboard, timeout=5) as response:  # noqa: S310 (the web pages, same server)
+            assert response.headers["content-type"].startswith("text/html")
+            assert "<title>PolkaCompute" in response.read().decode()
         workers = list((tmp_path / ".polkacompute" / "devnet" / "workers").iterdir())
         assert len(workers) == 3
         for worker in workers:  # over libp2p: the demo's announcement reached each of them
