@@ -75,6 +75,14 @@ def test_jobs_list_filters_and_detail(live: Live, page: Page) -> None:
     screenshot(page, "job-detail")
 
 
+def test_jobs_list_shows_a_new_job_without_a_reload(live: Live, page: Page) -> None:
+    page.goto(live.url + "#/jobs")
+    page.get_by_test_id("job-row").first.wait_for(timeout=WITHIN)
+    job_id, _ = submit_job(live)
+    expect(page.locator(f'[data-testid="job-row"][data-job-id="{job_id}"]')).to_be_visible(timeout=5_000)
+    expect(page.locator(f'[data-testid="job-row"][data-job-id="{job_id}"]')).to_contain_text("OPEN")
+
+
 def test_verify_button_confirms_a_real_result(live: Live, page: Page) -> None:
     page.goto(live.url + f"#/jobs/{live.demo.job_id}")
     page.get_by_test_id("verify-button").click()
