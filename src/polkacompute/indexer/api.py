@@ -71,7 +71,7 @@ def create_app(engine: Engine, *, indexer: Indexer | None = None, follow_every: 
 
     @app.get("/api/jobs/{job_id}", summary="A job with its timeline of events")
     def job(job_id: int) -> dict[str, Any]:
-        return found(read(queries.job, job_id), f"job {job_id} is not indexed")
+        return _found(read(queries.job, job_id), f"job {job_id} is not indexed")
 
     @app.get("/api/providers", summary="Providers, sorted by reputation, earnings or stake")
     def providers(sort: Annotated[str, Query(pattern="^(reputation|earned|stake)$")] = "reputation",
@@ -80,7 +80,7 @@ def create_app(engine: Engine, *, indexer: Indexer | None = None, follow_every: 
 
     @app.get("/api/providers/{address}", summary="A provider: stake, reputation history, slashes, recent jobs")
     def provider(address: str) -> dict[str, Any]:
-        return found(read(queries.provider, address), f"provider {address} is not indexed")
+        return _found(read(queries.provider, address), f"provider {address} is not indexed")
 
     @app.get("/api/escrow", summary="Budgets held per token and withdrawable balances")
     def escrow() -> dict[str, Any]:
@@ -94,7 +94,7 @@ def create_app(engine: Engine, *, indexer: Indexer | None = None, follow_every: 
         start = after if after is not None else last_event_id
 
         async def events() -> AsyncIterator[str]:
-            last = start if start is not None else await asyncio.to_thread(read, _last_event_id)
+            last = start if start is not None else await asyncio.to_thread(read, queries.last_event_id)
             yield ": stream open\n\n"
             while not await request.is_disconnected():
                 batch = await asyncio.to_thread(read, queries.events_after, last)
@@ -117,15 +117,7 @@ def read_with(engine: Engine, fn: Any, *args: Any, **kwargs: Any) -> Any:
             raise HTTPException(422, str(exc)) from None
 
 
-def found(value: dict[str, Any] | None, missing: str) -> dict[str, Any]:
+def _found(value: dict[str, Any] | None, missing: str) -> dict[str, Any]:
     if value is None:
         raise HTTPException(404, missing)
     return value
-
-
-def _last_event_id(session: Session) -> int:
-    from sqlalchemy import func, select
-
-    from polkacompute.indexer.schema import EventRow
-
-    return int(session.scalar(select(func.max(EventRow.id))) or 0)

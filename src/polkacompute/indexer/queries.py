@@ -24,7 +24,7 @@ from polkacompute.indexer.schema import (
 from polkacompute.store.cid import cid_from_digest
 
 MAX_PAGE = 200
-ENDED_STATUSES = ("FINALIZED", "RESOLVED", "FAILED")  # what success rates and gas per job count
+DECIDED = ("FINALIZED", "RESOLVED", "FAILED")  # ran to an outcome (a cancelled job never ran): success rates, gas
 
 
 def stats(session: Session) -> dict[str, Any]:
@@ -34,11 +34,11 @@ def stats(session: Session) -> dict[str, Any]:
                            .where(JobRow.status == "FINALIZED")).all()  # fmt: skip
     blocks = [end - start for start, end, _, _ in done if end is not None]
     seconds = [end - start for _, _, start, end in done if end is not None and start is not None]
-    ended = by_status.get("FINALIZED", 0) + by_status.get("RESOLVED", 0) + by_status.get("FAILED", 0)
+    ended = sum(by_status.get(status, 0) for status in DECIDED)
     latest = session.execute(select(Block.number, Block.timestamp).order_by(Block.number.desc()).limit(1)).first()
     recent = session.scalar(select(func.count()).select_from(JobRow)
                             .where(JobRow.submitted_time > (latest[1] if latest else 0) - 600)) or 0  # fmt: skip
-    gas = session.scalar(select(func.avg(JobRow.gas_used)).where(JobRow.status.in_(ENDED_STATUSES)))
+    gas = session.scalar(select(func.avg(JobRow.gas_used)).where(JobRow.status.in_(DECIDED)))
     return {
         "jobs": sum(by_status.values()),
         "by_status": by_status,
@@ -52,7 +52,7 @@ def stats(session: Session) -> dict[str, Any]:
         "active_workers": session.scalar(select(func.count()).select_from(ProviderRow).where(ProviderRow.status == 1)),
         "escrowed": {e.token: e.amount for e in session.scalars(select(Escrowed))},
         "events": session.scalar(select(func.count()).select_from(EventRow)),
-        "last_event_id": session.scalar(select(func.max(EventRow.id))) or 0,  # where a live stream starts
+        "last_event_id": last_event_id(session),  # where a live stream starts
         "last_block": latest[0] if latest else None,
         "last_time": latest[1] if latest else None,
     }
@@ -175,6 +175,11 @@ def events_after(session: Session, after: int, limit: int = 500) -> list[dict[st
         out.append({"id": e.id, "name": e.name, "contract": e.contract, "block": e.block_number, "time": ts,
                     "tx": e.tx_hash, "jobs": list(named), "args": public(e.args)})  # fmt: skip
     return out
+
+
+def last_event_id(session: Session) -> int:
+    """The id of the newest indexed event (ids are not counts: a reorg's rewind leaves gaps)."""
+    return int(session.scalar(select(func.max(EventRow.id))) or 0)
 
 
 def checksummed(value: str) -> str:

@@ -14,7 +14,7 @@ from typing import Any
 from sqlalchemy import distinct, func, select
 from sqlalchemy.orm import Session
 
-from polkacompute.indexer.queries import ENDED_STATUSES
+from polkacompute.indexer.queries import DECIDED
 from polkacompute.indexer.schema import Assignment, Block, EscrowSample, JobRow
 
 BUCKET_S = 60
@@ -42,7 +42,7 @@ def series(session: Session, minutes: int = 60) -> dict[str, Any]:
     ended = bucket(JobRow.ended_time)
     for b, status, count, gas in session.execute(
         select(ended, JobRow.status, func.count(), func.avg(JobRow.gas_used)).where(JobRow.ended_time >= start)
-        .where(JobRow.status.in_(ENDED_STATUSES)).group_by(ended, JobRow.status)
+        .where(JobRow.status.in_(DECIDED)).group_by(ended, JobRow.status)
     ):  # fmt: skip
         point = points[int(b)]
         point["finalized" if status != "FAILED" else "failed"] += count
