@@ -49,6 +49,11 @@ def test_overview_shows_metrics_and_charts(live: Live, page: Page) -> None:
     expect(page.get_by_test_id("stream-status")).to_have_attribute("data-state", "live", timeout=WITHIN)
     screenshot(page, "overview")
 
+    # A day's window: the charts are redrawn from a 1,440-point series.
+    with page.expect_response(lambda r: "/api/series?minutes=1440" in r.url and r.ok):
+        page.get_by_test_id("series-range").select_option("1440")
+    expect(page.get_by_test_id("chart-jobs").locator("canvas").first).to_be_visible()
+
 
 def test_jobs_list_filters_and_detail(live: Live, page: Page) -> None:
     job_id = live.demo.job_id

@@ -1,7 +1,7 @@
-// Overview: network totals from /api/stats and the last hour from /api/series.
+// Overview: network totals from /api/stats and per-minute charts from /api/series (last hour by default).
 
 import type { ComponentChildren } from "preact";
-import { useMemo } from "preact/hooks";
+import { useMemo, useState } from "preact/hooks";
 import { api, NATIVE_TOKEN, type Series, type Stats } from "../api";
 import type { ChartData, ChartSpec } from "../charts";
 import { Chart } from "../components/chart";
@@ -12,7 +12,8 @@ import { useInfo } from "../info";
 
 const REFRESH_MS = 5000;
 const EVENT_REFRESH_MS = 2000;
-const SERIES_MINUTES = 60;
+// The chart windows offered (one point per minute of chain time; the API allows up to a day).
+const RANGES: readonly [number, string][] = [[15, "15 minutes"], [60, "hour"], [360, "6 hours"], [1440, "24 hours"]];
 
 function Metric({ id, label, children, sub }: { id: string; label: string; children: ComponentChildren; sub?: ComponentChildren }) {
   return (
@@ -131,7 +132,8 @@ function chartSpecs(symbol: string): Record<"jobs" | "success" | "latency" | "ga
 export function Overview() {
   const { symbol } = useInfo();
   const stats = useAsync((signal) => api.stats(signal), []);
-  const series = useAsync((signal) => api.series(SERIES_MINUTES, signal), []);
+  const [minutes, setMinutes] = useState(60);
+  const series = useAsync((signal) => api.series(minutes, signal), [minutes]);
   const refresh = () => {
     stats.reload();
     series.reload();
@@ -144,7 +146,18 @@ export function Overview() {
     <div class="page">
       <h1>Overview</h1>
       {stats.data ? <Metrics stats={stats.data} symbol={symbol} /> : stats.error ? <ErrorBox message={`Stats unavailable: ${stats.error}`} /> : <Loading />}
-      <h2>Last {SERIES_MINUTES} minutes</h2>
+      <h2 class="range">
+        <label>
+          Last{" "}
+          <select data-testid="series-range" value={minutes} onChange={(e) => setMinutes(Number(e.currentTarget.value))}>
+            {RANGES.map(([value, label]) => (
+              <option key={value} value={value}>
+                {label}
+              </option>
+            ))}
+          </select>
+        </label>
+      </h2>
       {series.data ? (
         <Charts series={series.data} symbol={symbol} />
       ) : series.error ? (
