@@ -5,12 +5,11 @@ kept block by block (`EscrowSample`) for the dashboard's "value escrowed" series
 
 from __future__ import annotations
 
-from sqlalchemy import delete
 from sqlalchemy.orm import Session
 
 from polkacompute.chain.events import Event
 from polkacompute.indexer.schema import Balance, Escrowed, EscrowSample, Meta
-from polkacompute.indexer.store import stored_events
+from polkacompute.indexer.store import replay
 
 NATIVE = "0x" + "00" * 20
 BPS = 10_000
@@ -43,13 +42,7 @@ def apply(session: Session, event: Event) -> None:
 
 
 def rebuild(session: Session) -> None:
-    session.execute(delete(Balance))
-    session.execute(delete(Escrowed))
-    session.execute(delete(EscrowSample))
-    session.flush()
-    for event in stored_events(session, EVENTS):
-        apply(session, event)
-        session.flush()
+    replay(session, (Balance, Escrowed, EscrowSample), EVENTS, apply)
 
 
 def _credit(session: Session, token: str, owner: str, amount: int) -> None:

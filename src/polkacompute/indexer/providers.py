@@ -3,12 +3,11 @@ unbonding, reputations), so each is applied in chain order; `Paid` adds to what 
 
 from __future__ import annotations
 
-from sqlalchemy import delete
 from sqlalchemy.orm import Session
 
 from polkacompute.chain.events import Event
 from polkacompute.indexer.schema import ProviderRow, ReputationChange
-from polkacompute.indexer.store import stored_events
+from polkacompute.indexer.store import replay
 
 NATIVE = "0x" + "00" * 20
 EVENTS = ("ProviderRegistered", "ProviderUpdated", "ProviderDeregistered", "StakeAdded", "UnbondRequested",
@@ -65,12 +64,7 @@ def apply(session: Session, event: Event) -> None:
 
 def rebuild(session: Session) -> None:
     """Every provider again from the stored events (after a reorg, or a schema that lacked them)."""
-    session.execute(delete(ProviderRow))
-    session.execute(delete(ReputationChange))
-    session.flush()
-    for event in stored_events(session, EVENTS):
-        apply(session, event)
-        session.flush()
+    replay(session, (ProviderRow, ReputationChange), EVENTS, apply)
 
 
 def _row(session: Session, address: str) -> ProviderRow:

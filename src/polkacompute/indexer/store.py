@@ -3,19 +3,19 @@ and the exact JSON form of event arguments."""
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from pathlib import Path
 from typing import Any
 
 from alembic import command
 from alembic.config import Config
-from sqlalchemy import Engine, create_engine, event, select
+from sqlalchemy import Engine, create_engine, delete, event, select
 from sqlalchemy.exc import ArgumentError, NoSuchModuleError
 from sqlalchemy.orm import Session
 
 from polkacompute.chain.events import Event
 from polkacompute.errors import ConfigError
-from polkacompute.indexer.schema import EventRow
+from polkacompute.indexer.schema import Base, EventRow
 
 MIGRATIONS = Path(__file__).parent / "migrations"
 
@@ -86,3 +86,15 @@ def stored_events(session: Session, names: Iterable[str]) -> Iterator[Event]:
     query = select(EventRow).where(EventRow.name.in_(list(names))).order_by(EventRow.block_number, EventRow.log_index)
     for row in session.scalars(query).all():  # read first: the caller writes while it iterates
         yield event_of(row)
+
+
+def replay(session: Session, tables: Iterable[type[Base]], names: Iterable[str],
+           apply: Callable[[Session, Event], None]) -> None:  # fmt: skip
+    """A ledger rebuilt from scratch: `tables` emptied, then every stored event of `names` applied in
+    chain order (after a reorg, or for a database indexed before the ledger was kept)."""
+    for table in tables:
+        session.execute(delete(table))
+    session.flush()
+    for stored in stored_events(session, names):
+        apply(session, stored)
+        session.flush()
