@@ -57,7 +57,7 @@ contract BidBook is IBidBook, AccessControl, Pausable, EIP712 {
     /// @dev When the book is full a new bid must rank before the worst entry, which it evicts.
     /// `sla` (seconds to a committed result) is informational for requesters and indexers.
     function bid(uint256 jobId, uint80 price, uint32 sla) external whenNotPaused {
-        IJobMarketTypes.Job memory job = market.getJob(jobId);
+        IJobMarketTypes.JobInfo memory job = market.getJob(jobId);
         if (job.status != IJobMarketTypes.JobStatus.Open) revert WrongStatus(jobId, job.status);
         if (job.bidDeadline == 0) revert InstantJob(jobId);
         if (block.timestamp >= job.bidDeadline) revert BiddingClosed(jobId);

@@ -119,7 +119,7 @@ contract JobMarket is JobMarketBase, EIP712 {
             _requireAssignable(jobIds[i], job);
             if (
                 job.replicas != first.replicas || job.quorum != first.quorum || job.maxPrice != first.maxPrice
-                    || job.capabilities != first.capabilities || job.collateralBps != first.collateralBps
+                    || job.capabilities != first.capabilities || job.paramsVersion != first.paramsVersion
             ) revert BatchTermsDiffer(jobIds[i]);
         }
         uint96 collateral = _collateral(first);
@@ -171,7 +171,9 @@ contract JobMarket is JobMarketBase, EIP712 {
 
     /// @notice Commits the seals of several assignees of one or many jobs in one call. Every worker other
     /// than the caller authorizes all its seals in the call with one EIP-712 signature (`SealSignature`).
-    /// Once per job, before any of its seals was committed alone; assignees left out commit alone.
+    /// Once per job, before any of its seals was committed alone; assignees left out commit alone. A job
+    /// whose seals someone else already committed is skipped (its seals still count toward the
+    /// signatures), so one front-run item does not revert the batch.
     function commitSeals(SealBatch[] calldata items, SealSignature[] calldata signatures) external nonReentrant {
         if (items.length == 0) revert EmptyBatch();
         bytes32[] memory chains = new bytes32[](signatures.length);
@@ -200,10 +202,13 @@ contract JobMarket is JobMarketBase, EIP712 {
         _finalize(jobId, resultDigest, proof, openings);
     }
 
-    /// @notice `finalize` for many jobs in one call.
+    /// @notice `finalize` for many jobs in one call. Jobs already finalized (or ended) are skipped, so one
+    /// front-run item does not revert the batch.
     function finalizeMany(Finalization[] calldata items) external nonReentrant {
         if (items.length == 0) revert EmptyBatch();
         for (uint256 i; i < items.length; ++i) {
+            JobStatus status = _job(items[i].jobId).status;
+            if (status != JobStatus.Open && status != JobStatus.Assigned && status != JobStatus.InProgress) continue;
             _finalize(items[i].jobId, items[i].resultDigest, items[i].proof, items[i].openings);
         }
     }
@@ -211,9 +216,19 @@ contract JobMarket is JobMarketBase, EIP712 {
     // ================================================================== views
 
     /// @notice The stored job (the full spec is in its JobSubmitted event).
-    function getJob(uint256 jobId) external view returns (Job memory job) {
-        job = _jobs[jobId];
-        if (job.flags & FLAG_DIGEST_IN_RECORD != 0) (job.resultDigest, job.record) = (job.record, 0);
+    function getJob(uint256 jobId) external view returns (JobInfo memory info) {
+        Job storage job = _jobs[jobId];
+        (info.requester, info.status, info.replicas, info.quorum) = (job.requester, job.status, job.replicas, job.quorum);
+        (info.assigned, info.committed, info.settledMask, info.flags) =
+            (job.assigned, job.committed, job.settledMask, job.flags);
+        (info.finalizedAt, info.maxPrice, info.capabilities) = (job.finalizedAt, job.maxPrice, job.capabilities);
+        (info.bidDeadline, info.commitDeadline, info.revealDeadline) =
+            (job.bidDeadline, job.commitDeadline, job.revealDeadline);
+        (info.disputeWindow, info.collateralBps) = (uint32(_disputeWindow(jobId, job)), _paramsOf(job).collateralBps);
+        (info.record, info.resultDigest) = (job.record, job.resultDigest);
+        if (job.flags & FLAG_DIGEST_IN_RECORD != 0) (info.resultDigest, info.record) = (job.record, 0);
+        (info.timeLimit, info.paramsVersion, info.revealedMask) =
+            (job.timeLimit, job.paramsVersion, _cold[jobId].revealedMask);
     }
 
     /// @notice The finalized result digest (zero until finalized).
@@ -251,12 +266,18 @@ contract JobMarket is JobMarketBase, EIP712 {
         job.bidDeadline = spec.bidWindow == 0 ? 0 : uint32(block.timestamp + spec.bidWindow);
         job.commitDeadline = spec.commitDeadline;
         job.revealDeadline = spec.revealDeadline;
-        job.disputeWindow = spec.disputeWindow;
-        job.collateralBps = _params.collateralBps;
+        job.timeLimit = spec.timeLimit;
+        job.paramsVersion = paramsVersion;
+        uint8 flags = 0;
         if (spec.paymentToken != address(0)) {
-            job.flags = FLAG_TOKEN;
+            flags = FLAG_TOKEN;
             _jobTokens[jobId] = spec.paymentToken;
         }
+        if (spec.disputeWindow != 0) {
+            flags |= FLAG_DISPUTABLE;
+            _cold[jobId].disputeWindow = spec.disputeWindow;
+        }
+        job.flags = flags;
         emit JobSubmitted(jobId, msg.sender, spec);
     }
 
@@ -271,13 +292,13 @@ contract JobMarket is JobMarketBase, EIP712 {
         if (spec.fuelLimit == 0) revert ZeroFuelLimit();
         if (spec.timeLimit == 0) revert ZeroTimeLimit();
         if (spec.maxPricePerReplica == 0) revert ZeroPrice();
-        MarketParams storage p = _params;
+        MarketParams storage p = _paramsAt[paramsVersion];
         if (spec.bidWindow > p.maxBidWindow) revert BidWindowTooLong(spec.bidWindow, p.maxBidWindow);
-        uint256 earliest = block.timestamp + spec.bidWindow;
-        if (spec.commitDeadline <= earliest) revert CommitDeadlineTooEarly(spec.commitDeadline, earliest + 1);
-        if (spec.revealDeadline <= spec.commitDeadline) {
-            revert RevealDeadlineTooEarly(spec.revealDeadline, spec.commitDeadline);
-        }
+        // Assigned at the end of the bid window at the earliest, an assignee must have time to run the job.
+        uint256 earliest = block.timestamp + spec.bidWindow + spec.timeLimit + p.minCommitWindow;
+        if (spec.commitDeadline < earliest) revert CommitDeadlineTooEarly(spec.commitDeadline, earliest);
+        uint256 earliestReveal = uint256(spec.commitDeadline) + p.minRevealWindow;
+        if (spec.revealDeadline < earliestReveal) revert RevealDeadlineTooEarly(spec.revealDeadline, earliestReveal);
         uint256 latest = block.timestamp + p.maxJobDuration;
         if (spec.revealDeadline > latest) revert DeadlineTooFar(spec.revealDeadline, latest);
         if (spec.disputeWindow > p.maxDisputeWindow) {
@@ -312,7 +333,17 @@ contract JobMarket is JobMarketBase, EIP712 {
         if (job.status != JobStatus.Open) revert WrongStatus(jobId, job.status);
         uint32 bidDeadline = job.bidDeadline;
         if (bidDeadline != 0 && block.timestamp < bidDeadline) revert BiddingStillOpen(jobId, bidDeadline);
-        if (block.timestamp >= job.commitDeadline) revert CommitDeadlinePassed(jobId, job.commitDeadline);
+        _requireTimeToCommit(jobId, job);
+    }
+
+    /// @dev Nobody is assigned a job it cannot finish: from now, the time limit plus the minimum commit
+    /// window must fit before the commit deadline.
+    function _requireTimeToCommit(uint256 jobId, Job storage job) private view {
+        uint256 needed = uint256(job.timeLimit) + _paramsOf(job).minCommitWindow;
+        uint256 commitDeadline = job.commitDeadline;
+        if (block.timestamp + needed > commitDeadline) {
+            revert AssignmentTooLate(jobId, commitDeadline > needed ? commitDeadline - needed : 0);
+        }
     }
 
     function _single(uint256 jobId) private pure returns (uint256[] memory ids) {
@@ -352,7 +383,7 @@ contract JobMarket is JobMarketBase, EIP712 {
         if (status != JobStatus.Open && status != JobStatus.Assigned && status != JobStatus.InProgress) {
             revert WrongStatus(jobId, status);
         }
-        if (block.timestamp >= job.commitDeadline) revert CommitDeadlinePassed(jobId, job.commitDeadline);
+        _requireTimeToCommit(jobId, job);
         if (job.assigned == job.replicas) revert JobFull(jobId);
         bytes32 h = JobProofs.listHash(current);
         if (h != job.record) revert RecordMismatch(jobId);
@@ -393,13 +424,16 @@ contract JobMarket is JobMarketBase, EIP712 {
     {
         uint256 jobId = item.jobId;
         Job storage job = _job(jobId);
+        uint256 count = item.seals.length;
+        if (count == 0) revert EmptyBatch();
+        if (job.committed != 0) {
+            _chainSkipped(item, signatures, chains); // committed by someone else: nothing to do
+            return;
+        }
         _requireCommitPhase(jobId, job);
-        if (job.committed != 0) revert AlreadyCommitted(jobId, 0);
         if (job.bidDeadline == 0 && job.assigned != job.replicas) revert AssignmentNotFinal(jobId);
         bytes32 h = JobProofs.listHash(item.assignees);
         if (h != job.record) revert RecordMismatch(jobId);
-        uint256 count = item.seals.length;
-        if (count == 0) revert EmptyBatch();
         uint256 mask = 0;
         bytes32[] memory seals = new bytes32[](count);
         for (uint256 i; i < count; ++i) {
@@ -418,6 +452,19 @@ contract JobMarket is JobMarketBase, EIP712 {
         job.flags |= FLAG_AGGREGATED;
         job.status = JobStatus.InProgress;
         emit SealsCommitted(jobId, uint16(mask), seals);
+    }
+
+    /// @dev A skipped item's seals still count toward the signatures, which cover the whole call.
+    function _chainSkipped(SealBatch calldata item, SealSignature[] calldata signatures, bytes32[] memory chains)
+        private
+        view
+    {
+        for (uint256 i; i < item.seals.length; ++i) {
+            IndexedSeal calldata s = item.seals[i];
+            if (s.index >= item.assignees.length) revert BadIndex(item.jobId, s.index);
+            address worker = item.assignees[s.index].worker;
+            if (worker != msg.sender) _chainSeal(signatures, chains, worker, item.jobId, s.index, s.seal);
+        }
     }
 
     function _chainSeal(
@@ -440,6 +487,7 @@ contract JobMarket is JobMarketBase, EIP712 {
     function _finalize(uint256 jobId, bytes32 resultDigest, Proof calldata proof, Opening[] calldata openings)
         private
     {
+        if (resultDigest == 0) revert EmptyResultDigest();
         Job storage job = _job(jobId);
         if (job.status != JobStatus.InProgress) revert WrongStatus(jobId, job.status);
         _requireOpeningPhase(jobId, job);
@@ -456,8 +504,8 @@ contract JobMarket is JobMarketBase, EIP712 {
             agreedMask |= bit;
             (workers[i], prices[i]) = (a.worker, a.price);
         }
-        if (job.disputeWindow != 0) {
-            _hold(jobId, workers, prices, agreedMask, resultDigest);
+        if (job.flags & FLAG_DISPUTABLE != 0) {
+            _hold(jobId, workers, prices, agreedMask);
         } else {
             job.settledMask |= uint16(agreedMask);
             _payMany(jobId, job, workers, prices);
@@ -465,21 +513,10 @@ contract JobMarket is JobMarketBase, EIP712 {
         _storeDigest(job, resultDigest);
     }
 
-    /// @dev Payouts wait for the dispute window: remember who agreed. Assignees that revealed the digest
-    /// on-chain before finalization agree too, listed in the openings or not: each counts once.
-    function _hold(
-        uint256 jobId,
-        address[] memory workers,
-        uint256[] memory prices,
-        uint256 agreedMask,
-        bytes32 resultDigest
-    ) private {
-        uint256 agreeing = workers.length + _revealCount[jobId][resultDigest];
-        for (uint256 i; i < 16 && agreedMask >> i != 0; ++i) {
-            if (agreedMask & (1 << i) != 0 && _revealed[jobId][i] == resultDigest) --agreeing; // listed twice
-        }
-        Held storage held = _holds[jobId];
-        (held.agreedMask, held.agreeing) = (uint16(agreedMask), uint8(agreeing));
+    /// @dev Payouts wait for the dispute window: remember who agreed (assignees that revealed the digest
+    /// on-chain before finalization are known by their reveal).
+    function _hold(uint256 jobId, address[] memory workers, uint256[] memory prices, uint256 agreedMask) private {
+        _cold[jobId].agreedMask = uint16(agreedMask);
         for (uint256 i; i < workers.length; ++i) {
             emit WorkerSettled(jobId, workers[i], WorkerOutcome.Held, prices[i]);
         }
@@ -493,7 +530,7 @@ contract JobMarket is JobMarketBase, EIP712 {
         returns (Assignee calldata a)
     {
         a = _assignee(jobId, job, proof, o.index);
-        if (!_opens(jobId, proof, o.index, a.worker, resultDigest, o.salt) && _revealed[jobId][o.index] != resultDigest) {
+        if (!_opens(jobId, proof, o.index, a.worker, resultDigest, o.salt) && !_revealedAs(jobId, o.index, resultDigest)) {
             revert InvalidOpening(jobId, o.index);
         }
     }

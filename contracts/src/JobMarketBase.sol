@@ -31,25 +31,33 @@ abstract contract JobMarketBase is IJobMarketTypes, AccessControl, Pausable, Ree
     uint8 internal constant FLAG_REFUNDED = 2;
     uint8 internal constant FLAG_AGGREGATED = 4;
     uint8 internal constant FLAG_DIGEST_IN_RECORD = 8;
+    uint8 internal constant FLAG_DISPUTABLE = 16;
+    uint8 internal constant FLAG_OVERTURNED = 32;
 
-    /// @dev Only for jobs finalized with a dispute window: who agreed, and the dispute bond.
-    struct Held {
-        uint16 agreedMask; // agreeing assignees from `finalize` (reveals are in `_revealed`)
-        uint8 agreeing; // every agreeing assignee, for the bond split
-        uint8 sharesLeft; // bond shares still to pay once Resolved
-        uint128 bond; // the bond while Disputed; one share once Resolved
+    /// @dev Per job, off the hot path: written only by disputable jobs, reveals and disputes.
+    struct Cold {
+        uint32 disputeWindow; // set iff FLAG_DISPUTABLE
+        uint16 revealedMask; // assignees that revealed on-chain (their digests are in `_revealed`)
+        uint16 agreedMask; // agreeing assignees from `finalize` while payouts were held
+        uint16 bondMask; // assignees owed a bond share: those agreeing when an upheld ruling was made
+        uint32 disputedAt;
+        uint32 ruledAt;
+        uint96 bond; // the bond while Disputed; one share once Resolved
     }
 
     IProviderRegistry public immutable registry;
     IPaymentEscrow public immutable escrow;
     IBidBook public immutable bidBook;
 
-    MarketParams internal _params;
+    /// @notice The current version of the governed parameters (see `paramsAt`).
+    uint16 public paramsVersion;
     uint256 public jobCount;
 
     // Written by JobMarket or by JobMarketExtension (on the same storage), hence slither's
     // "uninitialized-state" on the ones one half only reads.
     mapping(uint256 jobId => Job) internal _jobs;
+    // slither-disable-next-line uninitialized-state
+    mapping(uint256 version => MarketParams) internal _paramsAt;
     /// @dev Only for ERC-20 jobs (FLAG_TOKEN): native jobs spend no storage on their token.
     // slither-disable-next-line uninitialized-state
     mapping(uint256 jobId => address) internal _jobTokens;
@@ -60,7 +68,7 @@ abstract contract JobMarketBase is IJobMarketTypes, AccessControl, Pausable, Ree
     // slither-disable-next-line uninitialized-state
     mapping(uint256 jobId => mapping(bytes32 digest => uint256)) internal _revealCount;
     // slither-disable-next-line uninitialized-state
-    mapping(uint256 jobId => Held) internal _holds;
+    mapping(uint256 jobId => Cold) internal _cold;
 
     constructor(IProviderRegistry registry_, IPaymentEscrow escrow_, IBidBook bidBook_) {
         if (address(registry_) == address(0) || address(escrow_) == address(0) || address(bidBook_) == address(0)) {
@@ -149,21 +157,46 @@ abstract contract JobMarketBase is IJobMarketTypes, AccessControl, Pausable, Ree
         return job.flags & FLAG_DIGEST_IN_RECORD != 0 ? job.record : job.resultDigest;
     }
 
-    /// @dev Agreed with the recorded result: opened it in `finalize` while payouts were held, or revealed it.
-    function _agreed(uint256 jobId, Job storage job, uint256 index) internal view returns (bool) {
-        bytes32 digest = _digestOf(job);
-        if (digest == 0) return false;
-        return _revealed[jobId][index] == digest || _holds[jobId].agreedMask & (1 << index) != 0;
+    /// @dev True if assignee `index` revealed `digest` on-chain. A bit says "revealed", never the digest
+    /// itself: no digest value (zero included) can stand for "not revealed".
+    function _revealedAs(uint256 jobId, uint256 index, bytes32 digest) internal view returns (bool) {
+        return _cold[jobId].revealedMask & (1 << index) != 0 && _revealed[jobId][index] == digest;
     }
 
-    function _held(Job storage job) internal view returns (bool) {
+    /// @dev Agreed with the recorded result: opened it in `finalize` while payouts were held, or revealed it.
+    function _agreed(uint256 jobId, Job storage job, uint256 index) internal view returns (bool) {
+        if (job.finalizedAt == 0) return false; // no result was ever recorded
+        return _cold[jobId].agreedMask & (1 << index) != 0 || _revealedAs(jobId, index, _digestOf(job));
+    }
+
+    function _disputeWindow(uint256 jobId, Job storage job) internal view returns (uint256) {
+        return job.flags & FLAG_DISPUTABLE == 0 ? 0 : _cold[jobId].disputeWindow;
+    }
+
+    /// @dev Payouts wait while a dispute is possible or open.
+    function _held(uint256 jobId, Job storage job) internal view returns (bool) {
         JobStatus status = job.status;
         return status == JobStatus.Disputed
-            || (status == JobStatus.Finalized && block.timestamp < uint256(job.finalizedAt) + job.disputeWindow);
+            || (status == JobStatus.Finalized && block.timestamp < uint256(job.finalizedAt) + _disputeWindow(jobId, job));
     }
 
     function _requireNotHeld(uint256 jobId, Job storage job) internal view {
-        if (_held(job)) revert PayoutHeld(jobId, uint256(job.finalizedAt) + job.disputeWindow);
+        if (_held(jobId, job)) revert PayoutHeld(jobId, uint256(job.finalizedAt) + _disputeWindow(jobId, job));
+    }
+
+    /// @dev Until when assignees may still reveal: the reveal deadline, extended by the reveal grace after
+    /// finalization (a finalizer that leaves agreeing workers out cannot get them slashed) and after an
+    /// overturning ruling (dissenting workers can show their digest).
+    function _revealEnd(uint256 jobId, Job storage job) internal view returns (uint256 end) {
+        end = job.revealDeadline;
+        uint256 grace = _paramsOf(job).revealGrace;
+        if (job.finalizedAt != 0 && job.finalizedAt + grace > end) end = job.finalizedAt + grace;
+        uint256 ruledAt = _cold[jobId].ruledAt;
+        if (job.flags & FLAG_OVERTURNED != 0 && ruledAt + grace > end) end = ruledAt + grace;
+    }
+
+    function _paramsOf(Job storage job) internal view returns (MarketParams storage) {
+        return _paramsAt[job.paramsVersion];
     }
 
     // ------------------------------------------------------------------ money
@@ -178,29 +211,23 @@ abstract contract JobMarketBase is IJobMarketTypes, AccessControl, Pausable, Ree
         }
         escrow.pay(jobId, _token(jobId, job), workers, prices);
         _refund(jobId, job, unused);
-        registry.releaseCollateral(workers, jobId, _collateral(job), int32(uint32(_params.reputationReward)), "AGREED");
-        if (job.status == JobStatus.Resolved) _payBondShares(jobId, workers);
+        int32 reward = int32(uint32(_paramsOf(job).reputationReward));
+        registry.releaseCollateral(workers, jobId, _collateral(job), reward, "AGREED");
     }
 
+    /// @dev Pays one agreeing assignee; after an upheld dispute, one bond share too if it was counted at
+    /// the ruling (state first, then the trusted escrow credits it).
     function _payOne(uint256 jobId, Job storage job, uint256 index, Assignee calldata a) internal {
         job.settledMask |= uint16(1 << index);
         (address[] memory workers, uint256[] memory prices) = (new address[](1), new uint256[](1));
         (workers[0], prices[0]) = (a.worker, a.price);
         _payMany(jobId, job, workers, prices);
-    }
-
-    /// @dev Each agreeing worker paid after an upheld dispute gets one bond share (state first, then
-    /// the trusted escrow credits them).
-    function _payBondShares(uint256 jobId, address[] memory workers) private {
-        Held storage held = _holds[jobId];
-        uint256 shares = workers.length < held.sharesLeft ? workers.length : held.sharesLeft;
-        held.sharesLeft -= uint8(shares);
-        uint256 share = held.bond;
-        if (share == 0) return;
-        for (uint256 i; i < shares; ++i) {
-            // slither-disable-next-line arbitrary-send-eth,reentrancy-eth
-            escrow.creditNative{value: share}(workers[i]);
-        }
+        Cold storage cold = _cold[jobId];
+        if (job.status != JobStatus.Resolved || cold.bondMask & (1 << index) == 0) return;
+        cold.bondMask &= ~uint16(1 << index);
+        uint256 share = cold.bond;
+        // slither-disable-next-line arbitrary-send-eth,reentrancy-eth
+        if (share != 0) escrow.creditNative{value: share}(a.worker);
     }
 
     function _release(uint256 jobId, Job storage job, uint256 index, address worker) internal {
@@ -212,18 +239,18 @@ abstract contract JobMarketBase is IJobMarketTypes, AccessControl, Pausable, Ree
 
     function _slash(uint256 jobId, Job storage job, uint256 index, address worker, bool mismatch) internal {
         job.settledMask |= uint16(1 << index);
-        MarketParams storage p = _params;
+        MarketParams storage p = _paramsOf(job);
         uint96 collateral = _collateral(job);
         uint96 amount = uint96(uint256(collateral) * (mismatch ? p.mismatchSlashBps : p.noShowSlashBps) / BPS);
-        uint96 toRequester = uint96(uint256(amount) * p.requesterShareBps / BPS);
         int32 penalty = -int32(uint32(mismatch ? p.mismatchPenalty : p.noShowPenalty));
         bytes32 reason = mismatch ? bytes32("MISMATCH") : bytes32("NO_SHOW");
         emit WorkerSettled(
             jobId, worker, mismatch ? WorkerOutcome.SlashedMismatch : WorkerOutcome.SlashedNoShow, amount
         );
         registry.releaseCollateral(_one(worker), jobId, collateral, penalty, reason);
-        if (toRequester != 0) registry.slash(worker, jobId, toRequester, job.requester, reason);
-        if (amount != toRequester) registry.slash(worker, jobId, amount - toRequester, address(0), reason);
+        // All to the treasury: nobody who can cause a slash (a requester's deadlines or finalize timing,
+        // a finalizer's choice of openings) is paid by it.
+        if (amount != 0) registry.slash(worker, jobId, amount, address(0), reason);
         _refundUnpaidShare(jobId, job);
     }
 
@@ -245,7 +272,7 @@ abstract contract JobMarketBase is IJobMarketTypes, AccessControl, Pausable, Ree
     }
 
     function _collateral(Job storage job) internal view returns (uint96) {
-        return uint96(uint256(job.maxPrice) * job.collateralBps / BPS);
+        return uint96(uint256(job.maxPrice) * _paramsOf(job).collateralBps / BPS);
     }
 
     function _one(address worker) private pure returns (address[] memory list) {
@@ -259,18 +286,23 @@ abstract contract JobMarketBase is IJobMarketTypes, AccessControl, Pausable, Ree
         _bound(0, p.collateralBps, 1_000, 50_000);
         _bound(1, p.mismatchSlashBps, 1_000, BPS);
         _bound(2, p.noShowSlashBps, 0, BPS);
-        _bound(3, p.requesterShareBps, 0, BPS);
-        _bound(4, p.reputationReward, 0, 1_000);
-        _bound(5, p.mismatchPenalty, 0, 10_000);
-        _bound(6, p.noShowPenalty, 0, 10_000);
-        _bound(7, p.maxBidWindow, 60, 7 days);
-        _bound(8, p.maxJobDuration, 1 hours, 90 days);
-        _bound(9, p.maxDisputeWindow, 0, 30 days);
-        _bound(10, p.disputeBond, 0, 1e24);
+        _bound(3, p.reputationReward, 0, 1_000);
+        _bound(4, p.mismatchPenalty, 0, 10_000);
+        _bound(5, p.noShowPenalty, 0, 10_000);
+        _bound(6, p.minCommitWindow, 1, 1 days);
+        _bound(7, p.minRevealWindow, 1, 1 days);
+        _bound(8, p.revealGrace, 1, 7 days);
+        _bound(9, p.rulingPeriod, 1 hours, 30 days);
+        _bound(10, p.maxBidWindow, 60, 7 days);
+        _bound(11, p.maxJobDuration, 1 hours, 90 days);
         // A bid window must leave time for the job: it counts against the job's duration.
-        _bound(7, p.maxBidWindow, 60, p.maxJobDuration - 1);
-        _params = p;
-        emit ParamsUpdated(p);
+        _bound(10, p.maxBidWindow, 60, p.maxJobDuration - 1);
+        _bound(12, p.maxDisputeWindow, 0, 30 days);
+        _bound(13, p.disputeBond, 0, 1e24);
+        uint16 version = paramsVersion + 1; // reverts once 65,535 versions exist
+        paramsVersion = version;
+        _paramsAt[version] = p;
+        emit ParamsUpdated(version, p);
     }
 
     function _bound(uint8 field, uint256 value, uint256 min, uint256 max) private pure {

@@ -38,43 +38,54 @@ contract JobMarketExtension is JobMarketBase {
         _refund(jobId, job, uint256(job.replicas) * job.maxPrice);
     }
 
-    /// @notice Fallback opening by the assignee itself, until the reveal deadline. Before finalization it
-    /// records the digest (the quorum-th matching reveal finalizes the job); after finalization a matching
-    /// reveal is paid (or held during the dispute window) and a different digest is slashed.
+    /// @notice Fallback opening by the assignee itself. Before finalization (until the reveal deadline) it
+    /// records the digest, and the quorum-th matching reveal finalizes the job. After finalization (until
+    /// the reveal deadline or the reveal grace after finalization, whichever is later) a matching reveal
+    /// is paid (or held during the dispute window); a different digest is slashed, unless a dispute is
+    /// still possible or open: then it is recorded and settled by the ruling. After an overturning ruling,
+    /// reveals are recorded for the reveal grace, so dissenting workers are released rather than slashed.
     function reveal(uint256 jobId, Proof calldata proof, uint8 index, bytes32 resultDigest, bytes32 salt)
         external
         onlyDelegated
         nonReentrant
     {
+        if (resultDigest == 0) revert EmptyResultDigest();
         Job storage job = _job(jobId);
         Assignee calldata a = _provenAssignee(jobId, job, proof, index);
         if (a.worker != msg.sender) revert NotYourIndex(jobId, index, msg.sender);
         if (!_opens(jobId, proof, index, a.worker, resultDigest, salt)) revert InvalidOpening(jobId, index);
-        if (_revealed[jobId][index] != 0) revert AlreadyRevealed(jobId, index);
+        Cold storage cold = _cold[jobId];
+        uint16 bit = uint16(1 << index);
+        if (cold.revealedMask & bit != 0 || cold.agreedMask & bit != 0) revert AlreadyRevealed(jobId, index);
         JobStatus status = job.status;
-        emit ResultRevealed(jobId, index, a.worker, resultDigest);
         if (status == JobStatus.InProgress) {
             _requireOpeningPhase(jobId, job);
-            _revealed[jobId][index] = resultDigest;
+        } else if (
+            status == JobStatus.Finalized || status == JobStatus.Disputed || status == JobStatus.Resolved
+                || (status == JobStatus.Failed && job.flags & FLAG_OVERTURNED != 0)
+        ) {
+            uint256 end = _revealEnd(jobId, job);
+            if (block.timestamp > end) revert RevealDeadlinePassed(jobId, uint32(end));
+        } else {
+            revert WrongStatus(jobId, status);
+        }
+        cold.revealedMask |= bit;
+        _revealed[jobId][index] = resultDigest;
+        emit ResultRevealed(jobId, index, a.worker, resultDigest);
+        if (status == JobStatus.InProgress) {
             uint256 count = ++_revealCount[jobId][resultDigest];
             if (count < job.quorum) return;
             // The earlier matching revealers are paid by claimPayout.
             _recordResult(jobId, job, resultDigest);
-            _agree(jobId, job, index, a, uint8(count));
+            _agree(jobId, job, index, a);
             _storeDigest(job, resultDigest);
-        } else if (status == JobStatus.Finalized || status == JobStatus.Disputed || status == JobStatus.Resolved) {
-            if (block.timestamp > job.revealDeadline) revert RevealDeadlinePassed(jobId, job.revealDeadline);
-            // Already counted as agreeing through finalize's openings (payout held).
-            if (_holds[jobId].agreedMask & (1 << index) != 0) revert AlreadyRevealed(jobId, index);
-            if (resultDigest != _digestOf(job)) {
-                _slash(jobId, job, index, a.worker, true);
-                return;
-            }
-            _revealed[jobId][index] = resultDigest;
-            _agree(jobId, job, index, a, 1);
-        } else {
-            revert WrongStatus(jobId, status);
-        }
+        } else if (status == JobStatus.Failed) {
+            return; // overturned: `settle` releases dissenters and slashes those who agreed
+        } else if (resultDigest == _digestOf(job)) {
+            _agree(jobId, job, index, a);
+        } else if (!_held(jobId, job)) {
+            _slash(jobId, job, index, a.worker, true);
+        } // else: a dissent while a dispute is possible or open, settled after the ruling
     }
 
     /// @notice Pays an agreeing assignee whose payout was held (dispute window) or who revealed on-chain
@@ -90,8 +101,9 @@ contract JobMarketExtension is JobMarketBase {
     }
 
     /// @notice Settles a job after its deadlines: a job without quorum fails (full refund); every
-    /// assignee not yet settled is paid (agreed), released (failed job) or slashed (no-show, or a wrong or
-    /// withheld result). Anyone may call; workers act as keepers.
+    /// assignee not yet settled is paid (agreed), released (opened a digest of a failed job) or slashed
+    /// (no-show, or a wrong or withheld result). Anyone may call; workers act as keepers. A finalized job
+    /// is settled only after the reveal grace, so agreeing workers left out of `finalize` can reveal.
     function settle(uint256 jobId, Proof calldata proof) external onlyDelegated nonReentrant {
         Job storage job = _job(jobId);
         JobStatus status = job.status;
@@ -102,16 +114,18 @@ contract JobMarketExtension is JobMarketBase {
         } else if (status == JobStatus.Assigned || status == JobStatus.InProgress) {
             if (block.timestamp <= job.revealDeadline) revert SettlementTooEarly(jobId, uint256(job.revealDeadline) + 1);
             _fail(jobId, job);
-        } else if (status == JobStatus.Finalized || status == JobStatus.Resolved) {
-            if (block.timestamp <= job.revealDeadline) revert SettlementTooEarly(jobId, uint256(job.revealDeadline) + 1);
+        } else if (status == JobStatus.Finalized || status == JobStatus.Resolved || status == JobStatus.Failed) {
+            uint256 end = _revealEnd(jobId, job);
+            if (block.timestamp <= end) revert SettlementTooEarly(jobId, end + 1);
             _requireNotHeld(jobId, job);
-        } else if (status != JobStatus.Failed) {
+        } else {
             revert WrongStatus(jobId, status);
         }
         uint256 unsettled = ((1 << job.assigned) - 1) & ~uint256(job.settledMask);
         if (unsettled == 0) revert NothingToSettle(jobId);
         _verify(jobId, job, proof);
         bool success = job.status != JobStatus.Failed;
+        uint16 revealedMask = _cold[jobId].revealedMask;
         for (uint256 i; i < job.assigned; ++i) {
             if (unsettled & (1 << i) == 0) continue;
             Assignee calldata a = proof.assignees[i];
@@ -122,8 +136,8 @@ contract JobMarketExtension is JobMarketBase {
                 else _slash(jobId, job, i, a.worker, true); // agreed with an overturned result
             } else if (success) {
                 _slash(jobId, job, i, a.worker, true); // wrong or withheld result
-            } else if (_revealed[jobId][i] != 0) {
-                _release(jobId, job, i, a.worker); // opened, but no quorum
+            } else if (revealedMask & (1 << i) != 0) {
+                _release(jobId, job, i, a.worker); // opened: no quorum, or dissented from an overturned result
             } else {
                 _slash(jobId, job, i, a.worker, false); // committed but never opened
             }
@@ -131,48 +145,40 @@ contract JobMarketExtension is JobMarketBase {
     }
 
     /// @notice The requester disputes a finalized result within the dispute window, posting the bond.
-    /// Payouts stay held until the arbiter resolves.
-    function dispute(uint256 jobId) external payable onlyDelegated nonReentrant whenNotPaused {
+    /// Payouts stay held until the ruling. Allowed while the market is paused: the window keeps running.
+    function dispute(uint256 jobId) external payable onlyDelegated nonReentrant {
         Job storage job = _job(jobId);
         if (msg.sender != job.requester) revert NotRequester(jobId, msg.sender);
         if (job.status != JobStatus.Finalized) revert WrongStatus(jobId, job.status);
-        if (job.disputeWindow == 0) revert DisputeNotAllowed(jobId);
-        uint256 closesAt = uint256(job.finalizedAt) + job.disputeWindow;
+        uint256 window = _disputeWindow(jobId, job);
+        if (window == 0) revert DisputeNotAllowed(jobId);
+        uint256 closesAt = uint256(job.finalizedAt) + window;
         if (block.timestamp >= closesAt) revert DisputeWindowClosed(jobId, closesAt);
-        uint96 bond = _params.disputeBond;
+        uint96 bond = _paramsOf(job).disputeBond;
         if (msg.value != bond) revert WrongBond(bond, msg.value);
-        _holds[jobId].bond = bond;
+        Cold storage cold = _cold[jobId];
+        (cold.bond, cold.disputedAt) = (bond, uint32(block.timestamp));
         job.status = JobStatus.Disputed;
         emit DisputeOpened(jobId, bond);
     }
 
-    /// @notice Arbiter's ruling. Upheld: the job is Resolved and the bond is shared by the agreeing
-    /// workers with their payouts. Overturned: the job Fails, the requester gets the bond and the budget
-    /// back, and the agreeing workers are slashed when settled.
+    /// @notice Arbiter's ruling, within the ruling period. Upheld: the job is Resolved and the bond is
+    /// shared by the workers agreeing at the ruling, with their payouts. Overturned: the job Fails, the
+    /// requester gets the bond and the budget back; after the reveal grace, workers that agreed with the
+    /// overturned result are slashed and workers that revealed a different digest are released.
     function resolveDispute(uint256 jobId, bool resultUpheld) external onlyDelegated onlyRole(ARBITER_ROLE) nonReentrant {
+        _rule(jobId, resultUpheld);
+    }
+
+    /// @notice Anyone applies the default ruling once the arbiter let the ruling period pass: the result is
+    /// upheld (as if the arbiter had), so an absent arbiter cannot keep budget, bond and collateral locked.
+    function applyDefaultRuling(uint256 jobId) external onlyDelegated nonReentrant {
         Job storage job = _job(jobId);
         if (job.status != JobStatus.Disputed) revert WrongStatus(jobId, job.status);
-        Held storage held = _holds[jobId];
-        uint256 bond = held.bond;
-        emit DisputeResolved(jobId, resultUpheld);
-        if (resultUpheld) {
-            job.status = JobStatus.Resolved;
-            uint8 agreeing = held.agreeing;
-            // Equal shares; the rounding remainder (`dust`) goes to the treasury, so nothing is lost.
-            // slither-disable-next-line divide-before-multiply
-            uint256 share = bond / agreeing;
-            (held.bond, held.sharesLeft) = (uint128(share), agreeing);
-            uint256 dust = bond - share * agreeing;
-            if (dust != 0) escrow.creditNative{value: dust}(escrow.treasury());
-        } else {
-            job.status = JobStatus.Failed;
-            held.bond = 0;
-            // Every unsettled replica's share goes back now; settling those workers later refunds nothing.
-            job.flags |= FLAG_REFUNDED;
-            uint256 unsettled = job.assigned - JobProofs.popcount(job.settledMask);
-            _refund(jobId, job, unsettled * job.maxPrice);
-            if (bond != 0) escrow.creditNative{value: bond}(job.requester);
-        }
+        uint256 endsAt = uint256(_cold[jobId].disputedAt) + _paramsOf(job).rulingPeriod;
+        if (block.timestamp < endsAt) revert RulingPeriodNotOver(jobId, endsAt);
+        emit DisputeDefaulted(jobId);
+        _rule(jobId, true);
     }
 
     /// @notice Sets every governed parameter at once (bounds checked per field; see `_setParams`).
@@ -193,14 +199,24 @@ contract JobMarketExtension is JobMarketBase {
         _unpause();
     }
 
-    /// @notice The governed parameters.
+    /// @notice The governed parameters in force now (new jobs get them).
     function params() external view returns (MarketParams memory) {
-        return _params;
+        return _paramsAt[paramsVersion];
     }
 
-    /// @notice A seal committed alone, and a digest revealed on-chain, for assignee `index`.
-    function workOf(uint256 jobId, uint256 index) external view returns (bytes32 seal, bytes32 revealedDigest) {
-        return (_seals[jobId][index], _revealed[jobId][index]);
+    /// @notice The governed parameters of `version` (a job's version is in `getJob`).
+    function paramsAt(uint16 version) external view returns (MarketParams memory) {
+        return _paramsAt[version];
+    }
+
+    /// @notice A seal committed alone, and whether (and what) assignee `index` revealed on-chain.
+    function workOf(uint256 jobId, uint256 index)
+        external
+        view
+        returns (bytes32 seal, bool revealed, bytes32 revealedDigest)
+    {
+        revealed = index < 16 && _cold[jobId].revealedMask & (1 << index) != 0;
+        return (_seals[jobId][index], revealed, _revealed[jobId][index]);
     }
 
     /// @notice The job's payment token (`address(0)`: native).
@@ -222,15 +238,44 @@ contract JobMarketExtension is JobMarketBase {
         a = _assignee(jobId, job, proof, index);
     }
 
-    /// @dev A revealing assignee that agrees: paid now, or counted and held while a dispute is possible
-    /// or open (its `_revealed` digest marks it). `agreeing` is how many agreeing assignees this call
-    /// makes known: a finalizing reveal also counts the earlier matching reveals.
-    function _agree(uint256 jobId, Job storage job, uint256 index, Assignee calldata a, uint8 agreeing) private {
-        if (_held(job)) {
-            _holds[jobId].agreeing += agreeing;
-            emit WorkerSettled(jobId, a.worker, WorkerOutcome.Held, a.price);
+    /// @dev A revealing assignee that agrees: paid now, or held while a dispute is possible or open (its
+    /// reveal counts it as agreeing at the ruling).
+    function _agree(uint256 jobId, Job storage job, uint256 index, Assignee calldata a) private {
+        if (_held(jobId, job)) emit WorkerSettled(jobId, a.worker, WorkerOutcome.Held, a.price);
+        else _payOne(jobId, job, index, a);
+    }
+
+    /// @dev Applies a ruling on a Disputed job (see `resolveDispute`).
+    function _rule(uint256 jobId, bool resultUpheld) private {
+        Job storage job = _job(jobId);
+        if (job.status != JobStatus.Disputed) revert WrongStatus(jobId, job.status);
+        Cold storage cold = _cold[jobId];
+        uint256 bond = cold.bond;
+        cold.ruledAt = uint32(block.timestamp);
+        emit DisputeResolved(jobId, resultUpheld);
+        if (resultUpheld) {
+            job.status = JobStatus.Resolved;
+            // The bond is owed to the workers agreeing now; later reveals are paid but share no bond.
+            uint256 mask = cold.agreedMask;
+            bytes32 digest = _digestOf(job);
+            for (uint256 i; i < job.assigned; ++i) {
+                if (_revealedAs(jobId, i, digest)) mask |= 1 << i;
+            }
+            uint256 agreeing = JobProofs.popcount(uint16(mask));
+            // Equal shares; the rounding remainder (`dust`) goes to the treasury, so nothing is lost.
+            // slither-disable-next-line divide-before-multiply
+            uint256 share = bond / agreeing;
+            (cold.bond, cold.bondMask) = (uint96(share), uint16(mask));
+            uint256 dust = bond - share * agreeing;
+            if (dust != 0) escrow.creditNative{value: dust}(escrow.treasury());
         } else {
-            _payOne(jobId, job, index, a);
+            job.status = JobStatus.Failed;
+            cold.bond = 0;
+            // Every unsettled replica's share goes back now; settling those workers later refunds nothing.
+            job.flags |= FLAG_REFUNDED | FLAG_OVERTURNED;
+            uint256 unsettled = job.assigned - JobProofs.popcount(job.settledMask);
+            _refund(jobId, job, unsettled * job.maxPrice);
+            if (bond != 0) escrow.creditNative{value: bond}(job.requester);
         }
     }
 

@@ -29,7 +29,7 @@ contract JobSubmissionTest is Base {
     function test_submit_storesJobAndEscrowsBudget() public {
         vm.recordLogs();
         uint256 jobId = submit(s);
-        IJobMarketTypes.Job memory job = market.getJob(jobId);
+        IJobMarketTypes.JobInfo memory job = market.getJob(jobId);
         assertEq(jobId, 1, "first id");
         assertTrue(job.status == IJobMarketTypes.JobStatus.Open, "open");
         assertEq(job.requester, requester, "requester");
@@ -96,14 +96,19 @@ contract JobSubmissionTest is Base {
         s.revealDeadline = uint32(block.timestamp + 3 days);
         expectRejected(abi.encodeWithSelector(IJobMarketTypes.BidWindowTooLong.selector, 1 days + 1, 1 days));
         s = spec(3, 2, 60);
-        s.commitDeadline = uint32(block.timestamp + 60);
+        // the bid window, the time limit and the minimum commit window must fit before the commit deadline
+        s.commitDeadline = uint32(block.timestamp + 60 + 60 + 5 minutes - 1);
         expectRejected(
-            abi.encodeWithSelector(IJobMarketTypes.CommitDeadlineTooEarly.selector, s.commitDeadline, block.timestamp + 61)
+            abi.encodeWithSelector(
+                IJobMarketTypes.CommitDeadlineTooEarly.selector, s.commitDeadline, block.timestamp + 60 + 60 + 5 minutes
+            )
         );
         s = spec(3, 2, 60);
-        s.revealDeadline = s.commitDeadline;
+        s.revealDeadline = s.commitDeadline + 5 minutes - 1;
         expectRejected(
-            abi.encodeWithSelector(IJobMarketTypes.RevealDeadlineTooEarly.selector, s.revealDeadline, s.commitDeadline)
+            abi.encodeWithSelector(
+                IJobMarketTypes.RevealDeadlineTooEarly.selector, s.revealDeadline, uint256(s.commitDeadline) + 5 minutes
+            )
         );
         s = spec(3, 2, 60);
         s.revealDeadline = uint32(block.timestamp + 31 days);

@@ -48,11 +48,12 @@ interface IJobMarketTypes {
     }
 
     /// @notice A job as stored: two packed words written at submission, the assignment record written
-    /// at assignment, the result digest written at finalization.
-    /// @dev The rest of the spec (digests, runtime, limits, keys) lives in the JobSubmitted event only.
+    /// at assignment, the result digest written at finalization (`getJob` returns it as a `JobInfo`).
+    /// @dev The rest of the spec (digests, runtime, fuel, keys) lives in the JobSubmitted event only.
     /// Assignees are not stored one by one: `record` commits to the ordered assignee list (and to the
     /// seals of an aggregated commit), which callers present again from the JobAssigned and
-    /// SealsCommitted events (see `Proof`). Assignee `i` is bit `i` of the masks.
+    /// SealsCommitted events (see `Proof`). Assignee `i` is bit `i` of the masks. What only reveals and
+    /// disputes need (the dispute window, who revealed, the bond) is kept apart, off the hot path.
     struct Job {
         address requester;
         JobStatus status;
@@ -62,17 +63,43 @@ interface IJobMarketTypes {
         uint8 committed; // seals committed so far
         uint16 settledMask; // assignees already paid, released or slashed
         uint8 flags; // bit 0: paid in an ERC-20 (see paymentTokenOf); bit 1: budget refunded by a dispute;
-        // bit 2: seals committed in aggregate (part of `record`); bit 3: `record` holds the result digest
+        // bit 2: seals committed in aggregate (part of `record`); bit 3: `record` holds the result digest;
+        // bit 4: a dispute window is set; bit 5: the result was overturned by a dispute
         uint32 finalizedAt;
         uint80 maxPrice;
         uint32 capabilities;
         uint32 bidDeadline; // 0 in instant mode
         uint32 commitDeadline;
         uint32 revealDeadline;
-        uint32 disputeWindow;
-        uint16 collateralBps; // snapshot of the governed parameter at submission
+        uint32 timeLimit; // the sandbox's wall-clock limit: every assignee gets at least this to commit
+        uint16 paramsVersion; // the governed parameters in force at submission apply to the whole job
         bytes32 record; // see above; once every assignee is settled at finalization, the result digest
         bytes32 resultDigest; // when assignees are still pending at finalization (use `resultOf`)
+    }
+
+    /// @notice What `getJob` returns: the stored job with its dispute window and collateral rate spelled out.
+    struct JobInfo {
+        address requester;
+        JobStatus status;
+        uint8 replicas;
+        uint8 quorum;
+        uint8 assigned;
+        uint8 committed;
+        uint16 settledMask;
+        uint8 flags;
+        uint32 finalizedAt;
+        uint80 maxPrice;
+        uint32 capabilities;
+        uint32 bidDeadline;
+        uint32 commitDeadline;
+        uint32 revealDeadline;
+        uint32 disputeWindow;
+        uint16 collateralBps; // of the job's parameter version
+        bytes32 record;
+        bytes32 resultDigest; // zero until finalized
+        uint32 timeLimit;
+        uint16 paramsVersion;
+        uint16 revealedMask; // assignees that revealed on-chain (`workOf` gives each one's digest)
     }
 
     /// @notice One assigned worker and the price it is paid if it agrees.
@@ -145,15 +172,19 @@ interface IJobMarketTypes {
         Opening[] openings;
     }
 
-    /// @notice Governed parameters (bounds in `JobMarket.setParams`).
+    /// @notice Governed parameters (bounds in `JobMarketBase._setParams`). Each change is a new version;
+    /// a job keeps the version in force at its submission for its whole life.
     struct MarketParams {
         uint16 collateralBps; // collateral locked per assignment, in bps of maxPricePerReplica
         uint16 mismatchSlashBps; // share of collateral slashed for a wrong or unopened result
         uint16 noShowSlashBps; // share of collateral slashed for never committing
-        uint16 requesterShareBps; // share of a slash credited to the requester (rest: treasury)
         uint16 reputationReward; // reputation gained by an agreeing worker
         uint16 mismatchPenalty; // reputation lost for a wrong or unopened result
         uint16 noShowPenalty; // reputation lost for never committing
+        uint32 minCommitWindow; // an assignee has at least timeLimit + this from its assignment to commit
+        uint32 minRevealWindow; // revealDeadline is at least this after commitDeadline
+        uint32 revealGrace; // after finalization (or an overturn), time for left-out assignees to reveal
+        uint32 rulingPeriod; // the arbiter's time to rule; then anyone applies the default (result upheld)
         uint32 maxBidWindow;
         uint32 maxJobDuration; // revealDeadline may be at most this far in the future at submission
         uint32 maxDisputeWindow;
@@ -179,7 +210,9 @@ interface IJobMarketTypes {
     event WorkerSettled(uint256 indexed jobId, address indexed worker, WorkerOutcome outcome, uint256 amount);
     event DisputeOpened(uint256 indexed jobId, uint96 bond);
     event DisputeResolved(uint256 indexed jobId, bool resultUpheld);
-    event ParamsUpdated(MarketParams params);
+    /// @notice The arbiter did not rule within the ruling period: the default ruling (result upheld) applied.
+    event DisputeDefaulted(uint256 indexed jobId);
+    event ParamsUpdated(uint16 indexed version, MarketParams params);
 
     // submission
     error EmptyProgramDigest();
@@ -192,7 +225,7 @@ interface IJobMarketTypes {
     error ZeroPrice();
     error BidWindowTooLong(uint32 bidWindow, uint32 maxBidWindow);
     error CommitDeadlineTooEarly(uint32 commitDeadline, uint256 earliest);
-    error RevealDeadlineTooEarly(uint32 revealDeadline, uint32 commitDeadline);
+    error RevealDeadlineTooEarly(uint32 revealDeadline, uint256 earliest);
     error DeadlineTooFar(uint32 revealDeadline, uint256 latest);
     error DisputeWindowTooLong(uint32 disputeWindow, uint32 maxDisputeWindow);
     error MissingEncryptionKey();
@@ -223,6 +256,9 @@ interface IJobMarketTypes {
     error NotAgreed(uint256 jobId, uint256 index);
     error AlreadyCommitted(uint256 jobId, uint256 index);
     error EmptySeal();
+    error EmptyResultDigest();
+    error AssignmentTooLate(uint256 jobId, uint256 latest);
+    error RulingPeriodNotOver(uint256 jobId, uint256 endsAt);
     error CommitDeadlinePassed(uint256 jobId, uint32 commitDeadline);
     error OpeningNotYetAllowed(uint256 jobId);
     error RevealDeadlinePassed(uint256 jobId, uint32 revealDeadline);
@@ -236,7 +272,7 @@ interface IJobMarketTypes {
     error DisputeNotAllowed(uint256 jobId);
     error DisputeWindowClosed(uint256 jobId, uint256 closedAt);
     error WrongBond(uint96 expected, uint256 received);
-    /// @param field Index of the field in MarketParams (0 = collateralBps ... 10 = disputeBond).
+    /// @param field Index of the field in MarketParams (0 = collateralBps ... 13 = disputeBond).
     error ParameterOutOfBounds(uint8 field, uint256 value, uint256 min, uint256 max);
     error ZeroAddress();
 }
@@ -266,17 +302,23 @@ interface IJobMarket is IJobMarketTypes {
     function settle(uint256 jobId, Proof calldata proof) external;
     function dispute(uint256 jobId) external payable;
     function resolveDispute(uint256 jobId, bool resultUpheld) external;
+    function applyDefaultRuling(uint256 jobId) external;
     // governance
     function setParams(MarketParams calldata params_) external;
     function pause() external;
     function unpause() external;
     // views
-    function getJob(uint256 jobId) external view returns (Job memory);
+    function getJob(uint256 jobId) external view returns (JobInfo memory);
     function resultOf(uint256 jobId) external view returns (bytes32);
-    function workOf(uint256 jobId, uint256 index) external view returns (bytes32 seal, bytes32 revealedDigest);
+    function workOf(uint256 jobId, uint256 index)
+        external
+        view
+        returns (bytes32 seal, bool revealed, bytes32 revealedDigest);
     function paymentTokenOf(uint256 jobId) external view returns (address);
     function collateralOf(uint256 jobId) external view returns (uint96);
     function params() external view returns (MarketParams memory);
+    function paramsAt(uint16 version) external view returns (MarketParams memory);
+    function paramsVersion() external view returns (uint16);
     function sealsDigest(bytes32 seals) external view returns (bytes32);
     function jobCount() external view returns (uint256);
     function paused() external view returns (bool);

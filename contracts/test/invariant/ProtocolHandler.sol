@@ -216,7 +216,7 @@ contract ProtocolHandler {
     // ================================================================== assignment
 
     function bid(uint256 jobSeed, uint256 provSeed, uint256 priceSeed) external act(A_BID, jobSeed) {
-        (uint256 id, IJobMarketTypes.Job memory j) = _pick(jobSeed, _inBiddingAlone);
+        (uint256 id, IJobMarketTypes.JobInfo memory j) = _pick(jobSeed, _inBiddingAlone);
         if (id == 0) return;
         uint96 collateral = market.collateralOf(id);
         uint80 price = uint80(_bound(priceSeed, j.maxPrice / 2 + 1, j.maxPrice));
@@ -237,7 +237,7 @@ contract ProtocolHandler {
         act(A_ASSIGN, jobSeed)
     {
         // batch jobs too, one call in four (their batch may never come)
-        (uint256 id, IJobMarketTypes.Job memory j) = _pick(jobSeed, countSeed % 4 == 0 ? _assignable : _assignableAlone);
+        (uint256 id, IJobMarketTypes.JobInfo memory j) = _pick(jobSeed, countSeed % 4 == 0 ? _assignable : _assignableAlone);
         if (id == 0) {
             // move on to the end of some bid window
             (id, j) = _pick(jobSeed, _inBidding);
@@ -254,7 +254,7 @@ contract ProtocolHandler {
 
     /// @dev Jobs of one submitJobs batch (same terms, empty books) assigned together with batch bids.
     function assignBatch(uint256 jobSeed, uint256 provSeed, uint256 countSeed) external act(A_ASSIGN_BATCH, jobSeed) {
-        (uint256 id, IJobMarketTypes.Job memory j) = _pick(jobSeed, _batchAssignable);
+        (uint256 id, IJobMarketTypes.JobInfo memory j) = _pick(jobSeed, _batchAssignable);
         if (id == 0) {
             // move on to the end of a batch's bid window
             (id, j) = _pick(jobSeed, _batchInBidding);
@@ -272,7 +272,7 @@ contract ProtocolHandler {
     /// @dev Instant mode: eligible providers claim replicas at the max price, one call each: one
     /// provider, or (one call in two) as many as it takes to reach the quorum.
     function claim(uint256 jobSeed, uint256 provSeed) external act(A_CLAIM, jobSeed) {
-        (uint256 id, IJobMarketTypes.Job memory j) = _pick(jobSeed, _claimable);
+        (uint256 id, IJobMarketTypes.JobInfo memory j) = _pick(jobSeed, _claimable);
         if (id == 0) return;
         uint96 collateral = market.collateralOf(id);
         uint256 wanted = provSeed % 2 == 0 && j.assigned < j.quorum ? j.quorum - j.assigned : 1;
@@ -304,7 +304,7 @@ contract ProtocolHandler {
     /// @dev Assignees commit their own seals (honest or byzantine digest, by their role), one call each:
     /// one assignee, or (one call in two) every assignee still missing, except one in eight no-shows.
     function commit(uint256 jobSeed, uint256 idxSeed) external act(A_COMMIT, jobSeed) {
-        (uint256 id, IJobMarketTypes.Job memory j) = _pick(jobSeed, _hasUncommitted);
+        (uint256 id, IJobMarketTypes.JobInfo memory j) = _pick(jobSeed, _hasUncommitted);
         if (id == 0) return;
         bool all = idxSeed % 2 == 0;
         for (uint256 s; s < j.assigned; ++s) {
@@ -351,7 +351,7 @@ contract ProtocolHandler {
     /// committed the chosen digest. The digest is the honest one, or the byzantine one when the
     /// byzantine assignees alone reach the quorum.
     function finalize(uint256 jobSeed, uint256 seed) external act(A_FINALIZE, jobSeed) {
-        (uint256 id, IJobMarketTypes.Job memory j) = _pick(jobSeed, _finalizable);
+        (uint256 id, IJobMarketTypes.JobInfo memory j) = _pick(jobSeed, _finalizable);
         if (id == 0) {
             // a job whose seals already reach a quorum, waiting for its commit deadline
             (id, j) = _pick(jobSeed, _finalizableLater);
@@ -381,7 +381,7 @@ contract ProtocolHandler {
     /// openings one short of the quorum. Must revert; if it does not, the model takes it in (and
     /// `forgeryAccepted` counts it).
     function forgeFinalize(uint256 jobSeed, uint256 seed) external act(A_FORGE, jobSeed) {
-        (uint256 id, IJobMarketTypes.Job memory j) = _pick(jobSeed, _openable);
+        (uint256 id, IJobMarketTypes.JobInfo memory j) = _pick(jobSeed, _openable);
         if (id == 0) return;
         bytes32 digest = seed % 2 == 0 ? _honest(id) : _byzantine(id);
         (IJobMarketTypes.Opening[] memory o, uint16 mask) =
@@ -402,7 +402,7 @@ contract ProtocolHandler {
 
     /// @dev Valid openings of `digest`, one fewer than the quorum (empty if the quorum is 1 or there are
     /// not that many).
-    function _shortOpenings(uint256 id, IJobMarketTypes.Job memory j, bytes32 digest)
+    function _shortOpenings(uint256 id, IJobMarketTypes.JobInfo memory j, bytes32 digest)
         internal
         view
         returns (IJobMarketTypes.Opening[] memory o, uint16 mask)
@@ -421,7 +421,7 @@ contract ProtocolHandler {
     /// @dev Every committed assignee (topped up with uncommitted ones to the quorum) with its real salt;
     /// if all of them happen to open `digest`, one salt that matters is corrupted. Empty if no opening
     /// can be made invalid.
-    function _forgedOpenings(uint256 id, IJobMarketTypes.Job memory j, bytes32 digest, uint256 seed)
+    function _forgedOpenings(uint256 id, IJobMarketTypes.JobInfo memory j, bytes32 digest, uint256 seed)
         internal
         view
         returns (IJobMarketTypes.Opening[] memory o, uint16 mask)
@@ -460,7 +460,7 @@ contract ProtocolHandler {
             ++done[A_REVEAL];
             return;
         }
-        (uint256 id, IJobMarketTypes.Job memory j) = _pick(jobSeed, _revealable);
+        (uint256 id, IJobMarketTypes.JobInfo memory j) = _pick(jobSeed, _revealable);
         if (id == 0) {
             (id, j) = _pick(jobSeed, _awaitingCommitDeadline);
             if (id == 0) return;
@@ -481,7 +481,7 @@ contract ProtocolHandler {
 
     /// @dev Pays an agreeing assignee whose payout was held or who revealed before finalization.
     function claimPayout(uint256 jobSeed, uint256 idxSeed) external act(A_CLAIM_PAYOUT, jobSeed) {
-        (uint256 id, IJobMarketTypes.Job memory j) = _pick(jobSeed, _hasClaimable);
+        (uint256 id, IJobMarketTypes.JobInfo memory j) = _pick(jobSeed, _hasClaimable);
         if (id == 0) {
             (id, j) = _pick(jobSeed, _heldWithClaimable);
             if (id == 0 || idxSeed % 2 == 0) return;
@@ -501,7 +501,7 @@ contract ProtocolHandler {
     /// never-assigned ones, so the warp does not kill fresh jobs).
     function settle(uint256 jobSeed) external act(A_SETTLE, jobSeed) {
         // mostly jobs already past their deadlines; one call in four warps to the next job due
-        (uint256 id, IJobMarketTypes.Job memory j) = _pick(jobSeed, _settleableNow);
+        (uint256 id, IJobMarketTypes.JobInfo memory j) = _pick(jobSeed, _settleableNow);
         if (id == 0) {
             if (jobSeed % 4 != 0) return;
             (id, j) = _earliestSettleable();
@@ -655,7 +655,7 @@ contract ProtocolHandler {
     /// jobs: at cancellation or failure), when its assignee is settled (settledMask), or for every
     /// unsettled assignee at once when a dispute is overturned (flag bit 1).
     function lockedOf(uint256 id) public view returns (uint256) {
-        IJobMarketTypes.Job memory j = market.getJob(id);
+        IJobMarketTypes.JobInfo memory j = market.getJob(id);
         IJobMarketTypes.JobStatus st = j.status;
         uint256 replicas;
         bool running = st == IJobMarketTypes.JobStatus.Open || st == IJobMarketTypes.JobStatus.Assigned
@@ -726,33 +726,33 @@ contract ProtocolHandler {
 
     // ================================================================== job predicates
 
-    function _inBidding(uint256, IJobMarketTypes.Job memory j) internal view returns (bool) {
+    function _inBidding(uint256, IJobMarketTypes.JobInfo memory j) internal view returns (bool) {
         return j.status == IJobMarketTypes.JobStatus.Open && j.bidDeadline != 0 && block.timestamp < j.bidDeadline;
     }
 
     /// @dev Jobs of a submitJobs batch are left to assignBatch (which needs empty books).
-    function _inBiddingAlone(uint256 id, IJobMarketTypes.Job memory j) internal view returns (bool) {
+    function _inBiddingAlone(uint256 id, IJobMarketTypes.JobInfo memory j) internal view returns (bool) {
         return _m[id].group == 0 && _inBidding(id, j);
     }
 
-    function _assignableAlone(uint256 id, IJobMarketTypes.Job memory j) internal view returns (bool) {
+    function _assignableAlone(uint256 id, IJobMarketTypes.JobInfo memory j) internal view returns (bool) {
         return _m[id].group == 0 && _assignable(id, j);
     }
 
-    function _assignable(uint256, IJobMarketTypes.Job memory j) internal view returns (bool) {
+    function _assignable(uint256, IJobMarketTypes.JobInfo memory j) internal view returns (bool) {
         return j.status == IJobMarketTypes.JobStatus.Open && block.timestamp >= j.bidDeadline
             && block.timestamp < j.commitDeadline;
     }
 
-    function _batchAssignable(uint256 id, IJobMarketTypes.Job memory j) internal view returns (bool) {
+    function _batchAssignable(uint256 id, IJobMarketTypes.JobInfo memory j) internal view returns (bool) {
         return _m[id].group != 0 && j.bidDeadline != 0 && _assignable(id, j) && book.bidsOf(id).length == 0;
     }
 
-    function _batchInBidding(uint256 id, IJobMarketTypes.Job memory j) internal view returns (bool) {
+    function _batchInBidding(uint256 id, IJobMarketTypes.JobInfo memory j) internal view returns (bool) {
         return _m[id].group != 0 && _inBidding(id, j) && book.bidsOf(id).length == 0;
     }
 
-    function _claimable(uint256, IJobMarketTypes.Job memory j) internal view returns (bool) {
+    function _claimable(uint256, IJobMarketTypes.JobInfo memory j) internal view returns (bool) {
         IJobMarketTypes.JobStatus st = j.status;
         return j.bidDeadline == 0 && block.timestamp < j.commitDeadline && j.assigned < j.replicas
             && (st == IJobMarketTypes.JobStatus.Open
@@ -760,55 +760,55 @@ contract ProtocolHandler {
                 || st == IJobMarketTypes.JobStatus.InProgress);
     }
 
-    function _isOpen(uint256, IJobMarketTypes.Job memory j) internal pure returns (bool) {
+    function _isOpen(uint256, IJobMarketTypes.JobInfo memory j) internal pure returns (bool) {
         return j.status == IJobMarketTypes.JobStatus.Open;
     }
 
-    function _commitPhase(IJobMarketTypes.Job memory j) internal view returns (bool) {
+    function _commitPhase(IJobMarketTypes.JobInfo memory j) internal view returns (bool) {
         return (j.status == IJobMarketTypes.JobStatus.Assigned || j.status == IJobMarketTypes.JobStatus.InProgress)
             && block.timestamp < j.commitDeadline;
     }
 
-    function _hasUncommitted(uint256 id, IJobMarketTypes.Job memory j) internal view returns (bool) {
+    function _hasUncommitted(uint256 id, IJobMarketTypes.JobInfo memory j) internal view returns (bool) {
         return _commitPhase(j) && _popcount(_m[id].committedMask) < j.assigned;
     }
 
-    function _aggregatable(uint256, IJobMarketTypes.Job memory j) internal view returns (bool) {
+    function _aggregatable(uint256, IJobMarketTypes.JobInfo memory j) internal view returns (bool) {
         return _commitPhase(j) && j.committed == 0 && (j.bidDeadline != 0 || j.assigned == j.replicas);
     }
 
-    function _openingPhase(IJobMarketTypes.Job memory j) internal view returns (bool) {
+    function _openingPhase(IJobMarketTypes.JobInfo memory j) internal view returns (bool) {
         if (block.timestamp > j.revealDeadline) return false;
         bool assignmentFinal = j.bidDeadline != 0 || j.assigned == j.replicas;
         return (assignmentFinal && j.committed == j.assigned) || block.timestamp >= j.commitDeadline;
     }
 
-    function _openable(uint256, IJobMarketTypes.Job memory j) internal view returns (bool) {
+    function _openable(uint256, IJobMarketTypes.JobInfo memory j) internal view returns (bool) {
         return j.status == IJobMarketTypes.JobStatus.InProgress && _openingPhase(j);
     }
 
     /// @dev Some digest has been committed by a quorum of the assignees (by the handler's model).
-    function _quorumCommitted(uint256 id, IJobMarketTypes.Job memory j) internal view returns (bool) {
+    function _quorumCommitted(uint256 id, IJobMarketTypes.JobInfo memory j) internal view returns (bool) {
         JobModel storage m = _m[id];
         uint16 assigned = uint16((1 << j.assigned) - 1);
         return _popcount(m.committedMask & m.byzMask) >= j.quorum
             || _popcount(m.committedMask & ~m.byzMask & assigned) >= j.quorum;
     }
 
-    function _finalizable(uint256 id, IJobMarketTypes.Job memory j) internal view returns (bool) {
+    function _finalizable(uint256 id, IJobMarketTypes.JobInfo memory j) internal view returns (bool) {
         return _openable(id, j) && _quorumCommitted(id, j);
     }
 
-    function _finalizableLater(uint256 id, IJobMarketTypes.Job memory j) internal view returns (bool) {
+    function _finalizableLater(uint256 id, IJobMarketTypes.JobInfo memory j) internal view returns (bool) {
         return _awaitingCommitDeadline(id, j) && _quorumCommitted(id, j);
     }
 
-    function _awaitingCommitDeadline(uint256, IJobMarketTypes.Job memory j) internal view returns (bool) {
+    function _awaitingCommitDeadline(uint256, IJobMarketTypes.JobInfo memory j) internal view returns (bool) {
         return
             j.status == IJobMarketTypes.JobStatus.InProgress && !_openingPhase(j) && block.timestamp < j.commitDeadline;
     }
 
-    function _revealable(uint256 id, IJobMarketTypes.Job memory j) internal view returns (bool) {
+    function _revealable(uint256 id, IJobMarketTypes.JobInfo memory j) internal view returns (bool) {
         IJobMarketTypes.JobStatus st = j.status;
         bool ok = (st == IJobMarketTypes.JobStatus.InProgress && _openingPhase(j))
             || ((st == IJobMarketTypes.JobStatus.Finalized
@@ -818,13 +818,13 @@ contract ProtocolHandler {
         return ok && _revealCandidate(id, j, 0) != type(uint256).max;
     }
 
-    function _held(IJobMarketTypes.Job memory j) internal view returns (bool) {
+    function _held(IJobMarketTypes.JobInfo memory j) internal view returns (bool) {
         return j.status == IJobMarketTypes.JobStatus.Disputed
             || (j.status == IJobMarketTypes.JobStatus.Finalized
                 && block.timestamp < uint256(j.finalizedAt) + j.disputeWindow);
     }
 
-    function _anyClaimable(uint256 id, IJobMarketTypes.Job memory j) internal view returns (bool) {
+    function _anyClaimable(uint256 id, IJobMarketTypes.JobInfo memory j) internal view returns (bool) {
         if (j.status != IJobMarketTypes.JobStatus.Finalized && j.status != IJobMarketTypes.JobStatus.Resolved) {
             return false;
         }
@@ -834,15 +834,15 @@ contract ProtocolHandler {
         return false;
     }
 
-    function _hasClaimable(uint256 id, IJobMarketTypes.Job memory j) internal view returns (bool) {
+    function _hasClaimable(uint256 id, IJobMarketTypes.JobInfo memory j) internal view returns (bool) {
         return !_held(j) && _anyClaimable(id, j);
     }
 
-    function _heldWithClaimable(uint256 id, IJobMarketTypes.Job memory j) internal view returns (bool) {
+    function _heldWithClaimable(uint256 id, IJobMarketTypes.JobInfo memory j) internal view returns (bool) {
         return j.status == IJobMarketTypes.JobStatus.Finalized && _held(j) && _anyClaimable(id, j);
     }
 
-    function _settleable(uint256, IJobMarketTypes.Job memory j) internal pure returns (bool) {
+    function _settleable(uint256, IJobMarketTypes.JobInfo memory j) internal pure returns (bool) {
         IJobMarketTypes.JobStatus st = j.status;
         if (st == IJobMarketTypes.JobStatus.Cancelled || st == IJobMarketTypes.JobStatus.Disputed) return false;
         if (st == IJobMarketTypes.JobStatus.Open) return true;
@@ -852,32 +852,32 @@ contract ProtocolHandler {
                 && st != IJobMarketTypes.JobStatus.Failed);
     }
 
-    function _disputable(uint256, IJobMarketTypes.Job memory j) internal view returns (bool) {
+    function _disputable(uint256, IJobMarketTypes.JobInfo memory j) internal view returns (bool) {
         return j.status == IJobMarketTypes.JobStatus.Finalized && j.disputeWindow != 0
             && block.timestamp < uint256(j.finalizedAt) + j.disputeWindow;
     }
 
-    function _isDisputed(uint256, IJobMarketTypes.Job memory j) internal pure returns (bool) {
+    function _isDisputed(uint256, IJobMarketTypes.JobInfo memory j) internal pure returns (bool) {
         return j.status == IJobMarketTypes.JobStatus.Disputed;
     }
 
     /// @dev First job in `_active` from `seed` that satisfies `ok` (id 0 if none).
-    function _pick(uint256 seed, function(uint256, IJobMarketTypes.Job memory) internal view returns (bool) ok)
+    function _pick(uint256 seed, function(uint256, IJobMarketTypes.JobInfo memory) internal view returns (bool) ok)
         internal
         view
-        returns (uint256 id, IJobMarketTypes.Job memory j)
+        returns (uint256 id, IJobMarketTypes.JobInfo memory j)
     {
         uint256 n = _active.length;
         if (n == 0) return (0, j);
         uint256 start = seed % n;
         for (uint256 k; k < n; ++k) {
             uint256 cand = _active[(start % n + k) % n];
-            IJobMarketTypes.Job memory cj = market.getJob(cand);
+            IJobMarketTypes.JobInfo memory cj = market.getJob(cand);
             if (ok(cand, cj)) return (cand, cj);
         }
     }
 
-    function _settleTime(IJobMarketTypes.Job memory j) internal pure returns (uint256 t) {
+    function _settleTime(IJobMarketTypes.JobInfo memory j) internal pure returns (uint256 t) {
         IJobMarketTypes.JobStatus st = j.status;
         if (st == IJobMarketTypes.JobStatus.Open) return j.commitDeadline;
         if (st == IJobMarketTypes.JobStatus.Failed) return 0;
@@ -888,15 +888,15 @@ contract ProtocolHandler {
         }
     }
 
-    function _settleableNow(uint256 id, IJobMarketTypes.Job memory j) internal view returns (bool) {
+    function _settleableNow(uint256 id, IJobMarketTypes.JobInfo memory j) internal view returns (bool) {
         return _settleable(id, j) && _settleTime(j) <= block.timestamp;
     }
 
-    function _earliestSettleable() internal view returns (uint256 id, IJobMarketTypes.Job memory j) {
+    function _earliestSettleable() internal view returns (uint256 id, IJobMarketTypes.JobInfo memory j) {
         uint256 best = type(uint256).max;
         for (uint256 k; k < _active.length; ++k) {
             uint256 cand = _active[k];
-            IJobMarketTypes.Job memory cj = market.getJob(cand);
+            IJobMarketTypes.JobInfo memory cj = market.getJob(cand);
             if (!_settleable(cand, cj)) continue;
             uint256 t = _settleTime(cj);
             if (cj.status == IJobMarketTypes.JobStatus.Open) t += 365 days; // rank after running jobs
@@ -907,7 +907,7 @@ contract ProtocolHandler {
     /// @dev Drops jobs with nothing left to do (terminal and every assignee settled) from `_active`.
     function _prune() internal {
         for (uint256 k; k < _active.length;) {
-            IJobMarketTypes.Job memory j = market.getJob(_active[k]);
+            IJobMarketTypes.JobInfo memory j = market.getJob(_active[k]);
             IJobMarketTypes.JobStatus st = j.status;
             bool finished = st == IJobMarketTypes.JobStatus.Cancelled
                 || ((st == IJobMarketTypes.JobStatus.Finalized
@@ -1023,7 +1023,7 @@ contract ProtocolHandler {
     /// bidders, on-chain or signed, the registry would let lock collateral.
     function _signedBidsFor(
         uint256 id,
-        IJobMarketTypes.Job memory j,
+        IJobMarketTypes.JobInfo memory j,
         uint256 provSeed,
         uint256 countSeed,
         uint256 priceSeed
@@ -1071,7 +1071,7 @@ contract ProtocolHandler {
 
     /// @dev Signed batch bids (each over every job of `ids`) and how many signers can lock the
     /// collateral of the whole batch.
-    function _batchBids(uint256[] memory ids, IJobMarketTypes.Job memory j, uint256 provSeed, uint256 countSeed)
+    function _batchBids(uint256[] memory ids, IJobMarketTypes.JobInfo memory j, uint256 provSeed, uint256 countSeed)
         internal
         view
         returns (IJobMarketTypes.SignedBid[] memory bids, uint256 eligible)
@@ -1093,7 +1093,7 @@ contract ProtocolHandler {
         uint256 n;
         for (uint256 id = 1; id <= jobs && n < 3; ++id) {
             if (_m[id].group != group) continue;
-            IJobMarketTypes.Job memory j = market.getJob(id);
+            IJobMarketTypes.JobInfo memory j = market.getJob(id);
             if (_batchAssignable(id, j)) ids[n++] = id;
         }
         assembly ("memory-safe") {
@@ -1146,7 +1146,7 @@ contract ProtocolHandler {
 
     /// @dev Openings of assignees that committed `digest` (each kept with probability 3/4, topped up to
     /// the quorum); an assignee that already revealed it on-chain sometimes gets an arbitrary salt.
-    function _openingsFor(uint256 id, IJobMarketTypes.Job memory j, bytes32 digest, uint256 seed)
+    function _openingsFor(uint256 id, IJobMarketTypes.JobInfo memory j, bytes32 digest, uint256 seed)
         internal
         view
         returns (IJobMarketTypes.Opening[] memory o, uint16 mask)
@@ -1176,7 +1176,7 @@ contract ProtocolHandler {
 
     /// @dev An assignee that committed, has not revealed, is not settled, and was not already counted as
     /// agreeing by the finalizing `finalize` (the market rejects that second opening) (max if none).
-    function _revealCandidate(uint256 id, IJobMarketTypes.Job memory j, uint256 seed) internal view returns (uint256) {
+    function _revealCandidate(uint256 id, IJobMarketTypes.JobInfo memory j, uint256 seed) internal view returns (uint256) {
         JobModel storage m = _m[id];
         uint16 excluded = j.settledMask | (m.finalized ? m.openedMask : 0);
         for (uint256 s; s < j.assigned; ++s) {
@@ -1191,7 +1191,7 @@ contract ProtocolHandler {
     /// held) opens its seal again on-chain. Must revert; if it does not, its logs are taken in and the
     /// bond-custody invariant sees what the extra count does.
     function _revealTwice(uint256 jobSeed, uint256 idxSeed) internal returns (bool tried) {
-        (uint256 id, IJobMarketTypes.Job memory j) = _pick(jobSeed, _heldWithOpened);
+        (uint256 id, IJobMarketTypes.JobInfo memory j) = _pick(jobSeed, _heldWithOpened);
         if (id == 0) return false;
         JobModel storage m = _m[id];
         for (uint256 s; s < j.assigned; ++s) {
@@ -1209,7 +1209,7 @@ contract ProtocolHandler {
         }
     }
 
-    function _heldWithOpened(uint256 id, IJobMarketTypes.Job memory j) internal view returns (bool) {
+    function _heldWithOpened(uint256 id, IJobMarketTypes.JobInfo memory j) internal view returns (bool) {
         IJobMarketTypes.JobStatus st = j.status;
         bool ok = st == IJobMarketTypes.JobStatus.Finalized || st == IJobMarketTypes.JobStatus.Disputed
             || st == IJobMarketTypes.JobStatus.Resolved;

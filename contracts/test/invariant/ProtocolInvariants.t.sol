@@ -125,7 +125,7 @@ contract ProtocolInvariantsTest is Base {
         uint256 n = handler.jobs();
         for (uint256 id = 1; id <= n; ++id) {
             if (!handler.model(id).settled) continue;
-            IJobMarketTypes.Job memory j = market.getJob(id);
+            IJobMarketTypes.JobInfo memory j = market.getJob(id);
             IJobMarketTypes.JobStatus st = j.status;
             assertTrue(
                 st == IJobMarketTypes.JobStatus.Finalized || st == IJobMarketTypes.JobStatus.Resolved
@@ -173,7 +173,7 @@ contract ProtocolInvariantsTest is Base {
         uint256 disputed;
         uint256 resolvedPending;
         for (uint256 id = 1; id <= n; ++id) {
-            IJobMarketTypes.Job memory j = market.getJob(id);
+            IJobMarketTypes.JobInfo memory j = market.getJob(id);
             if (j.status == IJobMarketTypes.JobStatus.Disputed) {
                 disputed += handler.model(id).bond;
             } else if (
