@@ -80,9 +80,12 @@ def test_deadlines_checked_against_chain_time(anvil: Network, deployment: Deploy
     async def run() -> None:
         async with AsyncClient(anvil, signer=dev_account(1), deployment=deployment) as pc:
             now = await pc.now()
-            with pytest.raises(ValidationError, match="before the bid window ends") as err:
+            params = await pc.market_params()
+            with pytest.raises(ValidationError, match="leaves no time to run the job") as err:
                 await pc.jobs.submit(spec_at(now, commit_deadline=now + 30))
-            assert f"use at least {now + 61}" in str(err.value)
+            spec = spec_at(now)
+            earliest = now + spec.bid_window + spec.time_limit + params.min_commit_window
+            assert f"use at least {earliest}" in str(err.value)
             with pytest.raises(ValidationError, match="after the commit deadline"):
                 await pc.jobs.submit(spec_at(now, reveal_deadline=now + 3600))
 

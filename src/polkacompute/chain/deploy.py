@@ -30,14 +30,20 @@ class DeployConfig:
     fee_bps: int = 100
     min_stake: int = 10**18
     unbonding_period: int = 86_400
+    # MarketParams, field for field: collateral, mismatch and no-show slash (bps), reputation reward and
+    # penalties, minimum commit and reveal windows, reveal grace, ruling period (seconds), maximum bid
+    # window, job duration and dispute window (seconds), dispute bond (wei).
     market_params: tuple[int, ...] = (
         10_000,
         10_000,
         5_000,
-        5_000,
         10,
         1_000,
         300,
+        30,
+        30,
+        300,
+        3 * 86_400,
         86_400,
         30 * 86_400,
         7 * 86_400,

@@ -53,6 +53,11 @@ class Deposited:
 
 
 @dataclass(frozen=True)
+class DisputeDefaulted:
+    job_id: int
+
+
+@dataclass(frozen=True)
 class DisputeOpened:
     job_id: int
     bond: int
@@ -131,6 +136,7 @@ class Paid:
 
 @dataclass(frozen=True)
 class ParamsUpdated:
+    version: int
     params: dict[str, Any]
 
 
@@ -290,6 +296,7 @@ EVENTS: dict[str, type[Any]] = {
     "CollateralLocked": CollateralLocked,
     "CollateralReleased": CollateralReleased,
     "Deposited": Deposited,
+    "DisputeDefaulted": DisputeDefaulted,
     "DisputeOpened": DisputeOpened,
     "DisputeResolved": DisputeResolved,
     "EIP712DomainChanged": EIP712DomainChanged,
@@ -334,6 +341,7 @@ EVENT_ARGS: dict[str, tuple[str, ...]] = {
     "CollateralLocked": ("provider", "jobIds", "amountEach", "locked"),
     "CollateralReleased": ("jobId", "providers", "amount", "reputations", "reputationDelta", "reason"),
     "Deposited": ("firstJobId", "token", "payer", "amount", "jobs"),
+    "DisputeDefaulted": ("jobId",),
     "DisputeOpened": ("jobId", "bond"),
     "DisputeResolved": ("jobId", "resultUpheld"),
     "EIP712DomainChanged": (),
@@ -347,7 +355,7 @@ EVENT_ARGS: dict[str, tuple[str, ...]] = {
     "MinStakeUpdated": ("minStake",),
     "NativeCredited": ("to", "amount"),
     "Paid": ("jobId", "token", "payees", "amounts", "fees"),
-    "ParamsUpdated": ("params",),
+    "ParamsUpdated": ("version", "params"),
     "Paused": ("account",),
     "ProviderDeregistered": ("provider",),
     "ProviderRegistered": ("provider", "capabilities", "metadataDigest", "peerId", "region", "stake"),

@@ -40,10 +40,13 @@ class MarketParams:
     collateral_bps: int
     mismatch_slash_bps: int
     no_show_slash_bps: int
-    requester_share_bps: int
     reputation_reward: int
     mismatch_penalty: int
     no_show_penalty: int
+    min_commit_window: int  # an assignee has at least time_limit + this from its assignment to commit
+    min_reveal_window: int  # reveal_deadline is at least this after commit_deadline
+    reveal_grace: int  # after finalization, time for left-out assignees to reveal before settlement
+    ruling_period: int  # the arbiter's time to rule on a dispute before the default ruling applies
     max_bid_window: int
     max_job_duration: int
     max_dispute_window: int
@@ -122,15 +125,20 @@ class JobSpec:
         _range("time_limit", self.time_limit, 1, UINT32_MAX)
         _range("max_price_per_replica", self.max_price_per_replica, 1, UINT80_MAX)
         _range("bid_window", self.bid_window, 0, params.max_bid_window)
-        earliest = now + self.bid_window + 1
+        earliest = now + self.bid_window + self.time_limit + params.min_commit_window
         if self.commit_deadline < earliest:
             raise ValidationError(
                 "commit_deadline",
-                f"{self.commit_deadline} is before the bid window ends",
-                hint=f"use at least {earliest}",
+                f"{self.commit_deadline} leaves no time to run the job after the bid window",
+                hint=f"use at least {earliest} (bid window + time limit + {params.min_commit_window}s)",
             )
-        if self.reveal_deadline <= self.commit_deadline:
-            raise ValidationError("reveal_deadline", "must be after the commit deadline")
+        earliest_reveal = self.commit_deadline + params.min_reveal_window
+        if self.reveal_deadline < earliest_reveal:
+            raise ValidationError(
+                "reveal_deadline",
+                f"must be at least {params.min_reveal_window}s after the commit deadline",
+                hint=f"use at least {earliest_reveal}",
+            )
         latest = now + params.max_job_duration
         if self.reveal_deadline > latest:
             raise ValidationError(
@@ -191,6 +199,9 @@ class Job:
     collateral_bps: int
     record: bytes
     result_digest: bytes | None
+    time_limit: int = 0
+    params_version: int = 0
+    revealed_mask: int = 0
 
     @classmethod
     def from_tuple(cls, job_id: int, t: tuple[Any, ...] | list[Any]) -> Job:
@@ -202,6 +213,7 @@ class Job:
             committed=n[3], settled_mask=n[4], flags=n[5], finalized_at=n[6], max_price=n[7], capabilities=n[8],
             bid_deadline=n[9], commit_deadline=n[10], reveal_deadline=n[11], dispute_window=n[12],
             collateral_bps=n[13], record=bytes(t[16]), result_digest=None if digest == b"\x00" * 32 else digest,
+            time_limit=int(t[18]), params_version=int(t[19]), revealed_mask=int(t[20]),
         )  # fmt: skip
 
 

@@ -21,7 +21,7 @@ from typing import Any
 import aiohttp
 
 from polkacompute.chain.events import Cursor, Event, LogReader
-from polkacompute.errors import PolkaComputeError
+from polkacompute.errors import ContractError, PolkaComputeError
 from polkacompute.p2p import Node, key_pair_of
 from polkacompute.p2p.announce import Announcement, Announcements
 from polkacompute.p2p.channel import P2PChannel
@@ -361,6 +361,10 @@ class Worker:
                 try:
                     await self.pc.work.settle(view.job_id, view.proof())
                     log.info("job %d: settled as keeper", view.job_id)
+                except ContractError as exc:
+                    if exc.name == "SettlementTooEarly":  # the reveal grace after finalization runs: later
+                        self._kept.discard(view.job_id)
+                    log.debug("job %d: not settled: %s", view.job_id, exc)
                 except PolkaComputeError as exc:  # another keeper (or an assignee) was first
                     log.debug("job %d: not settled: %s", view.job_id, exc)
 
