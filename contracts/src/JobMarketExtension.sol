@@ -186,7 +186,7 @@ contract JobMarketExtension is JobMarketBase {
         _setParams(params_);
     }
 
-    /// @notice Emergency stop of new work: submissions, cancellations, assignments, claims and disputes.
+    /// @notice Emergency stop of new work: submissions, cancellations, assignments and claims.
     /// @dev Jobs already assigned run to completion (commit, open, settle): their deadlines keep running,
     /// and stopping them would slash workers for the pause. Payouts stay in the escrow ledger, whose own
     /// pause stops withdrawals.

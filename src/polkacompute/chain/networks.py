@@ -28,6 +28,7 @@ class Network:
     receipt_timeout: float = 120.0  # seconds to wait for a receipt
     log_batch: int = 2_000  # blocks per eth_getLogs request
     currency: str = "ETH"
+    block_time: float = 6.0  # seconds per block: sizes default job deadlines in blocks, not hours
 
 
 NETWORKS: dict[str, Network] = {
@@ -44,6 +45,7 @@ NETWORKS: dict[str, Network] = {
             receipt_timeout=30.0,
             log_batch=10_000,
             currency="ETH",
+            block_time=1.0,  # the devnet mines a block a second
         ),
         # Polkadot Hub (REVM behind an Ethereum JSON-RPC proxy). Estimates are generous already; the
         # buffer only covers state changing between estimate and inclusion.

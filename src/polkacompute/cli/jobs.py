@@ -37,7 +37,7 @@ from polkacompute.p2p.announce import announce_submission
 from polkacompute.runtimes import get_runtime
 from polkacompute.runtimes.package import load_package
 from polkacompute.sdk.client import AsyncClient
-from polkacompute.sdk.models import JobSpec, JobStatus
+from polkacompute.sdk.models import JobSpec, JobStatus, default_deadlines
 
 job_app = typer.Typer(no_args_is_help=True, help="Submit and follow jobs.")
 
@@ -52,8 +52,13 @@ def job_submit(
     quorum: Annotated[int, typer.Option("-q", "--quorum")] = 2,
     max_price: Annotated[str, typer.Option(help="Max price per replica, in native units.")] = "0.1",
     bid_window: Annotated[int, typer.Option(help="Seconds of bidding; 0 = instant mode.")] = 0,
-    commit_within: Annotated[int, typer.Option(help="Seconds until the commit deadline.")] = 3600,
-    reveal_within: Annotated[int, typer.Option(help="Seconds until the reveal deadline.")] = 7200,
+    commit_within: Annotated[
+        int | None,
+        typer.Option(help="Seconds until the commit deadline (default: bid window + time limit + a few blocks)."),
+    ] = None,
+    reveal_within: Annotated[
+        int | None, typer.Option(help="Seconds until the reveal deadline (default: commit deadline + 10 blocks).")
+    ] = None,
     dispute_window: Annotated[int, typer.Option(help="Seconds to dispute after finalization.")] = 0,
     announce: Annotated[
         list[str] | None,
@@ -98,9 +103,13 @@ def job_submit(
 
     async def submit(pc: AsyncClient) -> Any:
         now = await pc.now()
-        spec = JobSpec(digests[0], digests[1], runtime, replicas, quorum, price, now + bid_window + commit_within,
-                       now + bid_window + reveal_within, fuel_limit=fuel, time_limit=time_limit,
-                       bid_window=bid_window, dispute_window=dispute_window)  # fmt: skip
+        commit, reveal = default_deadlines(now, bid_window, time_limit, await pc.market_params(), net.block_time)
+        if commit_within is not None:
+            commit = now + bid_window + commit_within
+        if reveal_within is not None:
+            reveal = now + bid_window + reveal_within
+        spec = JobSpec(digests[0], digests[1], runtime, replicas, quorum, price, commit, reveal, fuel_limit=fuel,
+                       time_limit=time_limit, bid_window=bid_window, dispute_window=dispute_window)  # fmt: skip
         handle = await pc.jobs.submit(spec)
         reached = await announce_submission(pc, signer, handle.tx_hash, [handle.id], announce) if announce else None
         return handle, reached

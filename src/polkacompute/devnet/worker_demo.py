@@ -16,7 +16,7 @@ from polkacompute.p2p.announce import announce_submission
 from polkacompute.runtimes import WasiRuntime
 from polkacompute.sandbox import RunResult
 from polkacompute.sdk.client import AsyncClient
-from polkacompute.sdk.models import JobSpec, JobStatus
+from polkacompute.sdk.models import JobSpec, JobStatus, default_deadlines
 from polkacompute.store import cid_from_digest
 from polkacompute.store.http import fetch, publish
 
@@ -68,7 +68,9 @@ async def run_worker_demo(network: Network, deployment: Deployment, gateway: str
     async with AsyncClient(network, signer=dev_account(1), deployment=deployment) as pc:
         now = await pc.now()
         digests = hashlib.sha256(program).digest(), hashlib.sha256(data).digest()
-        spec = JobSpec(*digests, "0x" + runtime.identity.hex(), 3, 2, ETH // 100, now + 600, now + 1200,
+        # Deadlines sized to the job and the devnet's blocks: a dead worker delays it by seconds, not minutes.
+        commit, reveal = default_deadlines(now, 0, 30, await pc.market_params(), network.block_time)
+        spec = JobSpec(*digests, "0x" + runtime.identity.hex(), 3, 2, ETH // 100, commit, reveal,
                        fuel_limit=10**8, time_limit=30)  # fmt: skip
         handle = await pc.jobs.submit(spec)
         say(f"job {handle.id} submitted: 3 replicas, quorum 2; the workers claim, run, commit and open it")

@@ -6,6 +6,7 @@ sent, with a message that says what to change.
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass, field
 from enum import IntEnum
 from typing import Any
@@ -55,6 +56,19 @@ class MarketParams:
     @classmethod
     def from_tuple(cls, values: tuple[Any, ...] | list[Any]) -> MarketParams:
         return cls(*(int(v) for v in values))
+
+
+def default_deadlines(
+    now: int, bid_window: int, time_limit: int, params: MarketParams, block_time: float
+) -> tuple[int, int]:
+    """Commit and reveal deadlines sized to the job and the chain, not a fixed hour: the bid window, 10
+    blocks to get assigned (an assignment must still leave the time limit plus the minimum commit window),
+    the time limit, then room for the commit transaction (the governed minimum or 5 blocks, whichever is
+    longer); openings get the governed minimum or 10 blocks. A dead assignee then delays a job by about
+    these margins and its time limit (openings wait for the commit deadline when a seal is missing)."""
+    blocks = math.ceil(block_time)
+    commit = now + bid_window + 10 * blocks + time_limit + max(params.min_commit_window, 5 * blocks)
+    return commit, commit + max(params.min_reveal_window, 10 * blocks)
 
 
 def runtime_id(name: str) -> bytes:
