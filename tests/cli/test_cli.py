@@ -4,12 +4,14 @@ import hashlib
 import json
 import os
 import re
+import signal
 import subprocess
 import sys
 import time
 import urllib.request
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -56,6 +58,46 @@ def test_dev_key_refused_on_hub_and_unreachable_rpc_exit_codes(tmp_path: Path) -
     assert "cannot reach the RPC endpoint" in unreachable.stderr
 
 
+def proc_state(pid: int) -> str | None:
+    """A process's state letter ("Z": a zombie, dead and not reaped), or None if there is no such process."""
+    try:
+        return Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
+    except FileNotFoundError:
+        return None
+
+
+def running(pid: int) -> bool:
+    return proc_state(pid) not in (None, "Z")
+
+
+def devnet_status(cwd: Path, port: str) -> dict[str, Any]:
+    out = polkacompute("--json", "devnet", "status", "--port", port, cwd=cwd)
+    assert out.returncode == 0, out.stderr
+    status: dict[str, Any] = json.loads(out.stdout)
+    return status
+
+
+def devnet_pids(status: dict[str, Any]) -> list[int]:
+    """anvil's, the supervisor's and every fleet process's pid."""
+    return [status["pid"], status["supervisor"], *(p["pid"] for p in status["processes"])]
+
+
+def json_stream(text: str) -> list[dict[str, Any]]:
+    """The JSON objects a `--json` command printed one after another."""
+    decoder, found, at = json.JSONDecoder(), [], 0
+    while (at := text.find("{", at)) >= 0:
+        value, at = decoder.raw_decode(text, at)
+        found.append(value)
+    return found
+
+
+def rpc_call(url: str, method: str, *params: Any) -> Any:
+    body = json.dumps({"jsonrpc": "2.0", "id": 1, "method": method, "params": params}).encode()
+    request = urllib.request.Request(url, body, {"content-type": "application/json"})  # noqa: S310 (loopback)
+    with urllib.request.urlopen(request, timeout=5) as response:  # noqa: S310
+        return json.loads(response.read())["result"]
+
+
 @pytest.fixture(scope="module")
 def devnet_cli(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[Path, dict[str, str]]]:
     """A detached devnet on a free port with the demo job (job 1) finalized; stopped at the end."""
@@ -65,22 +107,36 @@ def devnet_cli(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[Path,
     assert up.returncode == 0, up.stderr
     assert '"verified": true' in up.stdout
     assert '"status": "FINALIZED"' in up.stdout
+    pids = devnet_pids(devnet_status(cwd, port))
     try:
         yield cwd, {"POLKACOMPUTE_RPC_URL": f"http://127.0.0.1:{port}", "POLKACOMPUTE_DEVNET_PORT": port}
     finally:
         down = polkacompute("--json", "devnet", "down", "--port", port, cwd=cwd)
         assert json.loads(down.stdout) == {"stopped": True}
         assert (cwd / ".polkacompute" / "devnet" / "deployments" / "local.json").exists()
+        assert not [pid for pid in pids if running(pid)]  # anvil, the supervisor, the dashboard
 
 
 def test_devnet_status_and_demo_job(devnet_cli: tuple[Path, dict[str, str]]) -> None:
     cwd, rpc = devnet_cli
-    status = json.loads(polkacompute("--json", "devnet", "status", "--port", rpc["POLKACOMPUTE_DEVNET_PORT"],
-                                     cwd=cwd).stdout)  # fmt: skip
+    status = devnet_status(cwd, rpc["POLKACOMPUTE_DEVNET_PORT"])
     assert status["running"] is True
+    assert running(status["supervisor"])  # `--detach` left the supervisor running, not just anvil
+    assert [(p["name"], p["alive"], p["state"]) for p in status["processes"]] == [("dashboard", True, "running")]
     job = polkacompute("--json", "job", "status", "1", cwd=cwd, env=rpc)
     assert job.returncode == 0, job.stderr
     assert json.loads(job.stdout)["status"] == "FINALIZED"
+
+
+def test_devnet_mines_blocks_with_no_transactions(devnet_cli: tuple[Path, dict[str, str]]) -> None:
+    url = devnet_cli[1]["POLKACOMPUTE_RPC_URL"]
+    first = int(rpc_call(url, "eth_blockNumber"), 16)
+    time.sleep(3.5)
+    blocks = [rpc_call(url, "eth_getBlockByNumber", hex(n), False)
+              for n in range(first, int(rpc_call(url, "eth_blockNumber"), 16) + 1)]  # fmt: skip
+    empty = [b for b in blocks[1:] if not b["transactions"]]
+    assert len(empty) >= 2, blocks  # mined on time, with nothing to include
+    assert int(blocks[-1]["timestamp"], 16) > int(blocks[0]["timestamp"], 16)  # chain time moves on its own
 
 
 def test_provider_register_stake_unbond_info(devnet_cli: tuple[Path, dict[str, str]]) -> None:
@@ -216,13 +272,77 @@ def test_devnet_with_workers_runs_the_demo_through_them(tmp_path: Path) -> None:
         assert len(workers) == 3
         for worker in workers:  # over libp2p: the demo's announcement reached each of them
             assert "announced by" in (worker / "worker.log").read_text(), (worker / "worker.log").read_text()
+        check_supervision(tmp_path, port)
+        pids = devnet_pids(devnet_status(tmp_path, port))
     finally:
         down = polkacompute("--json", "devnet", "down", "--port", port, cwd=tmp_path)
     assert json.loads(down.stdout) == {"stopped": True}
-    assert not (tmp_path / ".polkacompute" / "devnet" / "fleet.pids").exists()  # workers and gateway stopped too
-    again = polkacompute("--json", "devnet", "up", "--port", port, "--demo", "--workers", "3", "--detach", cwd=tmp_path)
-    try:  # a restart finds its state, and new workers (not the addresses in the previous run's logs)
-        assert again.returncode == 0, again.stderr
-        assert '"verified": true' in again.stdout
+    assert not [pid for pid in pids if running(pid)]  # anvil, supervisor, gateway, dashboard, workers
+    assert not (tmp_path / ".polkacompute" / "devnet" / "fleet.json").exists()
+    check_restart_in_a_background_job(tmp_path, port)
+
+
+def check_supervision(cwd: Path, port: str) -> None:
+    """A worker killed with SIGKILL is reaped, reported and restarted; `restart-worker` restarts one."""
+    before = {p["name"]: p for p in devnet_status(cwd, port)["processes"]}
+    assert sorted(before) == ["dashboard", "gateway", "worker2", "worker3", "worker4"]
+    assert all(p["alive"] for p in before.values()), before
+    victim = before["worker3"]
+    os.kill(victim["pid"], signal.SIGKILL)
+    deadline = time.monotonic() + 120
+    while (now := {p["name"]: p for p in devnet_status(cwd, port)["processes"]})["worker3"]["pid"] == victim["pid"] or \
+            now["worker3"]["state"] != "running":  # fmt: skip
+        assert time.monotonic() < deadline, now["worker3"]
+        time.sleep(0.5)
+    assert proc_state(victim["pid"]) is None  # reaped by the supervisor (its parent): no zombie
+    assert (now["worker3"]["alive"], now["worker3"]["restarts"], now["worker3"]["url"]) == (True, 1, victim["url"])
+    with urllib.request.urlopen(f"{victim['url']}/metrics", timeout=5) as response:  # noqa: S310 (loopback)
+        assert response.status == 200  # the new process serves at the same address
+    log = (cwd / ".polkacompute" / "devnet" / "supervisor.out").read_text()
+    reports = [r for r in json_stream(log) if r.get("event") == "exited"]  # which worker died, how, its log
+    assert reports == [{"event": "exited", "process": "worker3", "pid": victim["pid"], "returncode": -9,
+                        "log": ".polkacompute/devnet/worker3.out", "action": "restart"}], log  # fmt: skip
+    restarted = polkacompute("--json", "devnet", "restart-worker", "2", "--port", port, cwd=cwd)
+    assert restarted.returncode == 0, restarted.stderr
+    entry = json.loads(restarted.stdout)
+    assert (entry["name"], entry["state"], entry["url"]) == ("worker2", "running", before["worker2"]["url"])
+    assert entry["pid"] != before["worker2"]["pid"]
+    assert running(entry["pid"])
+    assert proc_state(before["worker2"]["pid"]) is None  # stopped and reaped
+    with urllib.request.urlopen(f"{entry['url']}/metrics", timeout=5) as response:  # noqa: S310 (loopback)
+        assert response.status == 200
+    unknown = polkacompute("devnet", "restart-worker", "9", "--port", port, cwd=cwd)
+    assert unknown.returncode == 2
+    assert "the devnet has no worker9" in unknown.stderr
+
+
+def check_restart_in_a_background_job(cwd: Path, port: str) -> None:
+    """`devnet up` again, as a shell's background job (SIGINT ignored): it finds its state, starts new
+    workers (not the addresses in the previous run's logs), and SIGINT stops it all."""
+    out, err = cwd / "up.out", cwd / "up.err"
+    with out.open("wb") as stdout, err.open("wb") as stderr:
+        up = subprocess.Popen([*CLI, "--json", "devnet", "up", "--port", port, "--demo", "--workers", "3"], cwd=cwd,
+                              env={**os.environ, "POLKACOMPUTE_ANVIL": str(ANVIL)}, stdout=stdout, stderr=stderr,
+                              preexec_fn=ignore_sigint)  # fmt: skip
+    pid_file = cwd / ".polkacompute" / "devnet" / "supervisor.pid"
+    deadline = time.monotonic() + 180
+    try:
+        while not (pid_file.exists() and pid_file.read_text() == str(up.pid)):
+            assert up.poll() is None, err.read_text()
+            assert time.monotonic() < deadline, out.read_text()
+            time.sleep(0.2)
+        assert '"verified": true' in out.read_text()
+        pids = devnet_pids(devnet_status(cwd, port))
+        up.send_signal(signal.SIGINT)
+        assert up.wait(timeout=60) == 0
     finally:
-        polkacompute("devnet", "down", "--port", port, cwd=tmp_path)
+        if up.poll() is None:
+            up.kill()
+    assert '"stopped": true' in out.read_text()
+    assert not [pid for pid in pids if running(pid)]
+    assert not pid_file.exists()
+
+
+def ignore_sigint() -> None:
+    """What a shell does for a background job (`cmd &`)."""
+    signal.signal(signal.SIGINT, signal.SIG_IGN)

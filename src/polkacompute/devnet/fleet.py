@@ -3,7 +3,8 @@
 `devnet up --workers N` starts a gateway that accepts uploads (where requesters publish programs and
 inputs) and N `polkacompute worker run` processes with anvil's dev accounts 2..N+1, each staked,
 with its own directory and log under `.polkacompute/devnet/`; `devnet up` also starts the indexer
-and its API (`polkacompute dashboard`).
+and its API (`polkacompute dashboard`). The fleet records its processes in `fleet.json` there, so
+`devnet status`, `devnet restart-worker` and `devnet down` find them from another process.
 """
 
 from __future__ import annotations
@@ -12,7 +13,6 @@ import asyncio
 import json
 import os
 import re
-import signal
 import subprocess
 import sys
 import time
@@ -26,6 +26,22 @@ from polkacompute.errors import NetworkError
 
 CLI = [sys.executable, "-m", "polkacompute.cli"]
 FIRST_WORKER_ACCOUNT = 2  # 0 deploys, 1 is the demo requester
+STOP_GRACE = 5.0  # seconds between SIGTERM and SIGKILL (the processes exit in ~2 s)
+
+
+@dataclass
+class Member:
+    """One process of the fleet: how to (re)start it and what became of it."""
+
+    name: str
+    args: list[str]
+    ready: str  # a pattern in its log whose group 1 is the URL it serves
+    proc: subprocess.Popen[bytes] | None = None
+    url: str = ""
+    state: str = "starting"  # running, restarting, gave up, killed, stopped
+    exit: str = ""  # how it last ended, e.g. "killed by SIGKILL"
+    restarts: list[float] = field(default_factory=list)  # monotonic times of its restarts
+    ready_from: int = 0  # where its latest start begins in its log
 
 
 @dataclass
@@ -35,75 +51,136 @@ class Fleet:
     gateway_url: str = ""
     dashboard_url: str = ""
     worker_urls: list[str] = field(default_factory=list)
-    processes: list[subprocess.Popen[bytes]] = field(default_factory=list)
-    workers: dict[int, subprocess.Popen[bytes]] = field(default_factory=dict)  # dev account -> its process
-    _env: dict[str, str] = field(default_factory=dict)
+    members: dict[str, Member] = field(default_factory=dict)
 
     @property
-    def pid_file(self) -> Path:
-        return self.directory / "fleet.pids"
+    def record_file(self) -> Path:
+        return self.directory / "fleet.json"
 
     @property
     def env(self) -> dict[str, str]:
         return {**os.environ, "POLKACOMPUTE_RPC_URL": self.rpc_url,
                 "POLKACOMPUTE_DEPLOYMENTS": str(self.directory / "deployments")}  # fmt: skip
 
-    def start_dashboard(self, port: int, *, timeout: float = 60.0) -> str:
-        """Starts the indexer and the dashboard on `port` (index in `index.db` beside the chain's state)."""
+    def log(self, name: str) -> Path:
+        return self.directory / f"{name}.out"
+
+    def start_dashboard(self, port: int, *, timeout: float = 60.0, wait: bool = True) -> str:
+        """Starts the indexer and the dashboard on `port` (index in `index.db` beside the chain's state);
+        with `wait=False` returns at once (then `wait_ready("dashboard")`)."""
         db = f"sqlite:///{self.directory / 'index.db'}"
         # A pass every quarter second: a local chain's events show in the page well within two seconds.
-        proc = self._spawn(["dashboard", "--port", str(port), "--confirmations", "0", "--interval", "0.25", "--db", db],
-                           self.env, "dashboard")  # fmt: skip
-        self.dashboard_url = _wait_for(self.directory / "dashboard.out", r"(http://\S+/) \(API", proc, timeout)
+        args = ["dashboard", "--port", str(port), "--confirmations", "0", "--interval", "0.25", "--db", db]
+        self.launch(Member("dashboard", args, r"(http://\S+/) \(API"))
+        if wait:
+            self.dashboard_url = self.wait_ready("dashboard", timeout)
         return self.dashboard_url
 
     def start(self, workers: int, *, timeout: float = 60.0) -> None:
-        """Starts the gateway and `workers` workers; their pids go to `fleet.pids` (for `devnet down`)."""
-        env = self.env
-        store = self.directory / "store"
-        gateway = self._spawn(["gateway", "serve", "--store", str(store), "--port", "0", "--uploads"], env, "gateway")
-        self.gateway_url = json.loads(_wait_for(self.directory / "gateway.out", r"(\{.*\})", gateway, timeout))["url"]
-        self._env = env
-        for i in range(workers):
-            self.worker_urls.append(self.start_worker(FIRST_WORKER_ACCOUNT + i, timeout=timeout))
+        """Starts the gateway, then `workers` workers side by side, and waits until all serve."""
+        store = str(self.directory / "store")
+        args = ["gateway", "serve", "--store", store, "--port", "0", "--uploads"]
+        self.launch(Member("gateway", args, r'"url": "(http://[^"]+)"'))
+        self.gateway_url = self.wait_ready("gateway", timeout)
+        accounts = [FIRST_WORKER_ACCOUNT + i for i in range(workers)]
+        for account in accounts:
+            self.launch(self._worker(account))
+        self.worker_urls += [self.wait_ready(f"worker{account}", timeout) for account in accounts]
 
     def start_worker(self, account: int, *, timeout: float = 60.0) -> str:
         """Starts (or restarts) the worker of dev account `account`; returns its gateway URL."""
         name = f"worker{account}"
-        proc = self._spawn(["worker", "run", "--dev", str(account), "--stake", "10", "--content", self.gateway_url,
-                            "--dir", str(self.directory / "workers" / name)], self._env, name)  # fmt: skip
-        self.workers[account] = proc
-        return _wait_for(self.directory / f"{name}.out", r"serving (http://\S+);", proc, timeout)
+        member = self.members.get(name) or self._worker(account)
+        self.launch(member, again=name in self.members)
+        return self.wait_ready(name, timeout)
 
     def kill_worker(self, account: int) -> None:
         """SIGKILL, as a crash or a power cut would: no chance to clean up."""
-        proc = self.workers.pop(account)
-        proc.kill()
-        proc.wait(timeout=10)
+        member = self.members[f"worker{account}"]
+        assert member.proc is not None
+        member.proc.kill()
+        member.proc.wait(timeout=10)
+        member.state, member.exit = "killed", "killed by SIGKILL"
+        self.save()
 
-    def _spawn(self, args: list[str], env: dict[str, str], name: str) -> subprocess.Popen[bytes]:
-        log = self.directory / f"{name}.out"
-        if log.exists():  # keep the previous run's log, but never read its (stale) addresses
+    def _worker(self, account: int) -> Member:
+        name = f"worker{account}"
+        args = ["worker", "run", "--dev", str(account), "--stake", "10", "--content", self.gateway_url,
+                "--dir", str(self.directory / "workers" / name)]  # fmt: skip
+        return Member(name, args, r"serving (http://\S+);")
+
+    def launch(self, member: Member, *, again: bool = False, why: str = "") -> None:
+        """Spawns `member`'s process. A first start sets the previous run's log aside (its addresses are
+        stale); a restart appends to the log, after a line saying why."""
+        log = self.log(member.name)
+        if not again and log.exists():
             log.replace(log.with_suffix(".out.prev"))
-        out = open(log, "wb")  # noqa: SIM115 (owned by the child)
-        proc = subprocess.Popen([*CLI, *args], env=env, stdout=out, stderr=subprocess.STDOUT, start_new_session=True)
-        self.processes.append(proc)
-        with self.pid_file.open("a") as pids:
-            pids.write(f"{proc.pid}\n")
-        return proc
+        with log.open("ab") as out:
+            if again:
+                out.write(f"\n--- restarted by the devnet{': ' + why if why else ''} ---\n".encode())
+                out.flush()
+            member.ready_from = out.tell()
+            member.proc = subprocess.Popen([*CLI, *member.args], env=self.env, stdout=out, stderr=subprocess.STDOUT,
+                                           stdin=subprocess.DEVNULL, start_new_session=True)  # fmt: skip
+        member.state = "starting"
+        self.members[member.name] = member
+        self.save()
 
-    def stop(self, timeout: float = 20.0) -> None:
-        for proc in self.processes:
+    def wait_ready(self, name: str, timeout: float = 60.0) -> str:
+        """Waits until `name` logs its URL (after its latest start); NetworkError if it exits first."""
+        member = self.members[name]
+        assert member.proc is not None
+        log, start = self.log(name), member.ready_from
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            with log.open("rb") as f:
+                f.seek(start)
+                text = f.read().decode(errors="replace")
+            if found := re.search(member.ready, text):
+                member.url, member.state = found.group(1), "running"
+                _pin_port(member)
+                self.save()
+                return found.group(1)
+            if member.proc.poll() is not None:
+                raise NetworkError(f"{name} exited at start: {text[-500:]}")
+            time.sleep(0.05)
+        raise NetworkError(f"{name} did not start within {timeout:.0f}s; see {log}")
+
+    def save(self) -> None:
+        """Writes `fleet.json` (atomically: other processes read it at any time)."""
+        procs = {m.name: {"pid": m.proc.pid if m.proc else None, "url": m.url, "state": m.state, "exit": m.exit,
+                          "restarts": len(m.restarts), "log": str(self.log(m.name))}
+                 for m in self.members.values()}  # fmt: skip
+        record = {"rpc_url": self.rpc_url, "gateway_url": self.gateway_url, "processes": procs}
+        tmp = self.record_file.with_suffix(".tmp")
+        tmp.write_text(json.dumps(record, indent=1))
+        tmp.replace(self.record_file)
+
+    def stop(self, grace: float = STOP_GRACE) -> None:
+        """SIGTERM to all at once, SIGKILL to those still running after `grace` s; all reaped."""
+        procs = [m.proc for m in self.members.values() if m.proc is not None]
+        for proc in procs:
             if proc.poll() is None:
                 proc.terminate()
-        deadline = time.monotonic() + timeout
-        for proc in self.processes:
-            try:
-                proc.wait(timeout=max(deadline - time.monotonic(), 0.1))
-            except subprocess.TimeoutExpired:
+        deadline = time.monotonic() + grace
+        while any(proc.poll() is None for proc in procs) and time.monotonic() < deadline:
+            time.sleep(0.05)
+        for proc in procs:
+            if proc.poll() is None:
                 proc.kill()
-        self.processes.clear()
-        self.pid_file.unlink(missing_ok=True)
+                proc.wait(timeout=10)
+        for member in self.members.values():
+            member.state = "stopped"
+        self.record_file.unlink(missing_ok=True)
+
+
+def _pin_port(member: Member) -> None:
+    """A restart serves at the address the first start got (others were told it)."""
+    port = member.url.rstrip("/").rsplit(":", 1)[1]
+    if "--port" in member.args:
+        member.args[member.args.index("--port") + 1] = port
+    else:
+        member.args += ["--port", port]
 
 
 @contextmanager
@@ -135,43 +212,3 @@ def fleet_on_fresh_anvil(directory: Path, workers: int, *, block_time: int = 1) 
         fleet.stop()
         anvil.terminate()
         anvil.wait(timeout=20)
-
-
-def stop_fleet(directory: Path, timeout: float = 20.0) -> int:
-    """Stops the processes a detached `devnet up --workers` left running; returns how many."""
-    path = directory / "fleet.pids"
-    if not path.exists():
-        return 0
-    stopped = 0
-    for line in path.read_text().split():
-        try:
-            os.kill(int(line), signal.SIGTERM)
-            stopped += 1
-        except (ValueError, ProcessLookupError, PermissionError):
-            continue
-    deadline = time.monotonic() + timeout
-    for line in path.read_text().split():
-        while time.monotonic() < deadline and _alive(int(line)):
-            time.sleep(0.1)
-    path.unlink(missing_ok=True)
-    return stopped
-
-
-def _alive(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except (ProcessLookupError, PermissionError):
-        return False
-    return True
-
-
-def _wait_for(log: Path, pattern: str, proc: subprocess.Popen[bytes], timeout: float) -> str:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        text = log.read_text(errors="replace") if log.exists() else ""
-        if found := re.search(pattern, text):
-            return found.group(1)
-        if proc.poll() is not None:
-            raise NetworkError(f"{log.stem} exited at start: {text[-500:]}")
-        time.sleep(0.05)
-    raise NetworkError(f"{log.stem} did not start within {timeout:.0f}s; see {log}")
