@@ -48,7 +48,7 @@ class Devnet:
     def network(self) -> Network:
         url = f"http://127.0.0.1:{self.port}"
         return Network("local", LOCAL_CHAIN_ID, url, url.replace("http", "ws"), local=True, poll_interval=0.005,
-                       receipt_timeout=30.0, log_batch=10_000)  # fmt: skip
+                       receipt_timeout=30.0, log_batch=10_000, block_time=1.0)  # fmt: skip
 
     @property
     def pid_file(self) -> Path:
