@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import hashlib
 import json
+import time
 from dataclasses import asdict
 from datetime import UTC, datetime
 from pathlib import Path
@@ -102,7 +103,9 @@ def job_submit(
     price = native(max_price, "max_price")
 
     async def submit(pc: AsyncClient) -> Any:
-        now = await pc.now()
+        # A chain that mines only on demand (a devnet's automine) may show an old latest block: its next
+        # block, the one that includes this submission, is stamped with the wall clock.
+        now = max(await pc.now(), int(time.time()))
         commit, reveal = default_deadlines(now, bid_window, time_limit, await pc.market_params(), net.block_time)
         if commit_within is not None:
             commit = now + bid_window + commit_within

@@ -4,6 +4,7 @@ finalized on-chain, and its output fetched and checked by the requester."""
 from __future__ import annotations
 
 import hashlib
+import time
 from collections.abc import Callable
 from dataclasses import dataclass
 
@@ -66,7 +67,7 @@ async def run_worker_demo(network: Network, deployment: Deployment, gateway: str
     say(f"published program {program_cid} and input {input_cid} to {gateway}")
     runtime = WasiRuntime()
     async with AsyncClient(network, signer=dev_account(1), deployment=deployment) as pc:
-        now = await pc.now()
+        now = max(await pc.now(), int(time.time()))  # the next block is stamped with the wall clock at least
         digests = hashlib.sha256(program).digest(), hashlib.sha256(data).digest()
         # Deadlines sized to the job and the devnet's blocks: a dead worker delays it by seconds, not minutes.
         commit, reveal = default_deadlines(now, 0, 30, await pc.market_params(), network.block_time)
