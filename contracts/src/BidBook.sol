@@ -54,25 +54,24 @@ contract BidBook is IBidBook, AccessControl, Pausable, EIP712 {
     }
 
     /// @notice Places (or replaces) the caller's bid while the job's bid window is open.
-    /// @dev When the book is full a new bid must rank before the worst entry, which it evicts.
-    /// `sla` (seconds to a committed result) is informational for requesters and indexers.
+    /// @dev A bid is binding: the job's collateral is locked when the bid enters the book and stays locked
+    /// until the bid is evicted, loses at assignment, or the job ends unassigned; a bidder cannot drop out
+    /// (unbond, deregister) and leave the job unassignable. When the book is full a new bid must rank
+    /// before the worst entry, which it evicts (its collateral released). `sla` (seconds to a committed
+    /// result) is informational for requesters and indexers.
     function bid(uint256 jobId, uint80 price, uint32 sla) external whenNotPaused {
         IJobMarketTypes.JobInfo memory job = market.getJob(jobId);
         if (job.status != IJobMarketTypes.JobStatus.Open) revert WrongStatus(jobId, job.status);
         if (job.bidDeadline == 0) revert InstantJob(jobId);
         if (block.timestamp >= job.bidDeadline) revert BiddingClosed(jobId);
         _checkPrice(price, job.maxPrice);
-        (bool eligible, uint16 reputation) =
-            registry.eligibleReputation(msg.sender, job.capabilities, market.collateralOf(jobId));
-        if (!eligible) revert NotEligible(jobId, msg.sender);
-
-        IJobMarketTypes.Bid memory entry = IJobMarketTypes.Bid(msg.sender, price, reputation);
+        IJobMarketTypes.Bid memory entry = IJobMarketTypes.Bid(msg.sender, price, registry.reputationOf(msg.sender));
         uint256 count = _counts[jobId];
         uint256 worst = 0;
         for (uint256 i; i < count; ++i) {
             IJobMarketTypes.Bid memory b = _bids[jobId][i];
             if (b.provider == msg.sender) {
-                _bids[jobId][i] = entry;
+                _bids[jobId][i] = entry; // collateral already locked by the first bid
                 emit BidPlaced(jobId, msg.sender, price, sla, address(0));
                 return;
             }
@@ -89,12 +88,24 @@ contract BidBook is IBidBook, AccessControl, Pausable, EIP712 {
             _bids[jobId][worst] = entry;
         }
         emit BidPlaced(jobId, msg.sender, price, sla, evicted);
+        (address token, uint96 collateral) = (market.paymentTokenOf(jobId), market.collateralOf(jobId));
+        uint256[] memory ids = new uint256[](1);
+        ids[0] = jobId;
+        if (!registry.tryLockCollateral(msg.sender, ids, token, collateral, job.capabilities)) {
+            revert NotEligible(jobId, msg.sender);
+        }
+        if (evicted != address(0)) {
+            address[] memory released = new address[](1);
+            released[0] = evicted;
+            registry.releaseCollateral(released, jobId, token, collateral, 0, "BID_EVICTED");
+        }
     }
 
-    /// @notice The job's on-chain bids and the valid, eligible signed bids, best first.
+    /// @notice The job's on-chain bids and the valid, eligible signed bids, best first; bit i of
+    /// `bookedMask` marks `ranked[i]` as an on-chain bid, whose collateral is locked already.
     /// @dev Reverts on a bad signature, an expired or overpriced signed bid, or a provider named twice;
-    /// drops signed bids from providers that are not eligible. On-chain entries are re-checked for
-    /// eligibility by the market when it locks their collateral.
+    /// drops signed bids from providers that are not eligible (`collateral`: native collateral to check,
+    /// 0 for ERC-20 jobs, whose token bond is checked when the market locks it).
     function rank(
         uint256 jobId,
         uint80 maxPrice,
@@ -102,7 +113,7 @@ contract BidBook is IBidBook, AccessControl, Pausable, EIP712 {
         uint96 collateral,
         uint8 replicas,
         IJobMarketTypes.SignedBid[] calldata signed
-    ) external view returns (IJobMarketTypes.Bid[] memory ranked) {
+    ) external view returns (IJobMarketTypes.Bid[] memory ranked, uint256 bookedMask) {
         uint256 n = _counts[jobId];
         ranked = new IJobMarketTypes.Bid[](n + signed.length);
         for (uint256 i; i < n; ++i) {
@@ -111,6 +122,12 @@ contract BidBook is IBidBook, AccessControl, Pausable, EIP712 {
         _checkCount(signed.length, replicas);
         Terms memory terms = Terms(keccak256(abi.encodePacked(jobId)), maxPrice, capabilities, collateral);
         _addSigned(ranked, n, jobId, terms, signed);
+        // Which ranked entries are book entries (their collateral is locked already).
+        for (uint256 i; i < ranked.length; ++i) {
+            for (uint256 j; j < n; ++j) {
+                if (ranked[i].provider == _bids[jobId][j].provider) bookedMask |= 1 << i;
+            }
+        }
     }
 
     /// @notice The valid, eligible signed bids for a whole batch of jobs, best first: each signature
@@ -162,6 +179,15 @@ contract BidBook is IBidBook, AccessControl, Pausable, EIP712 {
         bids = new IJobMarketTypes.Bid[](_counts[jobId]);
         for (uint256 i; i < bids.length; ++i) {
             bids[i] = _bids[jobId][i];
+        }
+    }
+
+    /// @notice The providers with an on-chain bid on the job (each has the job's collateral locked until the
+    /// job is assigned or ends).
+    function bidders(uint256 jobId) external view returns (address[] memory list) {
+        list = new address[](_counts[jobId]);
+        for (uint256 i; i < list.length; ++i) {
+            list[i] = _bids[jobId][i].provider;
         }
     }
 

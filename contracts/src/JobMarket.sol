@@ -113,6 +113,7 @@ contract JobMarket is JobMarketBase, EIP712 {
     function assignBatch(uint256[] calldata jobIds, SignedBid[] calldata bids) external nonReentrant whenNotPaused {
         if (jobIds.length == 0) revert EmptyBatch();
         Job storage first = _job(jobIds[0]);
+        address token = _token(jobIds[0], first);
         for (uint256 i; i < jobIds.length; ++i) {
             if (i != 0 && jobIds[i] <= jobIds[i - 1]) revert JobIdsNotAscending();
             Job storage job = _job(jobIds[i]);
@@ -120,12 +121,15 @@ contract JobMarket is JobMarketBase, EIP712 {
             if (
                 job.replicas != first.replicas || job.quorum != first.quorum || job.maxPrice != first.maxPrice
                     || job.capabilities != first.capabilities || job.paramsVersion != first.paramsVersion
+                    || _token(jobIds[i], job) != token
             ) revert BatchTermsDiffer(jobIds[i]);
         }
         uint96 collateral = _collateral(first);
-        Bid[] memory candidates =
-            bidBook.rankBatch(jobIds, first.maxPrice, first.capabilities, collateral, first.replicas, bids);
-        (address[] memory workers, uint80[] memory prices, bytes32 h) = _lockBest(jobIds, first, candidates, collateral);
+        Bid[] memory candidates = bidBook.rankBatch(
+            jobIds, first.maxPrice, first.capabilities, _nativeOf(token, collateral), first.replicas, bids
+        );
+        (address[] memory workers, uint80[] memory prices, bytes32 h) =
+            _lockBest(jobIds, first.replicas, Lock(token, collateral, first.capabilities), candidates, 0);
         if (workers.length < first.quorum) revert NotEnoughEligibleBids(jobIds[0], workers.length, first.quorum);
         for (uint256 i; i < jobIds.length; ++i) {
             Job storage job = _jobs[jobIds[i]];
@@ -315,10 +319,12 @@ contract JobMarket is JobMarketBase, EIP712 {
         Job storage job = _job(jobId);
         _requireAssignable(jobId, job);
         uint96 collateral = _collateral(job);
-        Bid[] memory candidates =
-            bidBook.rank(jobId, job.maxPrice, job.capabilities, collateral, job.replicas, signed);
+        address token = _token(jobId, job);
+        (Bid[] memory candidates, uint256 booked) = bidBook.rank(
+            jobId, job.maxPrice, job.capabilities, _nativeOf(token, collateral), job.replicas, signed
+        );
         (address[] memory workers, uint80[] memory prices, bytes32 h) =
-            _lockBest(_single(jobId), job, candidates, collateral);
+            _lockBest(_single(jobId), job.replicas, Lock(token, collateral, job.capabilities), candidates, booked);
         uint256 n = workers.length;
         if (n < job.quorum) revert NotEnoughEligibleBids(jobId, n, job.quorum);
         job.record = h;
@@ -351,29 +357,60 @@ contract JobMarket is JobMarketBase, EIP712 {
         ids[0] = jobId;
     }
 
-    /// @dev Locks collateral down the ranking until `replicas` providers are in; returns them and the
-    /// hash chain of the list. Locking re-checks eligibility: an on-chain bid may have lost its stake.
-    function _lockBest(uint256[] memory jobIds, Job storage job, Bid[] memory candidates, uint96 collateral)
-        private
-        returns (address[] memory workers, uint80[] memory prices, bytes32 h)
-    {
-        uint256 wanted = job.replicas;
-        uint32 capabilities = job.capabilities;
+    /// @dev What an assignment locks: `collateral` in `token` from providers with `capabilities`.
+    struct Lock {
+        address token;
+        uint96 collateral;
+        uint32 capabilities;
+    }
+
+    /// @dev Takes candidates down the ranking until `wanted` providers are in; returns them and the hash
+    /// chain of the list. On-chain bids (`booked` bit i: candidates[i]) are binding, their collateral
+    /// locked when they were placed: taken as they are, and released if they lose. Signed bids are locked
+    /// now, which re-checks eligibility (a signer may have lost its stake).
+    function _lockBest(
+        uint256[] memory jobIds,
+        uint256 wanted,
+        Lock memory lock,
+        Bid[] memory candidates,
+        uint256 booked
+    ) private returns (address[] memory workers, uint80[] memory prices, bytes32 h) {
         workers = new address[](wanted);
         prices = new uint80[](wanted);
         uint256 n = 0;
+        uint256 taken = 0;
         for (uint256 i; i < candidates.length && n < wanted; ++i) {
             Bid memory c = candidates[i];
-            if (registry.tryLockCollateral(c.provider, jobIds, collateral, capabilities)) {
-                h = JobProofs.append(h, c.provider, c.price);
-                (workers[n], prices[n]) = (c.provider, c.price);
-                ++n;
+            if (booked & (1 << i) != 0) {
+                taken |= 1 << i;
+            } else if (!registry.tryLockCollateral(c.provider, jobIds, lock.token, lock.collateral, lock.capabilities)) {
+                continue;
             }
+            h = JobProofs.append(h, c.provider, c.price);
+            (workers[n], prices[n]) = (c.provider, c.price);
+            ++n;
         }
         assembly ("memory-safe") {
             mstore(workers, n)
             mstore(prices, n)
         }
+        if (booked != taken) _releaseBids(jobIds[0], lock, candidates, booked & ~taken);
+    }
+
+    /// @dev Releases the collateral of the on-chain bids in `mask` (they lost).
+    function _releaseBids(uint256 jobId, Lock memory lock, Bid[] memory candidates, uint256 mask) private {
+        address[] memory losers = new address[](JobProofs.popcount256(mask));
+        uint256 k = 0;
+        for (uint256 i; i < candidates.length; ++i) {
+            if (mask & (1 << i) != 0) losers[k++] = candidates[i].provider;
+        }
+        registry.releaseCollateral(losers, jobId, lock.token, lock.collateral, 0, "BID_LOST");
+    }
+
+    /// @dev The collateral the bid book checks against native stake: none for ERC-20 jobs (their token
+    /// bond is checked when it is locked).
+    function _nativeOf(address token, uint96 collateral) private pure returns (uint96) {
+        return token == address(0) ? collateral : 0;
     }
 
     function _claim(uint256 jobId, Assignee[] calldata current) private {
@@ -398,7 +435,7 @@ contract JobMarket is JobMarketBase, EIP712 {
         uint80[] memory prices = new uint80[](1);
         (workers[0], prices[0]) = (msg.sender, price);
         emit JobAssigned(jobId, workers, prices);
-        if (!registry.tryLockCollateral(msg.sender, _single(jobId), _collateral(job), job.capabilities)) {
+        if (!registry.tryLockCollateral(msg.sender, _single(jobId), _token(jobId, job), _collateral(job), job.capabilities)) {
             revert NotEligible(jobId, msg.sender);
         }
     }

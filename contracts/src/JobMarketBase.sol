@@ -212,7 +212,7 @@ abstract contract JobMarketBase is IJobMarketTypes, AccessControl, Pausable, Ree
         escrow.pay(jobId, _token(jobId, job), workers, prices);
         _refund(jobId, job, unused);
         int32 reward = int32(uint32(_paramsOf(job).reputationReward));
-        registry.releaseCollateral(workers, jobId, _collateral(job), reward, "AGREED");
+        registry.releaseCollateral(workers, jobId, _token(jobId, job), _collateral(job), reward, "AGREED");
     }
 
     /// @dev Pays one agreeing assignee; after an upheld dispute, one bond share too if it was counted at
@@ -233,7 +233,7 @@ abstract contract JobMarketBase is IJobMarketTypes, AccessControl, Pausable, Ree
     function _release(uint256 jobId, Job storage job, uint256 index, address worker) internal {
         job.settledMask |= uint16(1 << index);
         emit WorkerSettled(jobId, worker, WorkerOutcome.Released, 0);
-        registry.releaseCollateral(_one(worker), jobId, _collateral(job), 0, "RELEASED");
+        registry.releaseCollateral(_one(worker), jobId, _token(jobId, job), _collateral(job), 0, "RELEASED");
         _refundUnpaidShare(jobId, job);
     }
 
@@ -247,10 +247,11 @@ abstract contract JobMarketBase is IJobMarketTypes, AccessControl, Pausable, Ree
         emit WorkerSettled(
             jobId, worker, mismatch ? WorkerOutcome.SlashedMismatch : WorkerOutcome.SlashedNoShow, amount
         );
-        registry.releaseCollateral(_one(worker), jobId, collateral, penalty, reason);
+        address token = _token(jobId, job);
+        registry.releaseCollateral(_one(worker), jobId, token, collateral, penalty, reason);
         // All to the treasury: nobody who can cause a slash (a requester's deadlines or finalize timing,
         // a finalizer's choice of openings) is paid by it.
-        if (amount != 0) registry.slash(worker, jobId, amount, address(0), reason);
+        if (amount != 0) registry.slash(worker, jobId, token, amount, reason);
         _refundUnpaidShare(jobId, job);
     }
 

@@ -36,6 +36,7 @@ contract JobMarketExtension is JobMarketBase {
         job.status = JobStatus.Cancelled;
         emit JobCancelled(jobId);
         _refund(jobId, job, uint256(job.replicas) * job.maxPrice);
+        _releaseBook(jobId, job);
     }
 
     /// @notice Fallback opening by the assignee itself. Before finalization (until the reveal deadline) it
@@ -110,6 +111,7 @@ contract JobMarketExtension is JobMarketBase {
         if (status == JobStatus.Open) {
             if (block.timestamp < job.commitDeadline) revert SettlementTooEarly(jobId, job.commitDeadline);
             _fail(jobId, job);
+            _releaseBook(jobId, job);
             return;
         } else if (status == JobStatus.Assigned || status == JobStatus.InProgress) {
             if (block.timestamp <= job.revealDeadline) revert SettlementTooEarly(jobId, uint256(job.revealDeadline) + 1);
@@ -277,6 +279,14 @@ contract JobMarketExtension is JobMarketBase {
             _refund(jobId, job, unsettled * job.maxPrice);
             if (bond != 0) escrow.creditNative{value: bond}(job.requester);
         }
+    }
+
+    /// @dev A job that ends unassigned releases the collateral its on-chain bids locked.
+    function _releaseBook(uint256 jobId, Job storage job) private {
+        if (job.bidDeadline == 0) return; // instant mode has no book
+        address[] memory bidders = bidBook.bidders(jobId);
+        if (bidders.length == 0) return;
+        registry.releaseCollateral(bidders, jobId, _token(jobId, job), _collateral(job), 0, "BID_RELEASED");
     }
 
     function _fail(uint256 jobId, Job storage job) private {

@@ -12,7 +12,8 @@ import {IPaymentEscrow} from "./interfaces/IPaymentEscrow.sol";
 /// @title PaymentEscrow
 /// @notice Holds every job budget (native token or ERC-20) and a pull-payment ledger of credited
 /// balances. Only the job market moves budgets; owners take their balances out with `withdraw`.
-/// @dev Accounting rule, per token: balance of this contract == totalLocked + sum of credits.
+/// @dev Accounting rule, per token: balance of this contract == totalLocked + sum of credits + sum of
+/// providers' token bonds (collateral for jobs paid in that token, see `depositBond`).
 /// Tokens whose transfer delivers a different amount than requested (fee-on-transfer, rebasing on
 /// transfer) are rejected at deposit instead of being accounted by balance delta: a budget is then
 /// exactly what the requester approved, and payouts can never exceed what arrived.
@@ -26,7 +27,12 @@ contract PaymentEscrow is IPaymentEscrow, AccessControl, Pausable, ReentrancyGua
     bytes32 public constant MARKET_ROLE = keccak256("MARKET_ROLE");
     /// @notice Credits native value to the ledger (the ProviderRegistry for slashes, the market for bonds).
     bytes32 public constant FUNDER_ROLE = keccak256("FUNDER_ROLE");
+    /// @notice Locks, releases and slashes providers' token bonds (the ProviderRegistry).
+    bytes32 public constant COLLATERAL_ROLE = keccak256("COLLATERAL_ROLE");
     bytes32 public constant PAUSER_ROLE = keccak256("PAUSER_ROLE");
+    /// @dev Admin of the contract-to-contract roles: held by nobody, so once `bind` wired them at
+    /// deployment nobody (the default admin included) can grant or revoke them.
+    bytes32 private constant NOBODY = keccak256("NOBODY");
 
     uint16 public constant MAX_FEE_BPS = 1_000;
     uint16 private constant BPS = 10_000;
@@ -38,15 +44,44 @@ contract PaymentEscrow is IPaymentEscrow, AccessControl, Pausable, ReentrancyGua
     /// empties does not pay 20,000 gas to re-create it.
     mapping(address token => uint256) private _lockedPlusOne;
     mapping(address token => mapping(address owner => uint256)) private _balances;
+    mapping(address token => mapping(address provider => Bond)) private _bonds;
 
-    /// @param admin Receives DEFAULT_ADMIN_ROLE, GOVERNOR_ROLE and PAUSER_ROLE.
+    /// @dev A provider's collateral in one ERC-20: `locked` of `total` is held for assigned jobs.
+    struct Bond {
+        uint128 total;
+        uint128 locked;
+    }
+
+    address private immutable _binder;
+    bool private _bound;
+
+    /// @param admin Receives DEFAULT_ADMIN_ROLE, GOVERNOR_ROLE and PAUSER_ROLE. The deployer (`msg.sender`)
+    /// may call `bind` once.
     constructor(address admin, address treasury_, uint16 feeBps_) {
         if (admin == address(0)) revert ZeroAddress();
+        _binder = msg.sender;
         _grantRole(DEFAULT_ADMIN_ROLE, admin);
         _grantRole(GOVERNOR_ROLE, admin);
         _grantRole(PAUSER_ROLE, admin);
+        _setRoleAdmin(MARKET_ROLE, NOBODY);
+        _setRoleAdmin(FUNDER_ROLE, NOBODY);
+        _setRoleAdmin(COLLATERAL_ROLE, NOBODY);
+        _setRoleAdmin(NOBODY, NOBODY);
         _setTreasury(treasury_);
         _setFee(feeBps_);
+    }
+
+    /// @notice Wires the contracts that move money here, once, at deployment: the market (budgets, bond
+    /// shares) and the registry (slashed stake, token bonds). Nobody can change them afterwards.
+    function bind(address market, address registry) external {
+        if (msg.sender != _binder) revert AccessControlUnauthorizedAccount(msg.sender, NOBODY);
+        if (_bound) revert AlreadyBound();
+        if (market == address(0) || registry == address(0)) revert ZeroAddress();
+        _bound = true;
+        _grantRole(MARKET_ROLE, market);
+        _grantRole(FUNDER_ROLE, market);
+        _grantRole(FUNDER_ROLE, registry);
+        _grantRole(COLLATERAL_ROLE, registry);
     }
 
     /// @notice Takes the budget of `jobs` jobs from `payer` (or `msg.value` for the native token).
@@ -116,8 +151,85 @@ contract PaymentEscrow is IPaymentEscrow, AccessControl, Pausable, ReentrancyGua
         emit NativeCredited(to, msg.value);
     }
 
-    /// @notice Sends the caller its whole credited balance of `token` (`address(0)`: native).
-    function withdraw(address token) external nonReentrant whenNotPaused returns (uint256 amount) {
+    // ------------------------------------------------------------------ token bonds
+
+    /// @notice Adds `amount` of `token` to the caller's bond: the collateral it posts for jobs paid in
+    /// that token (the caller approved this contract). Collateral is in the job's own token, so what a
+    /// provider risks stays a fixed multiple of the job's price whatever the exchange rate.
+    function depositBond(address token, uint256 amount) external nonReentrant whenNotPaused {
+        if (amount == 0) revert ZeroAmount();
+        if (token == address(0)) revert NativeBondNotSupported();
+        if (token.code.length == 0) revert NotAContract(token);
+        Bond storage b = _bonds[token][msg.sender];
+        uint256 total = uint256(b.total) + amount;
+        if (total > type(uint128).max) revert BondOverflow();
+        b.total = uint128(total);
+        emit BondDeposited(token, msg.sender, amount, total);
+        uint256 before = IERC20(token).balanceOf(address(this));
+        IERC20(token).safeTransferFrom(msg.sender, address(this), amount);
+        uint256 received = IERC20(token).balanceOf(address(this)) - before;
+        if (received != amount) revert TransferAmountMismatch(token, amount, received);
+    }
+
+    /// @notice Withdraws `amount` of the caller's unlocked bond in `token` (also while paused).
+    function withdrawBond(address token, uint256 amount) external nonReentrant {
+        Bond storage b = _bonds[token][msg.sender];
+        uint256 free = b.total - b.locked;
+        if (amount == 0 || amount > free) revert InsufficientFreeBond(token, msg.sender, amount, free);
+        b.total -= uint128(amount);
+        emit BondWithdrawn(token, msg.sender, amount, b.total);
+        IERC20(token).safeTransfer(msg.sender, amount);
+    }
+
+    /// @notice Locks `amount` of the provider's free bond in `token`; false (and nothing changes) if there
+    /// is not enough.
+    function lockBond(address provider, address token, uint256 amount)
+        external
+        onlyRole(COLLATERAL_ROLE)
+        returns (bool)
+    {
+        Bond storage b = _bonds[token][provider];
+        if (amount > b.total - b.locked) return false;
+        b.locked += uint128(amount);
+        emit BondLocked(token, provider, amount, b.locked);
+        return true;
+    }
+
+    /// @notice Releases up to `amount` of the provider's locked bond in `token`.
+    function releaseBond(address provider, address token, uint256 amount) external onlyRole(COLLATERAL_ROLE) {
+        Bond storage b = _bonds[token][provider];
+        uint256 released = amount < b.locked ? amount : b.locked;
+        b.locked -= uint128(released);
+        emit BondReleased(token, provider, released, b.locked);
+    }
+
+    /// @notice Moves up to `amount` of the provider's bond in `token` to the treasury's balance (the
+    /// registry releases the job's lock first, as it does for native stake); the lock shrinks with it.
+    function slashBond(address provider, address token, uint256 amount)
+        external
+        onlyRole(COLLATERAL_ROLE)
+        returns (uint256 taken)
+    {
+        Bond storage b = _bonds[token][provider];
+        taken = amount < b.total ? amount : b.total;
+        if (taken == 0) return 0;
+        b.total -= uint128(taken);
+        if (b.locked > b.total) b.locked = b.total;
+        _balances[token][treasury] += taken;
+        emit BondSlashed(token, provider, taken, treasury);
+    }
+
+    /// @notice A provider's bond in `token`: everything posted, and the part locked for jobs.
+    function bondOf(address token, address provider) external view returns (uint256 total, uint256 locked) {
+        Bond storage b = _bonds[token][provider];
+        return (b.total, b.locked);
+    }
+
+    // ------------------------------------------------------------------ withdrawals
+
+    /// @notice Sends the caller its whole credited balance of `token` (`address(0)`: native). Works while
+    /// paused: a pause stops money entering, never owners taking out what they were credited.
+    function withdraw(address token) external nonReentrant returns (uint256 amount) {
         amount = _balances[token][msg.sender];
         if (amount == 0) revert NothingToWithdraw(token, msg.sender);
         _balances[token][msg.sender] = 0;
@@ -137,7 +249,7 @@ contract PaymentEscrow is IPaymentEscrow, AccessControl, Pausable, ReentrancyGua
         _setTreasury(treasury_);
     }
 
-    /// @notice Emergency stop of deposits and withdrawals (the market's own pause stops payouts).
+    /// @notice Emergency stop of deposits (budgets and bonds); withdrawals keep working.
     function pause() external onlyRole(PAUSER_ROLE) {
         _pause();
     }

@@ -9,15 +9,22 @@ import {IProviderRegistry} from "./interfaces/IProviderRegistry.sol";
 import {IPaymentEscrow} from "./interfaces/IPaymentEscrow.sol";
 
 /// @title ProviderRegistry
-/// @notice Providers stake the native token to be eligible for jobs. The job market locks part of the
-/// stake as collateral for every assignment, releases it on settlement, changes reputation and slashes.
+/// @notice Providers stake the native token to be eligible for jobs. The job market locks collateral for
+/// every assignment (and the bid book for every on-chain bid), releases it on settlement, changes
+/// reputation and slashes. Collateral is in the job's payment token: native stake for native jobs, the
+/// provider's token bond in the PaymentEscrow for ERC-20 jobs.
 /// @dev Listings come from events: nothing here iterates over providers. Slashed value is credited to
-/// the beneficiary in the PaymentEscrow ledger (pull payment), never pushed to an arbitrary address.
+/// the treasury in the PaymentEscrow ledger (pull payment), never pushed to an arbitrary address.
 contract ProviderRegistry is IProviderRegistry, AccessControl, Pausable, ReentrancyGuardTransient {
     bytes32 public constant GOVERNOR_ROLE = keccak256("GOVERNOR_ROLE");
+    /// @notice Locks, releases and slashes collateral and changes reputation (the JobMarket).
     bytes32 public constant MARKET_ROLE = keccak256("MARKET_ROLE");
-    bytes32 public constant ARBITER_ROLE = keccak256("ARBITER_ROLE");
+    /// @notice Locks and releases the collateral of on-chain bids (the BidBook).
+    bytes32 public constant BIDBOOK_ROLE = keccak256("BIDBOOK_ROLE");
     bytes32 public constant PAUSER_ROLE = keccak256("PAUSER_ROLE");
+    /// @dev Admin of the contract-to-contract roles: held by nobody, so once `bind` wired them at
+    /// deployment nobody (the default admin included) can grant or revoke them.
+    bytes32 private constant NOBODY = keccak256("NOBODY");
 
     /// @notice Reputation is an integer in [0, MAX_REPUTATION]; new providers start at INITIAL_REPUTATION.
     uint16 public constant MAX_REPUTATION = 10_000;
@@ -46,16 +53,34 @@ contract ProviderRegistry is IProviderRegistry, AccessControl, Pausable, Reentra
     mapping(address provider => bytes32) private _metadata;
     mapping(address provider => bytes) private _peerIds;
 
-    /// @param admin Receives DEFAULT_ADMIN_ROLE, GOVERNOR_ROLE and PAUSER_ROLE.
-    /// @param escrow_ Ledger credited with slashed stake.
+    address private immutable _binder;
+    bool private _bound;
+
+    /// @param admin Receives DEFAULT_ADMIN_ROLE, GOVERNOR_ROLE and PAUSER_ROLE. The deployer (`msg.sender`)
+    /// may call `bind` once.
+    /// @param escrow_ Ledger credited with slashed stake; holds the providers' token bonds.
     constructor(address admin, IPaymentEscrow escrow_, uint96 minStake_, uint32 unbondingPeriod_) {
         if (admin == address(0) || address(escrow_) == address(0)) revert ZeroAddress();
         escrow = escrow_;
+        _binder = msg.sender;
         _grantRole(DEFAULT_ADMIN_ROLE, admin);
         _grantRole(GOVERNOR_ROLE, admin);
         _grantRole(PAUSER_ROLE, admin);
+        _setRoleAdmin(MARKET_ROLE, NOBODY);
+        _setRoleAdmin(BIDBOOK_ROLE, NOBODY);
+        _setRoleAdmin(NOBODY, NOBODY);
         _setMinStake(minStake_);
         _setUnbondingPeriod(unbondingPeriod_);
+    }
+
+    /// @notice Wires the job market and the bid book, once, at deployment. Nobody can change them afterwards.
+    function bind(address market, address bidBook) external {
+        if (msg.sender != _binder) revert AccessControlUnauthorizedAccount(msg.sender, NOBODY);
+        if (_bound) revert AlreadyBound();
+        if (market == address(0) || bidBook == address(0)) revert ZeroAddress();
+        _bound = true;
+        _grantRole(MARKET_ROLE, market);
+        _grantRole(BIDBOOK_ROLE, bidBook);
     }
 
     // ------------------------------------------------------------------ provider actions
@@ -136,8 +161,9 @@ contract ProviderRegistry is IProviderRegistry, AccessControl, Pausable, Reentra
         if (amount != 0) _startUnbonding(p, amount);
     }
 
-    /// @notice Withdraws the caller's unbonded stake once its release time has passed.
-    function withdrawUnbonded() external nonReentrant whenNotPaused returns (uint96 amount) {
+    /// @notice Withdraws the caller's unbonded stake once its release time has passed. Works while paused:
+    /// a pause stops stake entering and new commitments, never the return of stake already unbonded.
+    function withdrawUnbonded() external nonReentrant returns (uint96 amount) {
         Provider storage p = _providers[msg.sender];
         amount = p.unbonding;
         if (amount == 0) revert NothingUnbonding(msg.sender);
@@ -149,39 +175,53 @@ contract ProviderRegistry is IProviderRegistry, AccessControl, Pausable, Reentra
 
     // ------------------------------------------------------------------ market hooks
 
-    /// @notice Locks `amountEach` of the provider's free stake for each of `jobIds`, if it is eligible
-    /// for all of them at once (one call assigns a provider to a whole batch).
+    /// @notice Locks `amountEach` of collateral for each of `jobIds`, if the provider is eligible for all
+    /// of them at once (one call assigns a provider to a whole batch): native stake for native jobs
+    /// (`token == address(0)`), the provider's bond in `token` (PaymentEscrow) for ERC-20 jobs.
     /// @dev Returns false (and changes nothing) unless the provider is active, meets `minStake`, has the
-    /// required capabilities and enough free stake, so the market can move on to the next best bid.
-    function tryLockCollateral(address provider, uint256[] calldata jobIds, uint96 amountEach, uint32 requiredCapabilities)
-        external
-        onlyRole(MARKET_ROLE)
-        returns (bool)
-    {
+    /// required capabilities and enough free collateral, so the caller can move on to the next bid.
+    function tryLockCollateral(
+        address provider,
+        uint256[] calldata jobIds,
+        address token,
+        uint96 amountEach,
+        uint32 requiredCapabilities
+    ) external returns (bool) {
+        _requireLocker();
         Provider storage p = _providers[provider];
         uint256 total = uint256(amountEach) * jobIds.length;
-        if (total > type(uint96).max || !_eligible(p, requiredCapabilities, uint96(total))) return false;
-        uint96 locked = p.locked + uint96(total);
+        if (total > type(uint96).max) return false;
+        uint96 native = token == address(0) ? uint96(total) : 0;
+        if (!_eligible(p, requiredCapabilities, native)) return false;
+        if (token != address(0) && !escrow.lockBond(provider, token, total)) return false;
+        uint96 locked = p.locked + native;
         p.locked = locked;
-        emit CollateralLocked(provider, jobIds, amountEach, locked);
+        emit CollateralLocked(provider, jobIds, token, amountEach, locked);
         return true;
     }
 
     /// @notice Releases the collateral each provider locked for `jobId` and applies the same reputation
-    /// change to each (one call settles all agreeing workers of a job).
-    /// @dev Releases at most what is still locked (an arbiter slash may have consumed collateral).
+    /// change to each (one call settles all agreeing workers of a job). The bid book only releases.
+    /// @dev Releases at most what is still locked (a slash may have consumed collateral).
     function releaseCollateral(
         address[] calldata providers,
         uint256 jobId,
+        address token,
         uint96 amount,
         int32 reputationDelta,
         bytes32 reason
-    ) external onlyRole(MARKET_ROLE) {
+    ) external {
+        _requireLocker();
+        if (reputationDelta != 0) _checkRole(MARKET_ROLE);
         uint16[] memory reputations = new uint16[](providers.length);
         for (uint256 i; i < providers.length; ++i) {
             Provider storage p = _providers[providers[i]];
-            uint96 locked = p.locked;
-            p.locked = amount > locked ? 0 : locked - amount;
+            if (token == address(0)) {
+                uint96 locked = p.locked;
+                p.locked = amount > locked ? 0 : locked - amount;
+            } else {
+                escrow.releaseBond(providers[i], token, amount);
+            }
             uint16 reputation = p.reputation;
             if (reputationDelta != 0) {
                 int256 next = int256(uint256(reputation)) + reputationDelta;
@@ -192,15 +232,23 @@ contract ProviderRegistry is IProviderRegistry, AccessControl, Pausable, Reentra
             }
             reputations[i] = reputation;
         }
-        emit CollateralReleased(jobId, providers, amount, reputations, reputationDelta, reason);
+        emit CollateralReleased(jobId, providers, token, amount, reputations, reputationDelta, reason);
     }
 
-    /// @notice Slashes up to `amount` of the provider's stake and credits it to `beneficiary` in the escrow
-    /// ledger (`address(0)`: the treasury). Callable by the job market and the arbiter.
-    /// @dev Takes from bonded stake first, then from unbonding stake. Locked collateral shrinks with the stake.
-    function slash(address provider, uint256 jobId, uint96 amount, address beneficiary, bytes32 reason) external {
-        if (!hasRole(MARKET_ROLE, msg.sender) && !hasRole(ARBITER_ROLE, msg.sender)) {
-            revert AccessControlUnauthorizedAccount(msg.sender, ARBITER_ROLE);
+    /// @notice Slashes up to `amount` of the provider's collateral in `token` for `jobId` and credits it to
+    /// the treasury in the escrow ledger. Only the job market, for a job's settlement: no role can slash
+    /// a provider outside a job's rules.
+    /// @dev Native: from bonded stake first, then from unbonding stake; locked collateral shrinks with the
+    /// stake. ERC-20: from the provider's bond in that token.
+    function slash(address provider, uint256 jobId, address token, uint96 amount, bytes32 reason)
+        external
+        onlyRole(MARKET_ROLE)
+    {
+        address treasury = escrow.treasury();
+        if (token != address(0)) {
+            uint256 takenBond = escrow.slashBond(provider, token, amount);
+            if (takenBond != 0) emit Slashed(provider, jobId, token, uint96(takenBond), treasury, reason);
+            return;
         }
         Provider storage p = _providers[provider];
         uint96 fromStake = amount < p.stake ? amount : p.stake;
@@ -211,9 +259,8 @@ contract ProviderRegistry is IProviderRegistry, AccessControl, Pausable, Reentra
         p.stake -= fromStake;
         p.unbonding -= fromUnbonding;
         if (p.locked > p.stake) p.locked = p.stake;
-        address to = beneficiary == address(0) ? escrow.treasury() : beneficiary;
-        emit Slashed(provider, jobId, taken, to, reason);
-        escrow.creditNative{value: taken}(to);
+        emit Slashed(provider, jobId, address(0), taken, treasury, reason);
+        escrow.creditNative{value: taken}(treasury);
     }
 
     // ------------------------------------------------------------------ governance
@@ -287,6 +334,12 @@ contract ProviderRegistry is IProviderRegistry, AccessControl, Pausable, Reentra
         uint96 stake = p.stake;
         return p.status == ProviderStatus.Active && stake >= minStake && stake - p.locked >= collateral
             && p.capabilities & requiredCapabilities == requiredCapabilities;
+    }
+
+    function _requireLocker() private view {
+        if (!hasRole(MARKET_ROLE, msg.sender) && !hasRole(BIDBOOK_ROLE, msg.sender)) {
+            revert AccessControlUnauthorizedAccount(msg.sender, MARKET_ROLE);
+        }
     }
 
     function _activeProvider(address provider) private view returns (Provider storage p) {

@@ -44,12 +44,10 @@ abstract contract Base is Test {
         book = new BidBook(admin, registry);
         JobMarketExtension extension = new JobMarketExtension(registry, escrow, book);
         market = IJobMarket(address(new JobMarket(admin, registry, escrow, book, address(extension), defaultParams())));
+        // Contract-to-contract roles: wired once by the deployer (this test), never again.
+        escrow.bind(address(market), address(registry));
+        registry.bind(address(market), address(book));
         vm.startPrank(admin);
-        escrow.grantRole(escrow.MARKET_ROLE(), address(market));
-        escrow.grantRole(escrow.FUNDER_ROLE(), address(registry));
-        escrow.grantRole(escrow.FUNDER_ROLE(), address(market));
-        registry.grantRole(registry.MARKET_ROLE(), address(market));
-        registry.grantRole(registry.ARBITER_ROLE(), arbiter);
         market.grantRole(market.ARBITER_ROLE(), arbiter);
         book.bindMarket(market);
         vm.stopPrank();

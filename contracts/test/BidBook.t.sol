@@ -2,10 +2,13 @@
 pragma solidity 0.8.30;
 
 import {Base} from "./Base.t.sol";
+import {Vm} from "./utils/Vm.sol";
 import {BidBook} from "../src/BidBook.sol";
 import {IBidBook} from "../src/interfaces/IBidBook.sol";
 import {IJobMarket, IJobMarketTypes} from "../src/interfaces/IJobMarket.sol";
 import {IProviderRegistry} from "../src/interfaces/IProviderRegistry.sol";
+import {IPaymentEscrow} from "../src/interfaces/IPaymentEscrow.sol";
+import {TestToken} from "./mocks/Tokens.sol";
 import {IAccessControl} from "@openzeppelin/contracts/access/IAccessControl.sol";
 import {Pausable} from "@openzeppelin/contracts/utils/Pausable.sol";
 
@@ -15,13 +18,13 @@ contract BidBookTest is Base {
     bytes32 internal constant MARKET_ROLE = keccak256("MARKET_ROLE");
     bytes32 internal constant PAUSER_ROLE = keccak256("PAUSER_ROLE");
     uint32 internal constant SLA = 300;
+    address internal constant NATIVE = address(0);
 
     function setUp() public override {
         super.setUp();
         registerProviders(6); // providers 6 and 7 stay unregistered
-        bytes32 role = registry.MARKET_ROLE();
-        vm.prank(admin);
-        registry.grantRole(role, address(this)); // to move reputations and lock stake by hand
+        // MARKET_ROLE can no longer be granted to this contract (roles are bound once, at deployment):
+        // reputations are moved and stake locked by hand in the name of the bound market (see `asMarket`).
     }
 
     // ------------------------------------------------------------------ helpers
@@ -39,8 +42,31 @@ contract BidBookTest is Base {
         address[] memory list = new address[](1);
         list[0] = provider;
         int32 delta = int32(uint32(target)) - int32(uint32(registry.reputationOf(provider)));
-        registry.releaseCollateral(list, 0, 0, delta, "TEST");
+        vm.prank(address(market));
+        registry.releaseCollateral(list, 0, NATIVE, 0, delta, "TEST");
         assertEq(registry.reputationOf(provider), target, "reputation set");
+    }
+
+    /// @dev Locks `amount` of the provider's native stake for an unrelated job, as the bound market.
+    function lockElsewhere(address provider, uint96 amount) internal returns (bool ok) {
+        uint256[] memory other = new uint256[](1);
+        other[0] = 1234;
+        vm.prank(address(market));
+        ok = registry.tryLockCollateral(provider, other, NATIVE, amount, WASI);
+    }
+
+    function lockedOf(uint256 providerIndex) internal view returns (uint256) {
+        return info(providers[providerIndex]).locked;
+    }
+
+    function addrs(address a) internal pure returns (address[] memory list) {
+        list = new address[](1);
+        list[0] = a;
+    }
+
+    function reps(uint16 a) internal pure returns (uint16[] memory list) {
+        list = new uint16[](1);
+        list[0] = a;
     }
 
     function signFor(bytes32 jobs, uint256 key, address provider, uint80 price, uint32 expiry)
@@ -79,9 +105,9 @@ contract BidBookTest is Base {
     function rankOf(uint256 jobId, uint8 replicas, IJobMarketTypes.SignedBid[] memory s)
         internal
         view
-        returns (IJobMarketTypes.Bid[] memory)
+        returns (IJobMarketTypes.Bid[] memory ranked)
     {
-        return book.rank(jobId, PRICE, WASI, PRICE, replicas, s);
+        (ranked,) = book.rank(jobId, PRICE, WASI, PRICE, replicas, s);
     }
 
     function score(IJobMarketTypes.Bid memory b) internal pure returns (uint256) {
@@ -248,10 +274,13 @@ contract BidBookTest is Base {
         uint256[] memory other = new uint256[](1);
         other[0] = 1234;
         // 100 ether staked; lock all but half the job's collateral (PRICE)
-        assertTrue(registry.tryLockCollateral(providers[0], other, 100 ether - PRICE / 2, WASI), "locked");
+        vm.prank(address(market));
+        assertTrue(registry.tryLockCollateral(providers[0], other, NATIVE, 100 ether - PRICE / 2, WASI), "locked");
         vm.prank(providers[0]);
         vm.expectRevert(abi.encodeWithSelector(IBidBook.NotEligible.selector, jobId, providers[0]));
         book.bid(jobId, PRICE, SLA);
+        assertEq(book.bidsOf(jobId).length, 0, "no entry");
+        assertEq(lockedOf(0), 100 ether - PRICE / 2, "nothing more locked");
     }
 
     function test_bid_belowMinStakeNotEligible() public {
@@ -399,6 +428,338 @@ contract BidBookTest is Base {
         book.bid(jobId, PRICE, SLA);
     }
 
+    // ------------------------------------------------------------------ binding bids (collateral)
+
+    function ids(uint256 jobId) internal pure returns (uint256[] memory list) {
+        list = new uint256[](1);
+        list[0] = jobId;
+    }
+
+    function addrs(address a, address b) internal pure returns (address[] memory list) {
+        list = new address[](2);
+        (list[0], list[1]) = (a, b);
+    }
+
+    function reps(uint16 a, uint16 b) internal pure returns (uint16[] memory list) {
+        list = new uint16[](2);
+        (list[0], list[1]) = (a, b);
+    }
+
+    function test_bid_locksTheJobsCollateral() public {
+        uint256 jobId = bidJob(2);
+        assertEq(market.collateralOf(jobId), PRICE, "collateral: the max price (collateralBps 10,000)");
+        vm.expectEmit(address(registry));
+        emit IProviderRegistry.CollateralLocked(providers[0], ids(jobId), NATIVE, uint96(PRICE), uint96(PRICE));
+        placeBid(jobId, 0, 0.5 ether);
+        assertEq(lockedOf(0), PRICE, "locked when the bid entered the book");
+        assertEq(info(providers[0]).stake, 100 ether, "stake untouched");
+        address[] memory list = book.bidders(jobId);
+        assertEq(list.length, 1, "one bidder");
+        assertEq(list[0], providers[0], "the bidder");
+        placeBid(jobId, 1, 0.6 ether);
+        assertEq(lockedOf(1), PRICE, "each bidder locks");
+        assertEq(book.bidders(jobId).length, 2, "two bidders");
+        assertEq(book.bidders(jobId)[1], providers[1], "in book order");
+        assertEq(book.bidders(bidJob(2)).length, 0, "another job's book is empty");
+    }
+
+    /// @dev Changed on purpose: a bidder used to be free to unbond (or deregister) after bidding. The bid
+    /// now holds the job's collateral until it is evicted, loses at assignment, or the job ends.
+    function test_bid_bindingBidderCannotUnbondOrDeregisterItsCollateral() public {
+        uint256 jobId = bidJob(2);
+        placeBid(jobId, 0, PRICE);
+        vm.expectRevert(
+            abi.encodeWithSelector(
+                IProviderRegistry.InsufficientFreeStake.selector, providers[0], 100 ether, 100 ether - PRICE
+            )
+        );
+        vm.prank(providers[0]);
+        registry.requestUnbond(100 ether);
+        vm.expectRevert(abi.encodeWithSelector(IProviderRegistry.CollateralStillLocked.selector, providers[0], PRICE));
+        vm.prank(providers[0]);
+        registry.deregister();
+        vm.prank(providers[0]);
+        registry.requestUnbond(uint96(100 ether - PRICE)); // everything else is free
+        assertEq(info(providers[0]).stake, PRICE, "the collateral stays staked");
+        assertEq(lockedOf(0), PRICE, "and locked");
+    }
+
+    function test_bid_replacingOwnBidLocksNothingNew() public {
+        uint256 jobId = bidJob(2);
+        placeBid(jobId, 0, 0.9 ether);
+        vm.recordLogs();
+        placeBid(jobId, 0, 0.4 ether);
+        Vm.Log[] memory logs = vm.getRecordedLogs();
+        assertEq(logs.length, 1, "only BidPlaced: no lock, no release");
+        assertEq(logs[0].topics[0], IBidBook.BidPlaced.selector, "event");
+        assertEq(lockedOf(0), PRICE, "collateral locked once");
+        assertEq(book.bidders(jobId).length, 1, "one bidder");
+    }
+
+    function test_bid_evictionReleasesTheEvictedCollateral() public {
+        uint256 jobId = bidJob(2); // book of 4
+        placeBid(jobId, 0, 0.7 ether);
+        placeBid(jobId, 1, 1 ether);
+        placeBid(jobId, 2, 0.8 ether);
+        placeBid(jobId, 3, 0.9 ether);
+        for (uint256 i; i < 4; ++i) assertEq(lockedOf(i), PRICE, "every entry locked");
+        vm.expectEmit(address(registry));
+        emit IProviderRegistry.CollateralLocked(providers[4], ids(jobId), NATIVE, uint96(PRICE), uint96(PRICE));
+        vm.expectEmit(address(registry));
+        emit IProviderRegistry.CollateralReleased(
+            jobId, addrs(providers[1]), NATIVE, uint96(PRICE), reps(5_000), 0, "BID_EVICTED"
+        );
+        placeBid(jobId, 4, 0.6 ether);
+        assertEq(lockedOf(1), 0, "evicted: released");
+        assertEq(lockedOf(4), PRICE, "newcomer: locked");
+        address[] memory list = book.bidders(jobId);
+        assertEq(list.length, 4, "still four");
+        for (uint256 i; i < 4; ++i) assertTrue(list[i] != providers[1], "evicted bidder gone");
+        // the evicted bidder's stake is all free again
+        vm.prank(providers[1]);
+        registry.deregister();
+        assertEq(info(providers[1]).unbonding, 100 ether, "everything unbonding");
+    }
+
+    /// @dev A bid whose collateral cannot be locked reverts as a whole: it evicts nobody.
+    function test_bid_notEligibleEvictsNobody() public {
+        uint256 jobId = bidJob(2);
+        for (uint256 i; i < 4; ++i) placeBid(jobId, i, PRICE);
+        assertTrue(lockElsewhere(providers[4], uint96(100 ether - PRICE / 2)), "provider 4 keeps too little free");
+        vm.prank(providers[4]);
+        vm.expectRevert(abi.encodeWithSelector(IBidBook.NotEligible.selector, jobId, providers[4]));
+        book.bid(jobId, PRICE / 2, SLA);
+        assertEq(book.bidsOf(jobId).length, 4, "book unchanged");
+        for (uint256 i; i < 4; ++i) assertEq(lockedOf(i), PRICE, "nobody released");
+        assertFalse(hasProvider(book.bidsOf(jobId), providers[4]), "not entered");
+    }
+
+    function test_assign_releasesLosingBookEntries() public {
+        uint256 jobId = bidJob(2);
+        placeBid(jobId, 3, 0.7 ether);
+        placeBid(jobId, 0, 0.4 ether);
+        placeBid(jobId, 2, 0.6 ether);
+        placeBid(jobId, 1, 0.5 ether);
+        vm.warp(block.timestamp + 60);
+        vm.expectEmit(address(registry));
+        emit IProviderRegistry.CollateralReleased(
+            jobId, addrs(providers[2], providers[3]), NATIVE, uint96(PRICE), reps(5_000, 5_000), 0, "BID_LOST"
+        );
+        market.assign(jobId);
+        assertTrue(status(jobId) == IJobMarketTypes.JobStatus.Assigned, "assigned");
+        assertEq(lockedOf(0), PRICE, "winner keeps its lock");
+        assertEq(lockedOf(1), PRICE, "winner keeps its lock");
+        assertEq(lockedOf(2), 0, "loser released");
+        assertEq(lockedOf(3), 0, "loser released");
+    }
+
+    function test_assignWithSignedBids_releasesBookEntriesBeatenBySignedBids() public {
+        uint256 jobId = bidJob(2);
+        placeBid(jobId, 0, 0.8 ether);
+        placeBid(jobId, 1, 0.9 ether);
+        IJobMarketTypes.SignedBid[] memory s = new IJobMarketTypes.SignedBid[](2);
+        s[0] = signed(jobId, 2, 0.3 ether);
+        s[1] = signed(jobId, 3, 0.4 ether);
+        (IJobMarketTypes.Bid[] memory ranked, uint256 mask) = book.rank(jobId, PRICE, WASI, PRICE, 2, s);
+        assertEq(ranked.length, 4, "all four");
+        assertEq(mask, 12, "book entries ranked 3rd and 4th");
+        vm.warp(block.timestamp + 60);
+        vm.recordLogs();
+        market.assignWithSignedBids(jobId, s);
+        recordAssignees(jobId);
+        assertEq(lists[jobId][0].worker, providers[2], "signed winner");
+        assertEq(lists[jobId][1].worker, providers[3], "signed winner");
+        assertEq(lockedOf(2), PRICE, "signed winner locked at assignment");
+        assertEq(lockedOf(3), PRICE, "signed winner locked at assignment");
+        assertEq(lockedOf(0), 0, "beaten book entry released");
+        assertEq(lockedOf(1), 0, "beaten book entry released");
+    }
+
+    function test_cancel_releasesEveryBookEntry() public {
+        uint256 jobId = bidJob(2);
+        placeBid(jobId, 0, 0.5 ether);
+        placeBid(jobId, 1, 0.6 ether);
+        placeBid(jobId, 2, 0.7 ether);
+        address[] memory all = new address[](3);
+        uint16[] memory r = new uint16[](3);
+        for (uint256 i; i < 3; ++i) (all[i], r[i]) = (providers[i], 5_000);
+        vm.expectEmit(address(registry));
+        emit IProviderRegistry.CollateralReleased(jobId, all, NATIVE, uint96(PRICE), r, 0, "BID_RELEASED");
+        vm.prank(requester);
+        market.cancel(jobId);
+        for (uint256 i; i < 3; ++i) assertEq(lockedOf(i), 0, "released on cancel");
+    }
+
+    function test_settleUnassignedOpenJob_releasesEveryBookEntry() public {
+        // three replicas, quorum three, two bids: not enough to assign
+        IJobMarketTypes.JobSpec memory js = spec(3, 3, 60);
+        uint256 jobId = submit(js);
+        placeBid(jobId, 0, 0.5 ether);
+        placeBid(jobId, 1, 0.6 ether);
+        vm.warp(block.timestamp + 60);
+        vm.expectRevert(abi.encodeWithSelector(IJobMarketTypes.NotEnoughEligibleBids.selector, jobId, 2, 3));
+        market.assign(jobId);
+        assertEq(lockedOf(0), PRICE, "still bound while the job is Open");
+        vm.warp(market.getJob(jobId).commitDeadline);
+        vm.expectEmit(address(registry));
+        emit IProviderRegistry.CollateralReleased(
+            jobId, addrs(providers[0], providers[1]), NATIVE, uint96(PRICE), reps(5_000, 5_000), 0, "BID_RELEASED"
+        );
+        IJobMarketTypes.Proof memory empty;
+        market.settle(jobId, empty);
+        assertTrue(status(jobId) == IJobMarketTypes.JobStatus.Failed, "failed unassigned");
+        assertEq(lockedOf(0), 0, "released");
+        assertEq(lockedOf(1), 0, "released");
+        assertEq(credit(requester), 3 * PRICE, "budget refunded");
+    }
+
+    /// @dev The jam from the audit: other registered providers fill the book with 1-wei bids, then try to
+    /// unbond everything, so that at assignment no book entry is eligible and the job cannot be assigned
+    /// (honest bids cannot enter the full book). Bids are binding now: the locked collateral cannot be
+    /// unbonded, the market takes the book entries as they are, and an assigned jammer that does not work
+    /// is slashed.
+    function test_jam_sybilBidsThatUnbondCannotMakeTheJobUnassignable() public {
+        uint256 jobId = bidJob(2); // replicas 2, quorum 2, book of 4
+        for (uint256 i = 2; i < 6; ++i) placeBid(jobId, i, 1);
+        // honest providers cannot get in any more
+        vm.prank(providers[0]);
+        vm.expectRevert(abi.encodeWithSelector(IBidBook.BidNotCompetitive.selector, jobId, providers[0]));
+        book.bid(jobId, PRICE / 2, SLA);
+        for (uint256 i = 2; i < 6; ++i) {
+            address sybil = providers[i];
+            vm.expectRevert(
+                abi.encodeWithSelector(
+                    IProviderRegistry.InsufficientFreeStake.selector, sybil, 100 ether, 100 ether - PRICE
+                )
+            );
+            vm.prank(sybil);
+            registry.requestUnbond(100 ether);
+            vm.expectRevert(abi.encodeWithSelector(IProviderRegistry.CollateralStillLocked.selector, sybil, PRICE));
+            vm.prank(sybil);
+            registry.deregister();
+            vm.prank(sybil);
+            registry.requestUnbond(uint96(100 ether - PRICE)); // all they can: below the minimum stake now
+            assertEq(info(sybil).stake, PRICE, "the collateral stays");
+            assertFalse(registry.isEligible(sybil, WASI, 0), "ineligible for new work");
+        }
+        vm.warp(block.timestamp + 60);
+        vm.recordLogs();
+        market.assign(jobId); // used to revert NotEnoughEligibleBids
+        recordAssignees(jobId);
+        assertTrue(status(jobId) == IJobMarketTypes.JobStatus.Assigned, "assignable");
+        assertEq(lists[jobId].length, 2, "two jammers assigned");
+        uint256 assignedLocked;
+        for (uint256 i = 2; i < 6; ++i) assignedLocked += lockedOf(i);
+        assertEq(assignedLocked, 2 * PRICE, "the assigned keep their collateral locked, the losers are released");
+        // the assigned jammers do not work: slashed as no-shows, the requester gets the whole budget back
+        vm.warp(market.getJob(jobId).revealDeadline + 1);
+        market.settle(jobId, proofOf(jobId));
+        for (uint256 k; k < 2; ++k) {
+            address w = lists[jobId][k].worker;
+            assertEq(info(w).stake, PRICE / 2, "no-show slash");
+            assertEq(info(w).locked, 0, "released after the slash");
+        }
+        assertEq(credit(requester), 2 * PRICE, "budget refunded");
+        assertEq(credit(treasury), PRICE, "slashes to the treasury");
+    }
+
+    /// @dev Whatever bidders do after bidding (unbond what they can, deregister), a job whose book holds at
+    /// least its quorum of bids is assignable, its winners keep their collateral and its losers are released.
+    function testFuzz_bookWithQuorumIsAlwaysAssignable(uint256 seed) public {
+        for (uint256 i = 6; i < 8; ++i) {
+            vm.prank(providers[i]);
+            registry.register{value: 100 ether}(WASI, bytes32(0), "", "eu-west");
+        }
+        uint8 m = uint8(bound(seed, 1, 3));
+        uint256 jobId = bidJob(m);
+        uint8 quorum = m / 2 + 1;
+        for (uint256 i; i < 8; ++i) {
+            uint256 r = uint256(keccak256(abi.encode(seed, i)));
+            if (r % 4 == 0) continue; // stays out
+            vm.prank(providers[i]);
+            try book.bid(jobId, uint80(bound(r >> 8, 1, PRICE)), SLA) {} catch {}
+        }
+        for (uint256 i; i < 8; ++i) {
+            uint256 r = uint256(keccak256(abi.encode(seed, "leave", i)));
+            IProviderRegistry.ProviderInfo memory p = info(providers[i]);
+            uint96 amount = uint96(bound(r, 1, p.stake));
+            vm.prank(providers[i]);
+            try registry.requestUnbond(amount) {} catch {}
+            if (r % 3 == 0) {
+                vm.prank(providers[i]);
+                try registry.deregister() {} catch {}
+            }
+            assertLe(info(providers[i]).locked, info(providers[i]).stake, "locked <= stake");
+        }
+        IJobMarketTypes.Bid[] memory entries = book.bidsOf(jobId);
+        for (uint256 k; k < entries.length; ++k) {
+            assertEq(info(entries[k].provider).locked, PRICE, "every book entry still holds its collateral");
+        }
+        vm.warp(block.timestamp + 60);
+        if (entries.length < quorum) return;
+        vm.recordLogs();
+        market.assign(jobId);
+        recordAssignees(jobId);
+        uint256 n = entries.length < m ? entries.length : m;
+        assertEq(lists[jobId].length, n, "best entries assigned");
+        for (uint256 i; i < 8; ++i) {
+            bool assigned;
+            for (uint256 k; k < lists[jobId].length; ++k) {
+                if (lists[jobId][k].worker == providers[i]) assigned = true;
+            }
+            assertEq(lockedOf(i), assigned ? PRICE : 0, "winners locked, everybody else released");
+        }
+    }
+
+    function test_bid_erc20JobLocksTheTokenBond() public {
+        TestToken t = new TestToken();
+        t.mint(requester, 100 ether);
+        vm.prank(requester);
+        t.approve(address(escrow), type(uint256).max);
+        IJobMarketTypes.JobSpec memory js = spec(1, 1, 60); // book of 2
+        js.paymentToken = address(t);
+        vm.prank(requester);
+        uint256 jobId = market.submitJob(js);
+        // native stake does not back an ERC-20 job: a bond in its token does
+        vm.prank(providers[0]);
+        vm.expectRevert(abi.encodeWithSelector(IBidBook.NotEligible.selector, jobId, providers[0]));
+        book.bid(jobId, PRICE / 2, SLA);
+        for (uint256 i; i < 3; ++i) {
+            t.mint(providers[i], 10 ether);
+            vm.startPrank(providers[i]);
+            t.approve(address(escrow), type(uint256).max);
+            escrow.depositBond(address(t), 10 ether);
+            vm.stopPrank();
+        }
+        vm.expectEmit(address(escrow));
+        emit IPaymentEscrow.BondLocked(address(t), providers[0], PRICE, PRICE);
+        vm.expectEmit(address(registry));
+        emit IProviderRegistry.CollateralLocked(providers[0], ids(jobId), address(t), uint96(PRICE), 0);
+        placeBid(jobId, 0, PRICE / 2);
+        (uint256 total, uint256 locked) = escrow.bondOf(address(t), providers[0]);
+        assertEq(locked, PRICE, "the job's collateral locked in the bond");
+        assertEq(total, 10 ether, "bond total");
+        assertEq(lockedOf(0), 0, "native stake untouched");
+        vm.expectRevert(
+            abi.encodeWithSelector(
+                IPaymentEscrow.InsufficientFreeBond.selector, address(t), providers[0], 10 ether, 10 ether - PRICE
+            )
+        );
+        vm.prank(providers[0]);
+        escrow.withdrawBond(address(t), 10 ether);
+        placeBid(jobId, 1, PRICE / 3);
+        // a better bid evicts provider 0, whose bond is released
+        placeBid(jobId, 2, PRICE / 4);
+        (, locked) = escrow.bondOf(address(t), providers[0]);
+        assertEq(locked, 0, "evicted: bond released");
+        vm.prank(requester);
+        market.cancel(jobId);
+        for (uint256 i = 1; i < 3; ++i) {
+            (, locked) = escrow.bondOf(address(t), providers[i]);
+            assertEq(locked, 0, "released on cancel");
+        }
+    }
+
     // ------------------------------------------------------------------ ranking ties
 
     function test_rank_equalPrice_higherReputationFirst() public {
@@ -451,13 +812,26 @@ contract BidBookTest is Base {
         IJobMarketTypes.SignedBid[] memory s = new IJobMarketTypes.SignedBid[](2);
         s[0] = signed(jobId, 2, 0.5 ether);
         s[1] = signed(jobId, 3, 0.1 ether);
-        IJobMarketTypes.Bid[] memory ranked = rankOf(jobId, 2, s);
+        (IJobMarketTypes.Bid[] memory ranked, uint256 mask) = book.rank(jobId, PRICE, WASI, PRICE, 2, s);
         assertEq(ranked.length, 4, "all four");
+        assertEq(mask, 0xA, "bits 1 and 3: the on-chain bids (0.3 and 0.6)");
         assertEq(ranked[0].provider, providers[3], "0.1");
         assertEq(ranked[1].provider, providers[1], "0.3");
         assertEq(ranked[2].provider, providers[2], "0.5");
         assertEq(ranked[3].provider, providers[0], "0.6");
         assertEq(ranked[0].reputation, 5_000, "signed bid carries current reputation");
+    }
+
+    function test_rank_bookedMask_onlyBookOrOnlySigned() public {
+        uint256 a = bidJob(2);
+        for (uint256 i; i < 3; ++i) placeBid(a, i, uint80(PRICE - i));
+        (IJobMarketTypes.Bid[] memory ranked, uint256 mask) = book.rank(a, PRICE, WASI, PRICE, 2, none());
+        assertEq(ranked.length, 3, "three");
+        assertEq(mask, 7, "every entry is a book entry");
+        uint256 b = bidJob(2);
+        (ranked, mask) = book.rank(b, PRICE, WASI, PRICE, 2, one(signed(b, 0, PRICE)));
+        assertEq(ranked.length, 1, "one");
+        assertEq(mask, 0, "no book entry");
     }
 
     // ------------------------------------------------------------------ signed bids
@@ -551,9 +925,9 @@ contract BidBookTest is Base {
         assertEq(ranked.length, 1, "only the eligible bid");
         assertEq(ranked[0].provider, providers[0], "eligible bidder kept");
         // missing capability and too little collateral are dropped the same way
-        IJobMarketTypes.Bid[] memory gpu = book.rank(jobId, PRICE, WASI | GPU, PRICE, 2, s);
+        (IJobMarketTypes.Bid[] memory gpu,) = book.rank(jobId, PRICE, WASI | GPU, PRICE, 2, s);
         assertEq(gpu.length, 0, "nobody has GPU");
-        IJobMarketTypes.Bid[] memory rich = book.rank(jobId, PRICE, WASI, 101 ether, 2, s);
+        (IJobMarketTypes.Bid[] memory rich,) = book.rank(jobId, PRICE, WASI, 101 ether, 2, s);
         assertEq(rich.length, 0, "nobody has 101 ether free");
     }
 
@@ -566,15 +940,18 @@ contract BidBookTest is Base {
         assertEq(rankOf(jobId, 2, s).length, 0, "both dropped");
     }
 
-    function test_rank_onChainEntriesNotRecheckedButMarketSkipsThem() public {
+    /// @dev Changed on purpose: an on-chain bid used to be re-checked (and skipped) at assignment, because
+    /// its bidder could lose its free stake after bidding. A bid is now binding: its collateral was locked
+    /// when it entered the book, so the bidder cannot free it, and the market takes the entry as it is.
+    function test_rank_onChainEntriesAreBindingAndMarketTakesThem() public {
         uint256 jobId = bidJob(2);
         placeBid(jobId, 0, PRICE / 10);
         placeBid(jobId, 1, PRICE);
         placeBid(jobId, 2, PRICE);
-        // provider 0 loses its free stake after bidding
-        uint256[] memory other = new uint256[](1);
-        other[0] = 1234;
-        assertTrue(registry.tryLockCollateral(providers[0], other, 100 ether, WASI), "locked");
+        // provider 0 cannot lock the job's collateral for anything else: only the rest of its stake is free
+        assertFalse(lockElsewhere(providers[0], 100 ether), "the bid's collateral is not free");
+        assertTrue(lockElsewhere(providers[0], 100 ether - PRICE), "the rest is");
+        assertFalse(registry.isEligible(providers[0], WASI, 1), "nothing free any more");
         IJobMarketTypes.Bid[] memory ranked = rankOf(jobId, 2, none());
         assertEq(ranked.length, 3, "book entries returned as they are");
         assertEq(ranked[0].provider, providers[0], "still ranked first");
@@ -583,7 +960,8 @@ contract BidBookTest is Base {
         market.assign(jobId);
         recordAssignees(jobId);
         assertEq(lists[jobId].length, 2, "two assigned");
-        assertTrue(lists[jobId][0].worker != providers[0] && lists[jobId][1].worker != providers[0], "skipped");
+        assertEq(lists[jobId][0].worker, providers[0], "the binding bid is assigned");
+        assertEq(lockedOf(0), 100 ether, "its collateral locked once, for this job and the other");
     }
 
     // ------------------------------------------------------------------ batches

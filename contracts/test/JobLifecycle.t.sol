@@ -4,6 +4,7 @@ pragma solidity 0.8.30;
 import {Base} from "./Base.t.sol";
 import {IJobMarket, IJobMarketTypes} from "../src/interfaces/IJobMarket.sol";
 import {IBidBook} from "../src/interfaces/IBidBook.sol";
+import {TestToken} from "./mocks/Tokens.sol";
 
 /// @notice End-to-end lifecycles through every path of the job state machine.
 contract JobLifecycleTest is Base {
@@ -161,6 +162,33 @@ contract JobLifecycleTest is Base {
         for (uint256 i; i < 3; ++i) oneBids[i] = signBatchBid(one, i, PRICE);
         vm.expectRevert(abi.encodeWithSelector(IBidBook.BookNotEmpty.selector, first));
         market.assignBatch(one, oneBids);
+        // the on-chain bid is binding: its collateral stays locked while the job is Open
+        assertEq(info(providers[5]).locked, PRICE, "bidder's collateral still locked");
+        vm.prank(requester);
+        market.cancel(first);
+        assertEq(info(providers[5]).locked, 0, "released when the job is cancelled");
+    }
+
+    /// @dev A batch is paid in one token: a native job and an ERC-20 job with otherwise equal terms differ.
+    function test_assignBatch_rejectsMixedPaymentTokens() public {
+        TestToken token = new TestToken();
+        token.mint(requester, 100 ether);
+        vm.prank(requester);
+        token.approve(address(escrow), type(uint256).max);
+        IJobMarketTypes.JobSpec[] memory specs = new IJobMarketTypes.JobSpec[](2);
+        specs[0] = spec(3, 2, 60);
+        specs[1] = spec(3, 2, 60);
+        specs[1].paymentToken = address(token);
+        vm.prank(requester);
+        uint256 first = market.submitJobs{value: 3 * PRICE}(specs);
+        uint256[] memory ids = new uint256[](2);
+        (ids[0], ids[1]) = (first, first + 1);
+        vm.warp(block.timestamp + 60);
+        IJobMarketTypes.SignedBid[] memory bids = new IJobMarketTypes.SignedBid[](3);
+        for (uint256 i; i < 3; ++i) bids[i] = signBatchBid(ids, i, PRICE);
+        vm.expectRevert(abi.encodeWithSelector(IJobMarketTypes.BatchTermsDiffer.selector, first + 1));
+        market.assignBatch(ids, bids);
+        for (uint256 i; i < 3; ++i) assertEq(info(providers[i]).locked, 0, "nothing locked");
     }
 
     function test_cheaperBidsWin_unusedBudgetRefunded() public {
@@ -447,6 +475,9 @@ contract JobLifecycleTest is Base {
             book.bid(jobId, uint80(PRICE - i * 0.1 ether), 300);
         }
         assertEq(book.bidsOf(jobId).length, 4, "book keeps the best 2M");
+        // bids are binding: each book entry holds the job's collateral, the evicted one got it back
+        assertEq(info(providers[0]).locked, 0, "evicted: released");
+        for (uint256 i = 1; i < 5; ++i) assertEq(info(providers[i]).locked, PRICE, "book entry: locked");
         vm.expectRevert(abi.encodeWithSelector(IJobMarketTypes.BiddingStillOpen.selector, jobId, block.timestamp + 60));
         market.assign(jobId);
         vm.warp(block.timestamp + 60);
@@ -455,6 +486,10 @@ contract JobLifecycleTest is Base {
         recordAssignees(jobId);
         assertEq(worker(jobId, 0), providers[4], "cheapest");
         assertEq(worker(jobId, 1), providers[3], "second cheapest");
+        assertEq(info(providers[4]).locked, PRICE, "winner: still locked, once");
+        assertEq(info(providers[3]).locked, PRICE, "winner: still locked, once");
+        assertEq(info(providers[2]).locked, 0, "lost: released at assignment");
+        assertEq(info(providers[1]).locked, 0, "lost: released at assignment");
         vm.prank(requester);
         vm.expectRevert(abi.encodeWithSelector(IJobMarketTypes.WrongStatus.selector, jobId, IJobMarketTypes.JobStatus.Assigned));
         market.cancel(jobId);
@@ -462,6 +497,11 @@ contract JobLifecycleTest is Base {
 
     function test_neverAssigned_failsAfterCommitDeadline() public {
         uint256 jobId = submit(spec(3, 2, 60));
+        vm.prank(providers[0]);
+        book.bid(jobId, PRICE, 300);
+        vm.prank(providers[1]);
+        book.bid(jobId, PRICE, 300);
+        assertEq(info(providers[0]).locked, PRICE, "bid binding while the job is Open");
         IJobMarketTypes.Proof memory empty;
         vm.expectRevert(
             abi.encodeWithSelector(IJobMarketTypes.SettlementTooEarly.selector, jobId, market.getJob(jobId).commitDeadline)
@@ -471,6 +511,10 @@ contract JobLifecycleTest is Base {
         market.settle(jobId, empty);
         assertTrue(status(jobId) == IJobMarketTypes.JobStatus.Failed, "failed");
         assertEq(credit(requester), 3 * PRICE, "full refund");
+        // nobody assigned the job: its on-chain bids are released when it fails
+        assertEq(info(providers[0]).locked, 0, "bidder released");
+        assertEq(info(providers[1]).locked, 0, "bidder released");
+        assertEq(info(providers[0]).stake, 100 ether, "not slashed");
     }
 
     // ------------------------------------------------------------------ helpers

@@ -1456,11 +1456,24 @@ contract JobMarketAdminTest is MarketFixture {
         vm.prank(requester);
         uint256 jobId = market.submitJob(s);
         assertEq(token.balanceOf(address(escrow)), 3 * PRICE, "budget in the token");
+        // collateral is in the job's token: the providers post a bond in it first
+        for (uint256 i; i < 3; ++i) {
+            token.mint(providers[i], 2 * PRICE);
+            vm.startPrank(providers[i]);
+            token.approve(address(escrow), 2 * PRICE);
+            escrow.depositBond(address(token), 2 * PRICE);
+            vm.stopPrank();
+        }
         vm.warp(block.timestamp + 60);
         uint80 price = 0.5 ether;
         IJobMarketTypes.SignedBid[] memory bids = new IJobMarketTypes.SignedBid[](3);
         for (uint256 i; i < 3; ++i) bids[i] = signBid(jobId, i, price);
         assignSigned(jobId, bids);
+        for (uint256 i; i < 3; ++i) {
+            (, uint256 bondLocked) = escrow.bondOf(address(token), providers[i]);
+            assertEq(bondLocked, PRICE, "the job's collateral locked in the token bond");
+            assertEq(info(providers[i]).locked, 0, "no native stake locked");
+        }
         commitIndex(jobId, 0, DIGEST);
         commitIndex(jobId, 1, DIGEST); // assignee 2 never commits
         vm.warp(market.getJob(jobId).commitDeadline);
@@ -1477,8 +1490,11 @@ contract JobMarketAdminTest is MarketFixture {
             escrow.balanceOf(address(token), requester), 2 * (PRICE - price) + PRICE, "no-show's share back in the token"
         );
         assertEq(credit(requester), 0, "no slash share for the requester");
-        assertEq(credit(treasury), PRICE / 2, "the no-show slash in native (stake is native)");
-        assertEq(escrow.balanceOf(address(token), treasury), 2 * fee, "fees in the token");
+        // Changed on purpose: collateral is in the job's token, so the no-show slash comes out of the
+        // token bond (not native stake) and is credited to the treasury in the token.
+        assertEq(credit(treasury), 0, "no native slash");
+        _assertTokenBondsAfterNoShow(token, jobId);
+        assertEq(escrow.balanceOf(address(token), treasury), 2 * fee + PRICE / 2, "fees and the slash in the token");
         assertEq(escrow.totalLocked(address(token)), 0, "token budget fully released");
         vm.prank(w0);
         escrow.withdraw(address(token));
@@ -1486,6 +1502,24 @@ contract JobMarketAdminTest is MarketFixture {
         vm.prank(requester);
         escrow.withdraw(address(token));
         assertEq(token.balanceOf(requester), 7 * PRICE + 2 * (PRICE - price) + PRICE, "requester's tokens back");
+    }
+
+    /// @dev test_erc20Job_lifecycle after settlement: assignee 2 (no-show) lost half its collateral from its
+    /// token bond, the others' bonds are intact, nothing stays locked, and the escrow's token balance is
+    /// exactly the credits plus the bonds.
+    function _assertTokenBondsAfterNoShow(TestToken token, uint256 jobId) internal view {
+        uint256 credits = escrow.balanceOf(address(token), requester) + escrow.balanceOf(address(token), treasury);
+        uint256 bonds;
+        for (uint256 i; i < 3; ++i) {
+            address w = workerAt(jobId, i);
+            (uint256 total, uint256 locked) = escrow.bondOf(address(token), w);
+            assertEq(total, i == 2 ? 2 * PRICE - PRICE / 2 : 2 * PRICE, "bond: the no-show's slashed, others intact");
+            assertEq(locked, 0, "collateral released");
+            assertEq(info(w).stake, 100 ether, "native stake untouched");
+            credits += escrow.balanceOf(address(token), w);
+            bonds += total;
+        }
+        assertEq(token.balanceOf(address(escrow)), credits + bonds, "token balance == credits + bonds");
     }
 
     function test_erc20Job_cancelRefundsInToken() public {

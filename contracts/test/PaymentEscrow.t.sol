@@ -33,14 +33,20 @@ contract WithdrawProbe {
 contract PaymentEscrowTest is Base {
     bytes32 internal constant MARKET_ROLE = keccak256("MARKET_ROLE");
     bytes32 internal constant FUNDER_ROLE = keccak256("FUNDER_ROLE");
+    bytes32 internal constant COLLATERAL_ROLE = keccak256("COLLATERAL_ROLE");
+    /// @dev Admin of the contract-to-contract roles, held by nobody (see PaymentEscrow.bind).
+    bytes32 internal constant NOBODY = keccak256("NOBODY");
     bytes32 internal constant GOVERNOR_ROLE = keccak256("GOVERNOR_ROLE");
     bytes32 internal constant PAUSER_ROLE = keccak256("PAUSER_ROLE");
     address internal constant NATIVE = address(0);
     uint256 internal constant JOB = 7;
 
-    /// @dev Stand-ins for the JobMarket (MARKET_ROLE) and the registry (FUNDER_ROLE).
+    /// @dev Stand-ins for the JobMarket (bound as the market: MARKET_ROLE and FUNDER_ROLE) and the registry
+    /// (bound as the registry: FUNDER_ROLE and COLLATERAL_ROLE).
     address internal mkt = address(0x3A3);
     address internal funder = address(0xF0F);
+    /// @dev A provider posting token bonds.
+    address internal prov = address(0xB0D);
     address internal payer = address(0xCAFE);
     address internal payee = address(0xB0B);
     address internal payee2 = address(0xB0B2);
@@ -49,13 +55,17 @@ contract PaymentEscrowTest is Base {
 
     TestToken internal token;
     FeeOnTransferToken internal feeToken;
+    /// @dev The fixture's escrow, bound by Base to the real market and registry.
+    PaymentEscrow internal fixtureEscrow;
 
     function setUp() public override {
         super.setUp();
-        vm.startPrank(admin);
-        escrow.grantRole(MARKET_ROLE, mkt);
-        escrow.grantRole(FUNDER_ROLE, funder);
-        vm.stopPrank();
+        // The contract-to-contract roles are wired once, by the deployer, through `bind`; nobody can grant
+        // them to a stand-in afterwards. This suite drives the escrow by hand, so it deploys its own and
+        // binds it (this contract is the deployer) to the stand-ins.
+        fixtureEscrow = escrow;
+        escrow = new PaymentEscrow(admin, treasury, FEE_BPS);
+        escrow.bind(mkt, funder);
         vm.deal(mkt, 1_000_000 ether);
         vm.deal(funder, 1_000 ether);
         token = new TestToken();
@@ -63,6 +73,12 @@ contract PaymentEscrowTest is Base {
         token.mint(payer, 1_000 ether);
         feeToken.mint(payer, 1_000 ether);
         vm.startPrank(payer);
+        token.approve(address(escrow), type(uint256).max);
+        feeToken.approve(address(escrow), type(uint256).max);
+        vm.stopPrank();
+        token.mint(prov, 1_000 ether);
+        feeToken.mint(prov, 1_000 ether);
+        vm.startPrank(prov);
         token.approve(address(escrow), type(uint256).max);
         feeToken.approve(address(escrow), type(uint256).max);
         vm.stopPrank();
@@ -142,6 +158,35 @@ contract PaymentEscrowTest is Base {
         amount = escrow.withdraw(t);
     }
 
+    function _depositBond(address who, address t, uint256 amount) internal {
+        vm.prank(who);
+        escrow.depositBond(t, amount);
+    }
+
+    function _withdrawBond(address who, address t, uint256 amount) internal {
+        vm.prank(who);
+        escrow.withdrawBond(t, amount);
+    }
+
+    function _lockBond(address who, uint256 amount) internal returns (bool ok) {
+        vm.prank(funder);
+        ok = escrow.lockBond(who, address(token), amount);
+    }
+
+    function _releaseBond(address who, uint256 amount) internal {
+        vm.prank(funder);
+        escrow.releaseBond(who, address(token), amount);
+    }
+
+    function _slashBond(address who, uint256 amount) internal returns (uint256 taken) {
+        vm.prank(funder);
+        taken = escrow.slashBond(who, address(token), amount);
+    }
+
+    function _bond(address who) internal view returns (uint256 total, uint256 locked) {
+        return escrow.bondOf(address(token), who);
+    }
+
     function _expectUnauthorized(address account, bytes32 role) internal {
         vm.expectRevert(abi.encodeWithSelector(IAccessControl.AccessControlUnauthorizedAccount.selector, account, role));
     }
@@ -174,6 +219,71 @@ contract PaymentEscrowTest is Base {
         assertTrue(escrow.hasRole(GOVERNOR_ROLE, admin), "governor");
         assertTrue(escrow.hasRole(PAUSER_ROLE, admin), "pauser");
         assertFalse(escrow.hasRole(MARKET_ROLE, admin), "admin is not the market");
+        assertFalse(escrow.hasRole(FUNDER_ROLE, admin), "admin is not a funder");
+        assertFalse(escrow.hasRole(COLLATERAL_ROLE, admin), "admin does not hold bonds");
+        assertEq(escrow.getRoleAdmin(MARKET_ROLE), NOBODY, "market role administered by nobody");
+        assertEq(escrow.getRoleAdmin(FUNDER_ROLE), NOBODY, "funder role administered by nobody");
+        assertEq(escrow.getRoleAdmin(COLLATERAL_ROLE), NOBODY, "collateral role administered by nobody");
+    }
+
+    // ------------------------------------------------------------------ bind (contract-to-contract roles)
+
+    function test_bind_grantsMarketAndRegistryRoles() public view {
+        // the market moves budgets and credits bond shares; the registry credits slashes and holds bonds
+        assertTrue(escrow.hasRole(MARKET_ROLE, mkt), "market: MARKET_ROLE");
+        assertTrue(escrow.hasRole(FUNDER_ROLE, mkt), "market: FUNDER_ROLE");
+        assertFalse(escrow.hasRole(COLLATERAL_ROLE, mkt), "market: no COLLATERAL_ROLE");
+        assertTrue(escrow.hasRole(FUNDER_ROLE, funder), "registry: FUNDER_ROLE");
+        assertTrue(escrow.hasRole(COLLATERAL_ROLE, funder), "registry: COLLATERAL_ROLE");
+        assertFalse(escrow.hasRole(MARKET_ROLE, funder), "registry: no MARKET_ROLE");
+        // the fixture's escrow, bound by the deployer to the real contracts
+        assertTrue(fixtureEscrow.hasRole(MARKET_ROLE, address(market)), "fixture market");
+        assertTrue(fixtureEscrow.hasRole(COLLATERAL_ROLE, address(registry)), "fixture registry");
+    }
+
+    function test_bind_onlyTheDeployerOnce() public {
+        PaymentEscrow fresh = new PaymentEscrow(admin, treasury, FEE_BPS);
+        assertFalse(fresh.hasRole(MARKET_ROLE, mkt), "unbound");
+        _expectUnauthorized(admin, NOBODY);
+        vm.prank(admin);
+        fresh.bind(mkt, funder);
+        _expectUnauthorized(stranger, NOBODY);
+        vm.prank(stranger);
+        fresh.bind(stranger, stranger);
+        vm.expectRevert(abi.encodeWithSelector(IPaymentEscrow.ZeroAddress.selector));
+        fresh.bind(address(0), funder);
+        vm.expectRevert(abi.encodeWithSelector(IPaymentEscrow.ZeroAddress.selector));
+        fresh.bind(mkt, address(0));
+
+        fresh.bind(mkt, funder);
+        assertTrue(fresh.hasRole(MARKET_ROLE, mkt), "bound");
+        vm.expectRevert(abi.encodeWithSelector(IPaymentEscrow.AlreadyBound.selector));
+        fresh.bind(stranger, stranger);
+        assertFalse(fresh.hasRole(MARKET_ROLE, stranger), "no second market");
+        vm.expectRevert(abi.encodeWithSelector(IPaymentEscrow.AlreadyBound.selector));
+        fixtureEscrow.bind(stranger, stranger);
+    }
+
+    function test_bind_rolesCannotBeGrantedOrRevokedByTheAdmin() public {
+        bytes32[3] memory roles = [MARKET_ROLE, FUNDER_ROLE, COLLATERAL_ROLE];
+        for (uint256 i; i < 3; ++i) {
+            _expectUnauthorized(admin, NOBODY);
+            vm.prank(admin);
+            escrow.grantRole(roles[i], stranger);
+            assertFalse(escrow.hasRole(roles[i], stranger), "not granted");
+        }
+        _expectUnauthorized(admin, NOBODY);
+        vm.prank(admin);
+        escrow.revokeRole(MARKET_ROLE, mkt);
+        _expectUnauthorized(admin, NOBODY);
+        vm.prank(admin);
+        escrow.revokeRole(COLLATERAL_ROLE, funder);
+        assertTrue(escrow.hasRole(MARKET_ROLE, mkt), "not revoked");
+        assertTrue(escrow.hasRole(COLLATERAL_ROLE, funder), "not revoked");
+        // the governance roles stay with the admin
+        vm.prank(admin);
+        escrow.grantRole(GOVERNOR_ROLE, stranger);
+        assertTrue(escrow.hasRole(GOVERNOR_ROLE, stranger), "governor granted");
     }
 
     function test_constructor_revertsOnZeroAdmin() public {
@@ -279,13 +389,16 @@ contract PaymentEscrowTest is Base {
     function test_deposit_reentryThroughTokenFails() public {
         ReentrantToken rt = new ReentrantToken();
         rt.mint(payer, 10 ether);
+        // MARKET_ROLE can no longer be granted: an escrow of its own, bound to the token as its market, so
+        // that only the reentrancy guard can stop the re-entry
+        PaymentEscrow bound = new PaymentEscrow(admin, treasury, FEE_BPS);
+        bound.bind(address(rt), funder);
         vm.prank(payer);
-        rt.approve(address(escrow), type(uint256).max);
-        vm.prank(admin);
-        escrow.grantRole(MARKET_ROLE, address(rt)); // so only the reentrancy guard can stop it
-        rt.arm(address(escrow), abi.encodeCall(PaymentEscrow.deposit, (JOB, 1, address(rt), payer, 1 ether)));
+        rt.approve(address(bound), type(uint256).max);
+        rt.arm(address(bound), abi.encodeCall(PaymentEscrow.deposit, (JOB, 1, address(rt), payer, 1 ether)));
 
-        _depositToken(address(rt), 5 ether);
+        vm.prank(address(rt));
+        bound.deposit(JOB, 1, address(rt), payer, 5 ether);
 
         assertFalse(rt.lastCallSucceeded(), "re-entry failed");
         assertEq(
@@ -293,8 +406,8 @@ contract PaymentEscrowTest is Base {
             keccak256(abi.encodeWithSelector(ReentrancyGuardTransient.ReentrancyGuardReentrantCall.selector)),
             "stopped by the guard"
         );
-        assertEq(escrow.totalLocked(address(rt)), 5 ether, "only the outer deposit");
-        assertEq(rt.balanceOf(address(escrow)), 5 ether, "balance matches");
+        assertEq(bound.totalLocked(address(rt)), 5 ether, "only the outer deposit");
+        assertEq(rt.balanceOf(address(bound)), 5 ether, "balance matches");
     }
 
     // ------------------------------------------------------------------ pay
@@ -573,10 +686,20 @@ contract PaymentEscrowTest is Base {
         assertEq(address(escrow).balance, 2 ether, "held");
     }
 
+    /// @dev Changed with `bind`: the market is a funder too (it credits dispute-bond shares and dust), so
+    /// the outsider here is a stranger; a payer or the admin cannot credit either.
     function test_creditNative_onlyFunder() public {
-        _expectUnauthorized(mkt, FUNDER_ROLE);
+        vm.deal(stranger, 1 ether);
+        _expectUnauthorized(stranger, FUNDER_ROLE);
+        vm.prank(stranger);
+        escrow.creditNative{value: 1 ether}(payee);
+        vm.deal(admin, 1 ether);
+        _expectUnauthorized(admin, FUNDER_ROLE);
+        vm.prank(admin);
+        escrow.creditNative{value: 1 ether}(payee);
         vm.prank(mkt);
         escrow.creditNative{value: 1 ether}(payee);
+        assertEq(escrow.balanceOf(NATIVE, payee), 1 ether, "the bound market credits");
     }
 
     function test_creditNative_revertsOnZeroAmount() public {
@@ -694,6 +817,292 @@ contract PaymentEscrowTest is Base {
         assertEq(address(escrow).balance, 2 ether, "value kept");
     }
 
+    // ------------------------------------------------------------------ token bonds
+
+    function test_depositBond_pullsTokensAndEmits() public {
+        vm.expectEmit(address(escrow));
+        emit IPaymentEscrow.BondDeposited(address(token), prov, 30 ether, 30 ether);
+        _depositBond(prov, address(token), 30 ether);
+        vm.expectEmit(address(escrow));
+        emit IPaymentEscrow.BondDeposited(address(token), prov, 5 ether, 35 ether);
+        _depositBond(prov, address(token), 5 ether);
+        (uint256 total, uint256 locked) = _bond(prov);
+        assertEq(total, 35 ether, "total");
+        assertEq(locked, 0, "nothing locked");
+        assertEq(token.balanceOf(address(escrow)), 35 ether, "escrow holds the bond");
+        assertEq(token.balanceOf(prov), 965 ether, "pulled from the provider");
+        // a bond is neither a budget nor a credit
+        assertEq(escrow.totalLocked(address(token)), 0, "not a budget");
+        assertEq(escrow.balanceOf(address(token), prov), 0, "not a credit");
+        (total,) = escrow.bondOf(address(feeToken), prov);
+        assertEq(total, 0, "bonds are per token");
+    }
+
+    function test_depositBond_rejections() public {
+        vm.expectRevert(abi.encodeWithSelector(IPaymentEscrow.ZeroAmount.selector));
+        _depositBond(prov, address(token), 0);
+        vm.expectRevert(abi.encodeWithSelector(IPaymentEscrow.NativeBondNotSupported.selector));
+        _depositBond(prov, NATIVE, 1 ether);
+        address eoa = address(0x70CE);
+        vm.expectRevert(abi.encodeWithSelector(IPaymentEscrow.NotAContract.selector, eoa));
+        _depositBond(prov, eoa, 1 ether);
+        vm.expectRevert(
+            abi.encodeWithSelector(IERC20Errors.ERC20InsufficientAllowance.selector, address(escrow), 0, 1 ether)
+        );
+        _depositBond(stranger, address(token), 1 ether);
+        (uint256 total,) = _bond(prov);
+        assertEq(total, 0, "nothing bonded");
+    }
+
+    function test_depositBond_rejectsFeeOnTransferToken() public {
+        vm.expectRevert(
+            abi.encodeWithSelector(
+                IPaymentEscrow.TransferAmountMismatch.selector, address(feeToken), 100 ether, 99 ether
+            )
+        );
+        _depositBond(prov, address(feeToken), 100 ether);
+        (uint256 total,) = escrow.bondOf(address(feeToken), prov);
+        assertEq(total, 0, "nothing bonded");
+        assertEq(feeToken.balanceOf(prov), 1_000 ether, "provider untouched");
+        assertEq(feeToken.balanceOf(address(escrow)), 0, "escrow holds nothing");
+    }
+
+    function test_depositBond_revertsOnOverflow() public {
+        uint256 max = type(uint128).max;
+        token.mint(prov, max);
+        _depositBond(prov, address(token), max - 1_000 ether);
+        vm.expectRevert(abi.encodeWithSelector(IPaymentEscrow.BondOverflow.selector));
+        _depositBond(prov, address(token), 1_000 ether + 1);
+        _depositBond(prov, address(token), 1_000 ether); // exactly the maximum fits
+        (uint256 total,) = _bond(prov);
+        assertEq(total, max, "at the maximum");
+    }
+
+    function test_depositBond_reentryThroughTokenFails() public {
+        ReentrantToken rt = new ReentrantToken();
+        rt.mint(prov, 10 ether);
+        vm.prank(prov);
+        rt.approve(address(escrow), type(uint256).max);
+        rt.arm(address(escrow), abi.encodeCall(PaymentEscrow.depositBond, (address(rt), 1 ether)));
+        _depositBond(prov, address(rt), 5 ether);
+        assertFalse(rt.lastCallSucceeded(), "re-entry failed");
+        assertEq(
+            keccak256(rt.lastReturn()),
+            keccak256(abi.encodeWithSelector(ReentrancyGuardTransient.ReentrancyGuardReentrantCall.selector)),
+            "stopped by the guard"
+        );
+        (uint256 total,) = escrow.bondOf(address(rt), prov);
+        assertEq(total, 5 ether, "only the outer deposit");
+        assertEq(rt.balanceOf(address(escrow)), 5 ether, "balance matches");
+    }
+
+    function test_withdrawBond_freePartOnly() public {
+        _depositBond(prov, address(token), 10 ether);
+        assertTrue(_lockBond(prov, 6 ether), "locked");
+        vm.expectRevert(
+            abi.encodeWithSelector(IPaymentEscrow.InsufficientFreeBond.selector, address(token), prov, 5 ether, 4 ether)
+        );
+        _withdrawBond(prov, address(token), 5 ether);
+        vm.expectRevert(
+            abi.encodeWithSelector(IPaymentEscrow.InsufficientFreeBond.selector, address(token), prov, 0, 4 ether)
+        );
+        _withdrawBond(prov, address(token), 0);
+        vm.expectEmit(address(escrow));
+        emit IPaymentEscrow.BondWithdrawn(address(token), prov, 4 ether, 6 ether);
+        _withdrawBond(prov, address(token), 4 ether);
+        (uint256 total, uint256 locked) = _bond(prov);
+        assertEq(total, 6 ether, "total");
+        assertEq(locked, 6 ether, "locked untouched");
+        assertEq(token.balanceOf(prov), 994 ether, "received");
+        assertEq(token.balanceOf(address(escrow)), 6 ether, "the locked part stays");
+        // once released, the rest comes out
+        _releaseBond(prov, 6 ether);
+        _withdrawBond(prov, address(token), 6 ether);
+        (total,) = _bond(prov);
+        assertEq(total, 0, "emptied");
+        assertEq(token.balanceOf(prov), 1_000 ether, "all back");
+    }
+
+    function test_withdrawBond_nobodyElsesBond() public {
+        _depositBond(prov, address(token), 10 ether);
+        vm.expectRevert(
+            abi.encodeWithSelector(IPaymentEscrow.InsufficientFreeBond.selector, address(token), stranger, 1, 0)
+        );
+        _withdrawBond(stranger, address(token), 1);
+        vm.expectRevert(
+            abi.encodeWithSelector(IPaymentEscrow.InsufficientFreeBond.selector, address(token), mkt, 1, 0)
+        );
+        _withdrawBond(mkt, address(token), 1);
+        (uint256 total,) = _bond(prov);
+        assertEq(total, 10 ether, "untouched");
+    }
+
+    function test_pause_blocksDepositBondNotWithdrawBond() public {
+        _depositBond(prov, address(token), 10 ether);
+        _pause();
+        vm.expectRevert(abi.encodeWithSelector(Pausable.EnforcedPause.selector));
+        _depositBond(prov, address(token), 1 ether);
+        _withdrawBond(prov, address(token), 4 ether);
+        (uint256 total,) = _bond(prov);
+        assertEq(total, 6 ether, "withdrawn while paused");
+        assertEq(token.balanceOf(prov), 994 ether, "received while paused");
+    }
+
+    function test_lockBond_locksAndEmits() public {
+        _depositBond(prov, address(token), 10 ether);
+        vm.expectEmit(address(escrow));
+        emit IPaymentEscrow.BondLocked(address(token), prov, 4 ether, 4 ether);
+        assertTrue(_lockBond(prov, 4 ether), "first");
+        vm.expectEmit(address(escrow));
+        emit IPaymentEscrow.BondLocked(address(token), prov, 6 ether, 10 ether);
+        assertTrue(_lockBond(prov, 6 ether), "exactly the free rest");
+        (uint256 total, uint256 locked) = _bond(prov);
+        assertEq(total, 10 ether, "total untouched");
+        assertEq(locked, 10 ether, "locked");
+    }
+
+    function test_lockBond_beyondFreeReturnsFalseAndChangesNothing() public {
+        _depositBond(prov, address(token), 10 ether);
+        assertTrue(_lockBond(prov, 7 ether), "first");
+        vm.recordLogs();
+        assertFalse(_lockBond(prov, 3 ether + 1), "beyond the free part");
+        assertFalse(_lockBond(stranger, 1), "no bond");
+        vm.prank(funder);
+        assertFalse(escrow.lockBond(prov, address(feeToken), 1), "no bond in that token");
+        assertEq(vm.getRecordedLogs().length, 0, "no events");
+        (uint256 total, uint256 locked) = _bond(prov);
+        assertEq(total, 10 ether, "total");
+        assertEq(locked, 7 ether, "locked unchanged");
+    }
+
+    function test_releaseBond_capsAtLocked() public {
+        _depositBond(prov, address(token), 10 ether);
+        _lockBond(prov, 5 ether);
+        vm.expectEmit(address(escrow));
+        emit IPaymentEscrow.BondReleased(address(token), prov, 2 ether, 3 ether);
+        _releaseBond(prov, 2 ether);
+        vm.expectEmit(address(escrow));
+        emit IPaymentEscrow.BondReleased(address(token), prov, 3 ether, 0); // what was locked, not 8
+        _releaseBond(prov, 8 ether);
+        (uint256 total, uint256 locked) = _bond(prov);
+        assertEq(locked, 0, "capped at locked");
+        assertEq(total, 10 ether, "total untouched");
+        _releaseBond(stranger, 1 ether); // nothing locked: a no-op
+        (total, locked) = _bond(stranger);
+        assertEq(total + locked, 0, "stranger untouched");
+    }
+
+    function test_slashBond_takesFromTotalClampsLockedCreditsTreasury() public {
+        _depositBond(prov, address(token), 10 ether);
+        _lockBond(prov, 8 ether);
+        vm.expectEmit(address(escrow));
+        emit IPaymentEscrow.BondSlashed(address(token), prov, 5 ether, treasury);
+        assertEq(_slashBond(prov, 5 ether), 5 ether, "taken");
+        (uint256 total, uint256 locked) = _bond(prov);
+        assertEq(total, 5 ether, "taken from the total");
+        assertEq(locked, 5 ether, "locked clamped to the total");
+        assertEq(escrow.balanceOf(address(token), treasury), 5 ether, "treasury credited in the token");
+        assertEq(escrow.balanceOf(NATIVE, treasury), 0, "not in the native token");
+        assertEq(token.balanceOf(address(escrow)), 10 ether, "tokens stay until withdrawn");
+
+        // a slash within the free part leaves the lock alone
+        _releaseBond(prov, 3 ether); // locked 2 of 5
+        assertEq(_slashBond(prov, 1 ether), 1 ether, "taken");
+        (total, locked) = _bond(prov);
+        assertEq(total, 4 ether, "total");
+        assertEq(locked, 2 ether, "lock kept");
+
+        // capped at what exists
+        assertEq(_slashBond(prov, 100 ether), 4 ether, "capped");
+        (total, locked) = _bond(prov);
+        assertEq(total, 0, "emptied");
+        assertEq(locked, 0, "no lock left");
+        vm.recordLogs();
+        assertEq(_slashBond(prov, 1 ether), 0, "nothing to take");
+        assertEq(vm.getRecordedLogs().length, 0, "no event for nothing");
+
+        assertEq(_withdraw(treasury, address(token)), 10 ether, "treasury withdraws the slashed tokens");
+        assertEq(token.balanceOf(treasury), 10 ether, "received");
+        assertEq(token.balanceOf(address(escrow)), 0, "escrow emptied");
+    }
+
+    function test_slashBond_creditsTheCurrentTreasury() public {
+        _depositBond(prov, address(token), 10 ether);
+        address newTreasury = address(0x7EA2);
+        vm.prank(admin);
+        escrow.setTreasury(newTreasury);
+        _slashBond(prov, 2 ether);
+        assertEq(escrow.balanceOf(address(token), newTreasury), 2 ether, "new treasury");
+        assertEq(escrow.balanceOf(address(token), treasury), 0, "not the old one");
+    }
+
+    function test_bondHooks_onlyCollateralRole() public {
+        _depositBond(prov, address(token), 10 ether);
+        address[3] memory outsiders = [stranger, mkt, admin]; // the market moves budgets, not bonds
+        for (uint256 i; i < 3; ++i) {
+            _expectUnauthorized(outsiders[i], COLLATERAL_ROLE);
+            vm.prank(outsiders[i]);
+            escrow.lockBond(prov, address(token), 1 ether);
+            _expectUnauthorized(outsiders[i], COLLATERAL_ROLE);
+            vm.prank(outsiders[i]);
+            escrow.releaseBond(prov, address(token), 1 ether);
+            _expectUnauthorized(outsiders[i], COLLATERAL_ROLE);
+            vm.prank(outsiders[i]);
+            escrow.slashBond(prov, address(token), 1 ether);
+        }
+        _expectUnauthorized(prov, COLLATERAL_ROLE);
+        vm.prank(prov);
+        escrow.slashBond(prov, address(token), 1 ether);
+        (uint256 total, uint256 locked) = _bond(prov);
+        assertEq(total, 10 ether, "total untouched");
+        assertEq(locked, 0, "nothing locked");
+        assertEq(escrow.balanceOf(address(token), treasury), 0, "nothing slashed");
+    }
+
+    function test_bondHooks_workWhilePaused() public {
+        _depositBond(prov, address(token), 10 ether);
+        _pause();
+        assertTrue(_lockBond(prov, 4 ether), "lock");
+        _releaseBond(prov, 1 ether);
+        assertEq(_slashBond(prov, 2 ether), 2 ether, "slash");
+        (uint256 total, uint256 locked) = _bond(prov);
+        assertEq(total, 8 ether, "total");
+        assertEq(locked, 3 ether, "locked");
+    }
+
+    function test_bonds_cannotBeSpentAsBudgetsOrCredits() public {
+        _depositBond(prov, address(token), 10 ether);
+        vm.expectRevert(abi.encodeWithSelector(IPaymentEscrow.InsufficientLocked.selector, address(token), 0, 1));
+        _pay(address(token), payee, 1);
+        vm.expectRevert(abi.encodeWithSelector(IPaymentEscrow.InsufficientLocked.selector, address(token), 0, 1));
+        _refund(address(token), payee, 1);
+        vm.expectRevert(abi.encodeWithSelector(IPaymentEscrow.NothingToWithdraw.selector, address(token), prov));
+        _withdraw(prov, address(token));
+        (uint256 total,) = _bond(prov);
+        assertEq(total, 10 ether, "bond intact");
+    }
+
+    /// @dev The accounting rule with bonds: token balance == totalLocked + credits + bonds, across
+    /// budgets, payouts, refunds, bond deposits, withdrawals, locks, releases and slashes.
+    function test_bonds_accountingRule() public {
+        _depositToken(address(token), 20 ether);
+        _depositBond(prov, address(token), 30 ether);
+        _lockBond(prov, 10 ether);
+        _pay(address(token), payee, 8 ether);
+        _slashBond(prov, 4 ether);
+        _refund(address(token), payer, 2 ether);
+        _releaseBond(prov, 6 ether);
+        _withdrawBond(prov, address(token), 15 ether);
+        _withdraw(payee, address(token));
+        (uint256 bond,) = _bond(prov);
+        uint256 credits = escrow.balanceOf(address(token), payee) + escrow.balanceOf(address(token), payer)
+            + escrow.balanceOf(address(token), treasury);
+        assertEq(bond, 11 ether, "bond: 30 - 4 slashed - 15 withdrawn");
+        assertEq(escrow.totalLocked(address(token)), 10 ether, "budget: 20 - 8 - 2");
+        assertEq(credits, 2 ether + 0.08 ether + 4 ether, "refund, fee, slash");
+        assertEq(token.balanceOf(address(escrow)), escrow.totalLocked(address(token)) + credits + bond, "rule");
+    }
+
     // ------------------------------------------------------------------ governance
 
     function test_setFee_updatesAndEmits() public {
@@ -763,11 +1172,25 @@ contract PaymentEscrowTest is Base {
         _depositNative(1 ether);
     }
 
-    function test_pause_blocksWithdraw() public {
+    /// @dev Changed on purpose: a pause used to block withdrawals. It stops money entering, never owners
+    /// taking out what they were credited.
+    function test_pause_doesNotBlockWithdraw() public {
         _credit(payee, 1 ether);
+        _depositToken(address(token), 10 ether);
+        _pay(address(token), payee2, 10 ether);
+        _pause();
+        assertEq(_withdraw(payee, NATIVE), 1 ether, "native withdrawn while paused");
+        assertEq(payee.balance, 1 ether, "native received");
+        assertEq(_withdraw(payee2, address(token)), 9.9 ether, "token withdrawn while paused");
+        assertEq(token.balanceOf(payee2), 9.9 ether, "token received");
+        assertTrue(escrow.paused(), "still paused");
+    }
+
+    function test_pause_blocksErc20Deposit() public {
         _pause();
         vm.expectRevert(abi.encodeWithSelector(Pausable.EnforcedPause.selector));
-        _withdraw(payee, NATIVE);
+        _depositToken(address(token), 1 ether);
+        assertEq(token.balanceOf(payer), 1_000 ether, "nothing pulled");
     }
 
     function test_pause_doesNotBlockPayRefundOrCredit() public {
@@ -781,12 +1204,17 @@ contract PaymentEscrowTest is Base {
         assertEq(escrow.totalLocked(NATIVE), 0, "all released");
     }
 
-    function test_pause_unpauseRestoresWithdraw() public {
-        _credit(payee, 1 ether);
+    function test_pause_unpauseRestoresDeposits() public {
         _pause();
+        vm.expectRevert(abi.encodeWithSelector(Pausable.EnforcedPause.selector));
+        _depositNative(1 ether);
         vm.prank(admin);
         escrow.unpause();
-        assertEq(_withdraw(payee, NATIVE), 1 ether, "withdrawn");
+        _depositNative(1 ether);
+        _depositBond(prov, address(token), 1 ether);
+        assertEq(escrow.totalLocked(NATIVE), 1 ether, "deposited after unpause");
+        (uint256 total,) = _bond(prov);
+        assertEq(total, 1 ether, "bonded after unpause");
     }
 
     // ------------------------------------------------------------------ fuzz
@@ -912,5 +1340,106 @@ contract PaymentEscrowTest is Base {
             + escrow.balanceOf(address(token), treasury) + escrow.balanceOf(address(token), payer);
         assertEq(escrow.totalLocked(address(token)), a + b - p - q, "locked");
         assertEq(token.balanceOf(address(escrow)), escrow.totalLocked(address(token)) + credits, "balance rule");
+    }
+
+    /// @dev What testFuzz_tokenAccountingRuleWithBonds tracks, independently of the escrow.
+    struct BondModel {
+        address[2] provs;
+        address[3] holders; // payee, payer, treasury
+        uint256[3] credits;
+        uint256[2] totals;
+        uint256[2] lockeds;
+        uint256 budget;
+    }
+
+    /// @dev Random budget and bond operations in one token keep the accounting rule
+    /// balance == totalLocked + sum of credits + sum of bonds, with every figure tracked independently here,
+    /// and a bond's locked part within its total.
+    function testFuzz_tokenAccountingRuleWithBonds(uint256 seed, uint8 steps) public {
+        address prov2 = address(0xB0D2);
+        token.mint(prov2, 1_000 ether);
+        vm.prank(prov2);
+        token.approve(address(escrow), type(uint256).max);
+        BondModel memory m;
+        m.provs = [prov, prov2];
+        m.holders = [payee, payer, treasury];
+        uint256 n = bound(steps, 1, 40);
+        for (uint256 s; s < n; ++s) {
+            _bondStep(m, uint256(keccak256(abi.encode(seed, s))));
+            _checkBondModel(m);
+        }
+    }
+
+    function _bondStep(BondModel memory m, uint256 r) internal {
+        uint256 op = r % 9;
+        uint256 k = (r >> 8) % 2;
+        address pv = m.provs[k];
+        uint256 x = r >> 16;
+        if (op == 0) {
+            uint256 amount = bound(x, 1, 50 ether);
+            _depositToken(address(token), amount);
+            m.budget += amount;
+        } else if (op == 1) {
+            uint256 amount = bound(x, 0, m.budget);
+            _pay(address(token), payee, amount);
+            uint256 fee = amount * FEE_BPS / 10_000;
+            m.credits[0] += amount - fee;
+            m.credits[2] += fee;
+            m.budget -= amount;
+        } else if (op == 2) {
+            uint256 amount = bound(x, 0, m.budget);
+            _refund(address(token), payer, amount);
+            m.credits[1] += amount;
+            m.budget -= amount;
+        } else if (op == 3) {
+            uint256 amount = bound(x, 1, 40 ether);
+            _depositBond(pv, address(token), amount);
+            m.totals[k] += amount;
+        } else if (op == 4) {
+            uint256 free = m.totals[k] - m.lockeds[k];
+            if (free == 0) return;
+            uint256 amount = bound(x, 1, free);
+            _withdrawBond(pv, address(token), amount);
+            m.totals[k] -= amount;
+        } else if (op == 5) {
+            uint256 amount = bound(x, 0, 60 ether);
+            bool ok = _lockBond(pv, amount);
+            assertTrue(ok == (amount <= m.totals[k] - m.lockeds[k]), "lock iff free bond covers it");
+            if (ok) m.lockeds[k] += amount;
+        } else if (op == 6) {
+            uint256 amount = bound(x, 0, 60 ether);
+            _releaseBond(pv, amount);
+            m.lockeds[k] -= amount < m.lockeds[k] ? amount : m.lockeds[k];
+        } else if (op == 7) {
+            uint256 amount = bound(x, 0, 60 ether);
+            uint256 expected = amount < m.totals[k] ? amount : m.totals[k];
+            assertEq(_slashBond(pv, amount), expected, "slash takes up to the total");
+            m.totals[k] -= expected;
+            if (m.lockeds[k] > m.totals[k]) m.lockeds[k] = m.totals[k];
+            m.credits[2] += expected;
+        } else {
+            uint256 h = (r >> 8) % 3;
+            if (m.credits[h] != 0) {
+                assertEq(_withdraw(m.holders[h], address(token)), m.credits[h], "withdrawn amount");
+                m.credits[h] = 0;
+            }
+        }
+    }
+
+    function _checkBondModel(BondModel memory m) internal view {
+        uint256 sum = m.budget;
+        for (uint256 i; i < 3; ++i) {
+            assertEq(escrow.balanceOf(address(token), m.holders[i]), m.credits[i], "credit tracked");
+            sum += m.credits[i];
+        }
+        for (uint256 i; i < 2; ++i) {
+            (uint256 total, uint256 locked) = _bond(m.provs[i]);
+            assertEq(total, m.totals[i], "bond total tracked");
+            assertEq(locked, m.lockeds[i], "bond lock tracked");
+            assertLe(locked, total, "locked <= total");
+            sum += total;
+        }
+        assertEq(escrow.totalLocked(address(token)), m.budget, "budget tracked");
+        assertEq(token.balanceOf(address(escrow)), sum, "balance == locked + credits + bonds");
     }
 }

@@ -4,11 +4,13 @@ pragma solidity 0.8.30;
 import {Base} from "./Base.t.sol";
 import {Vm} from "./utils/Vm.sol";
 import {ProviderRegistry} from "../src/ProviderRegistry.sol";
+import {PaymentEscrow} from "../src/PaymentEscrow.sol";
 import {IProviderRegistry} from "../src/interfaces/IProviderRegistry.sol";
 import {IPaymentEscrow} from "../src/interfaces/IPaymentEscrow.sol";
 import {IAccessControl} from "@openzeppelin/contracts/access/IAccessControl.sol";
 import {Pausable} from "@openzeppelin/contracts/utils/Pausable.sol";
 import {ReentrantReceiver} from "./mocks/Actors.sol";
+import {TestToken} from "./mocks/Tokens.sol";
 
 /// @notice A provider contract that records, while being paid, the unbonding amount the registry still shows.
 contract UnbondProbe {
@@ -36,7 +38,9 @@ contract UnbondProbe {
 /// @notice Unit and fuzz tests of ProviderRegistry: provider actions, market hooks, governance, pause.
 contract ProviderRegistryTest is Base {
     bytes32 internal constant MARKET_ROLE = keccak256("MARKET_ROLE");
-    bytes32 internal constant ARBITER_ROLE = keccak256("ARBITER_ROLE");
+    bytes32 internal constant BIDBOOK_ROLE = keccak256("BIDBOOK_ROLE");
+    /// @dev Admin of the contract-to-contract roles, held by nobody (see ProviderRegistry.bind).
+    bytes32 internal constant NOBODY = keccak256("NOBODY");
     bytes32 internal constant GOVERNOR_ROLE = keccak256("GOVERNOR_ROLE");
     bytes32 internal constant PAUSER_ROLE = keccak256("PAUSER_ROLE");
     uint32 internal constant TEE = 4;
@@ -44,21 +48,41 @@ contract ProviderRegistryTest is Base {
     bytes32 internal constant META = keccak256("metadata");
     bytes8 internal constant REGION = "eu-west";
     bytes32 internal constant REASON = "TEST";
+    address internal constant NATIVE = address(0);
 
-    /// @dev Stands in for the JobMarket: holds MARKET_ROLE so the hooks can be called directly.
+    /// @dev Stands in for the JobMarket: bound as the market (MARKET_ROLE here, MARKET_ROLE and FUNDER_ROLE
+    /// in the escrow) so the hooks can be called directly.
     address internal hook = address(0x4A4B);
+    /// @dev Stands in for the BidBook: bound with BIDBOOK_ROLE (locks and releases only).
+    address internal bookHook = address(0xB00C);
     address internal stranger = address(0x5757);
     address internal alice;
     address internal bob;
     address internal carol;
+    /// @dev The fixture's registry, bound by Base to the real market and bid book.
+    ProviderRegistry internal fixtureRegistry;
+    TestToken internal token;
 
     function setUp() public override {
         super.setUp();
         alice = providers[0];
         bob = providers[1];
         carol = providers[2];
-        vm.prank(admin);
-        registry.grantRole(MARKET_ROLE, hook);
+        // Contract-to-contract roles can only be wired once, by the deployer, through `bind`: nobody can
+        // grant MARKET_ROLE to a stand-in afterwards. This suite drives the hooks by hand, so it deploys its
+        // own escrow and registry and binds them (this contract is their deployer) to the stand-ins.
+        fixtureRegistry = registry;
+        escrow = new PaymentEscrow(admin, treasury, FEE_BPS);
+        registry = new ProviderRegistry(admin, escrow, MIN_STAKE, UNBONDING);
+        escrow.bind(hook, address(registry));
+        registry.bind(hook, bookHook);
+        token = new TestToken();
+        address[3] memory bonded = [alice, bob, carol];
+        for (uint256 i; i < 3; ++i) {
+            token.mint(bonded[i], 1_000 ether);
+            vm.prank(bonded[i]);
+            token.approve(address(escrow), type(uint256).max);
+        }
     }
 
     // ------------------------------------------------------------------ helpers
@@ -79,12 +103,33 @@ contract ProviderRegistryTest is Base {
 
     function _lockMany(address who, uint256[] memory jobIds, uint96 amountEach) internal returns (bool ok) {
         vm.prank(hook);
-        ok = registry.tryLockCollateral(who, jobIds, amountEach, 0);
+        ok = registry.tryLockCollateral(who, jobIds, NATIVE, amountEach, 0);
+    }
+
+    /// @dev Locks collateral of an ERC-20 job: the provider's bond in `token`.
+    function _lockToken(address who, uint256[] memory jobIds, uint96 amountEach) internal returns (bool ok) {
+        vm.prank(hook);
+        ok = registry.tryLockCollateral(who, jobIds, address(token), amountEach, 0);
+    }
+
+    function _bond(address who, uint256 amount) internal {
+        vm.prank(who);
+        escrow.depositBond(address(token), amount);
+    }
+
+    function _bondOf(address who) internal view returns (uint256 total, uint256 locked) {
+        return escrow.bondOf(address(token), who);
     }
 
     function _jobs(uint256 a) internal pure returns (uint256[] memory arr) {
         arr = new uint256[](1);
         arr[0] = a;
+    }
+
+    function _jobs(uint256 a, uint256 b) internal pure returns (uint256[] memory arr) {
+        arr = new uint256[](2);
+        arr[0] = a;
+        arr[1] = b;
     }
 
     function _jobs(uint256 a, uint256 b, uint256 c) internal pure returns (uint256[] memory arr) {
@@ -107,7 +152,12 @@ contract ProviderRegistryTest is Base {
 
     function _releaseMany(address[] memory who, uint96 amount, int32 delta) internal {
         vm.prank(hook);
-        registry.releaseCollateral(who, JOB, amount, delta, REASON);
+        registry.releaseCollateral(who, JOB, NATIVE, amount, delta, REASON);
+    }
+
+    function _releaseToken(address who, uint96 amount) internal {
+        vm.prank(hook);
+        registry.releaseCollateral(_addrs(who), JOB, address(token), amount, 0, REASON);
     }
 
     function _addrs(address a) internal pure returns (address[] memory arr) {
@@ -140,9 +190,15 @@ contract ProviderRegistryTest is Base {
         assertEq(registry.reputationOf(who), target, "reputation set up");
     }
 
-    function _slash(address who, uint96 amount, address beneficiary) internal {
+    /// @dev Every slash is credited to the escrow's treasury: there is no beneficiary to choose.
+    function _slash(address who, uint96 amount) internal {
         vm.prank(hook);
-        registry.slash(who, JOB, amount, beneficiary, REASON);
+        registry.slash(who, JOB, NATIVE, amount, REASON);
+    }
+
+    function _slashToken(address who, uint96 amount) internal {
+        vm.prank(hook);
+        registry.slash(who, JOB, address(token), amount, REASON);
     }
 
     function _unbond(address who, uint96 amount) internal {
@@ -157,6 +213,11 @@ contract ProviderRegistryTest is Base {
     function _pause() internal {
         vm.prank(admin);
         registry.pause();
+    }
+
+    function _unpause() internal {
+        vm.prank(admin);
+        registry.unpause();
     }
 
     function _peerId(uint256 length) internal pure returns (bytes memory b) {
@@ -174,6 +235,74 @@ contract ProviderRegistryTest is Base {
         assertTrue(registry.hasRole(GOVERNOR_ROLE, admin), "governor");
         assertTrue(registry.hasRole(PAUSER_ROLE, admin), "pauser");
         assertFalse(registry.hasRole(MARKET_ROLE, admin), "admin is not the market");
+        assertFalse(registry.hasRole(BIDBOOK_ROLE, admin), "admin is not the bid book");
+        assertTrue(registry.hasRole(MARKET_ROLE, hook), "bound market");
+        assertTrue(registry.hasRole(BIDBOOK_ROLE, bookHook), "bound bid book");
+        assertFalse(registry.hasRole(MARKET_ROLE, bookHook), "the bid book is not the market");
+        assertEq(registry.getRoleAdmin(MARKET_ROLE), NOBODY, "market role administered by nobody");
+        assertEq(registry.getRoleAdmin(BIDBOOK_ROLE), NOBODY, "bid book role administered by nobody");
+    }
+
+    /// @dev The registry no longer has an arbiter role: an arbiter acts only through the market's ruling.
+    function test_constructor_noArbiterRole() public view {
+        (bool ok,) = address(registry).staticcall(abi.encodeWithSignature("ARBITER_ROLE()"));
+        assertFalse(ok, "ARBITER_ROLE() is gone");
+        assertFalse(registry.hasRole(keccak256("ARBITER_ROLE"), arbiter), "the arbiter holds no registry role");
+        assertFalse(fixtureRegistry.hasRole(keccak256("ARBITER_ROLE"), arbiter), "not in the fixture either");
+    }
+
+    // ------------------------------------------------------------------ bind (contract-to-contract roles)
+
+    function test_bind_fixtureBoundMarketAndBook() public view {
+        assertTrue(fixtureRegistry.hasRole(MARKET_ROLE, address(market)), "market");
+        assertTrue(fixtureRegistry.hasRole(BIDBOOK_ROLE, address(book)), "bid book");
+        assertFalse(fixtureRegistry.hasRole(MARKET_ROLE, address(book)), "book is not the market");
+    }
+
+    function test_bind_grantsRolesOnceAndOnlyToTheDeployer() public {
+        ProviderRegistry fresh = new ProviderRegistry(admin, escrow, MIN_STAKE, UNBONDING);
+        // not the admin, not anyone else: only the deployer (this contract)
+        _expectUnauthorized(admin, NOBODY);
+        vm.prank(admin);
+        fresh.bind(hook, bookHook);
+        _expectUnauthorized(stranger, NOBODY);
+        vm.prank(stranger);
+        fresh.bind(stranger, stranger);
+        vm.expectRevert(abi.encodeWithSelector(IProviderRegistry.ZeroAddress.selector));
+        fresh.bind(address(0), bookHook);
+        vm.expectRevert(abi.encodeWithSelector(IProviderRegistry.ZeroAddress.selector));
+        fresh.bind(hook, address(0));
+
+        fresh.bind(hook, bookHook);
+        assertTrue(fresh.hasRole(MARKET_ROLE, hook), "market bound");
+        assertTrue(fresh.hasRole(BIDBOOK_ROLE, bookHook), "bid book bound");
+        vm.expectRevert(abi.encodeWithSelector(IProviderRegistry.AlreadyBound.selector));
+        fresh.bind(stranger, stranger);
+        assertFalse(fresh.hasRole(MARKET_ROLE, stranger), "no second market");
+        // the fixture's registry is bound already too
+        vm.expectRevert(abi.encodeWithSelector(IProviderRegistry.AlreadyBound.selector));
+        fixtureRegistry.bind(stranger, stranger);
+    }
+
+    function test_bind_rolesCannotBeGrantedOrRevokedByTheAdmin() public {
+        _expectUnauthorized(admin, NOBODY);
+        vm.prank(admin);
+        registry.grantRole(MARKET_ROLE, stranger);
+        _expectUnauthorized(admin, NOBODY);
+        vm.prank(admin);
+        registry.grantRole(BIDBOOK_ROLE, stranger);
+        _expectUnauthorized(admin, NOBODY);
+        vm.prank(admin);
+        registry.revokeRole(MARKET_ROLE, hook);
+        _expectUnauthorized(admin, NOBODY);
+        vm.prank(admin);
+        fixtureRegistry.grantRole(MARKET_ROLE, stranger);
+        assertFalse(registry.hasRole(MARKET_ROLE, stranger), "not granted");
+        assertTrue(registry.hasRole(MARKET_ROLE, hook), "not revoked");
+        // the admin still administers the governance roles
+        vm.prank(admin);
+        registry.grantRole(GOVERNOR_ROLE, stranger);
+        assertTrue(registry.hasRole(GOVERNOR_ROLE, stranger), "governor granted");
     }
 
     function test_constructor_revertsOnZeroAdmin() public {
@@ -465,7 +594,7 @@ contract ProviderRegistryTest is Base {
 
     function test_deregister_withZeroStakeEmitsNoUnbond() public {
         _register(alice, 10 ether);
-        _slash(alice, 10 ether, address(0));
+        _slash(alice, 10 ether);
         vm.recordLogs();
         vm.prank(alice);
         registry.deregister();
@@ -600,10 +729,10 @@ contract ProviderRegistryTest is Base {
     function test_tryLockCollateral_locksAndEmits() public {
         _register(alice, 50 ether);
         vm.expectEmit(address(registry));
-        emit IProviderRegistry.CollateralLocked(alice, _jobs(JOB), 20 ether, 20 ether);
+        emit IProviderRegistry.CollateralLocked(alice, _jobs(JOB), NATIVE, 20 ether, 20 ether);
         assertTrue(_lock(alice, 20 ether), "locked");
         vm.expectEmit(address(registry));
-        emit IProviderRegistry.CollateralLocked(alice, _jobs(JOB), 30 ether, 50 ether);
+        emit IProviderRegistry.CollateralLocked(alice, _jobs(JOB), NATIVE, 30 ether, 50 ether);
         assertTrue(_lock(alice, 30 ether), "locked again");
         assertEq(info(alice).locked, 50 ether, "total locked");
     }
@@ -613,32 +742,40 @@ contract ProviderRegistryTest is Base {
         vm.recordLogs();
         assertFalse(_lock(alice, 50 ether + 1), "more than free stake");
         vm.prank(hook);
-        bool ok = registry.tryLockCollateral(alice, _jobs(JOB), 1 ether, GPU);
+        bool ok = registry.tryLockCollateral(alice, _jobs(JOB), NATIVE, 1 ether, GPU);
         assertFalse(ok, "missing capability");
         assertFalse(_lock(bob, 1 ether), "unregistered");
         assertEq(vm.getRecordedLogs().length, 0, "no events");
         assertEq(info(alice).locked, 0, "nothing locked");
     }
 
-    function test_tryLockCollateral_onlyMarket() public {
+    function test_tryLockCollateral_onlyMarketOrBidBook() public {
         _register(alice, 50 ether);
         _expectUnauthorized(stranger, MARKET_ROLE);
         vm.prank(stranger);
-        registry.tryLockCollateral(alice, _jobs(JOB), 1 ether, 0);
+        registry.tryLockCollateral(alice, _jobs(JOB), NATIVE, 1 ether, 0);
+        _expectUnauthorized(admin, MARKET_ROLE);
+        vm.prank(admin);
+        registry.tryLockCollateral(alice, _jobs(JOB), NATIVE, 1 ether, 0);
+        assertEq(info(alice).locked, 0, "nothing locked");
+        // the bid book locks the collateral of on-chain bids
+        vm.prank(bookHook);
+        assertTrue(registry.tryLockCollateral(alice, _jobs(JOB), NATIVE, 1 ether, 0), "bid book locks");
+        assertEq(info(alice).locked, 1 ether, "locked by the bid book");
     }
 
     function test_tryLockCollateral_arbiterIsNotMarket() public {
         _register(alice, 50 ether);
         _expectUnauthorized(arbiter, MARKET_ROLE);
         vm.prank(arbiter);
-        registry.tryLockCollateral(alice, _jobs(JOB), 1 ether, 0);
+        registry.tryLockCollateral(alice, _jobs(JOB), NATIVE, 1 ether, 0);
     }
 
     function test_tryLockCollateral_severalJobsLocksEachAtOnce() public {
         _register(alice, 50 ether);
         uint256[] memory batch = _jobs(JOB, JOB + 7, JOB + 3);
         vm.expectEmit(address(registry));
-        emit IProviderRegistry.CollateralLocked(alice, batch, 10 ether, 30 ether);
+        emit IProviderRegistry.CollateralLocked(alice, batch, NATIVE, 10 ether, 30 ether);
         vm.recordLogs();
         assertTrue(_lockMany(alice, batch, 10 ether), "batch locked");
         Vm.Log[] memory logs = vm.getRecordedLogs();
@@ -647,8 +784,10 @@ contract ProviderRegistryTest is Base {
         assertEq(logs.length, 1, "one event for the whole batch");
         assertEq(logs[0].topics[0], IProviderRegistry.CollateralLocked.selector, "event");
         assertEq(logs[0].topics[1], bytes32(uint256(uint160(alice))), "provider indexed");
-        (uint256[] memory ids, uint96 each, uint96 locked) = abi.decode(logs[0].data, (uint256[], uint96, uint96));
+        (uint256[] memory ids, address tok, uint96 each, uint96 locked) =
+            abi.decode(logs[0].data, (uint256[], address, uint96, uint96));
         assertEq(ids.length, 3, "all job ids");
+        assertEq(tok, NATIVE, "native stake");
         assertEq(ids[0], JOB, "order kept 0");
         assertEq(ids[1], JOB + 7, "order kept 1");
         assertEq(ids[2], JOB + 3, "order kept 2");
@@ -657,7 +796,7 @@ contract ProviderRegistryTest is Base {
 
         // a second batch takes exactly the remaining free stake; `locked` is the running total
         vm.expectEmit(address(registry));
-        emit IProviderRegistry.CollateralLocked(alice, _jobRange(2), 10 ether, 50 ether);
+        emit IProviderRegistry.CollateralLocked(alice, _jobRange(2), NATIVE, 10 ether, 50 ether);
         assertTrue(_lockMany(alice, _jobRange(2), 10 ether), "second batch locked");
         assertEq(info(alice).locked, 50 ether, "total locked");
         assertEq(info(alice).stake, 50 ether, "stake untouched");
@@ -684,7 +823,7 @@ contract ProviderRegistryTest is Base {
         _register(alice, 50 ether, WASI);
         vm.recordLogs();
         vm.prank(hook);
-        assertFalse(registry.tryLockCollateral(alice, _jobRange(3), 1 ether, GPU), "missing capability");
+        assertFalse(registry.tryLockCollateral(alice, _jobRange(3), NATIVE, 1 ether, GPU), "missing capability");
         assertFalse(_lockMany(bob, _jobRange(3), 1 ether), "unregistered");
         assertEq(vm.getRecordedLogs().length, 0, "no events");
         vm.prank(admin);
@@ -712,12 +851,12 @@ contract ProviderRegistryTest is Base {
         _register(alice, 50 ether);
         assertTrue(_lock(alice, 5 ether), "earlier lock");
         vm.expectEmit(address(registry));
-        emit IProviderRegistry.CollateralLocked(alice, new uint256[](0), 7 ether, 5 ether);
+        emit IProviderRegistry.CollateralLocked(alice, new uint256[](0), NATIVE, 7 ether, 5 ether);
         vm.recordLogs();
         assertTrue(_lockMany(alice, new uint256[](0), 7 ether), "empty batch succeeds");
         Vm.Log[] memory logs = vm.getRecordedLogs();
         assertEq(logs.length, 1, "only CollateralLocked");
-        (uint256[] memory ids,, uint96 locked) = abi.decode(logs[0].data, (uint256[], uint96, uint96));
+        (uint256[] memory ids,,, uint96 locked) = abi.decode(logs[0].data, (uint256[], address, uint96, uint96));
         assertEq(ids.length, 0, "no job ids");
         assertEq(locked, 5 ether, "total unchanged");
         assertEq(info(alice).locked, 5 ether, "nothing more locked");
@@ -731,7 +870,7 @@ contract ProviderRegistryTest is Base {
         _register(alice, 50 ether);
         _lock(alice, 20 ether);
         vm.expectEmit(address(registry));
-        emit IProviderRegistry.CollateralReleased(JOB, _addrs(alice), 15 ether, _reps(5_010), 10, REASON);
+        emit IProviderRegistry.CollateralReleased(JOB, _addrs(alice), NATIVE, 15 ether, _reps(5_010), 10, REASON);
         _release(alice, 15 ether, 10);
         assertEq(info(alice).locked, 5 ether, "locked");
         assertEq(info(alice).reputation, 5_010, "reputation");
@@ -753,7 +892,7 @@ contract ProviderRegistryTest is Base {
         _lock(alice, 10 ether);
         // the event carries the requested amount; what each provider actually released is capped
         vm.expectEmit(address(registry));
-        emit IProviderRegistry.CollateralReleased(JOB, _addrs(alice), 25 ether, _reps(5_000), 0, REASON);
+        emit IProviderRegistry.CollateralReleased(JOB, _addrs(alice), NATIVE, 25 ether, _reps(5_000), 0, REASON);
         _release(alice, 25 ether, 0);
         assertEq(info(alice).locked, 0, "locked");
         assertEq(info(alice).stake, 50 ether, "stake untouched");
@@ -763,7 +902,7 @@ contract ProviderRegistryTest is Base {
         _register(alice, 50 ether);
         _lock(alice, 10 ether);
         vm.expectEmit(address(registry));
-        emit IProviderRegistry.CollateralReleased(JOB, _addrs(alice), 4 ether, _reps(5_000), 0, REASON);
+        emit IProviderRegistry.CollateralReleased(JOB, _addrs(alice), NATIVE, 4 ether, _reps(5_000), 0, REASON);
         _release(alice, 4 ether, 0);
         assertEq(info(alice).locked, 6 ether, "locked");
         assertEq(info(alice).reputation, 5_000, "reputation unchanged");
@@ -772,7 +911,7 @@ contract ProviderRegistryTest is Base {
     function test_releaseCollateral_clampsReputationAtZero() public {
         _register(alice, 50 ether);
         vm.expectEmit(address(registry));
-        emit IProviderRegistry.CollateralReleased(JOB, _addrs(alice), 0, _reps(0), -6_000, REASON);
+        emit IProviderRegistry.CollateralReleased(JOB, _addrs(alice), NATIVE, 0, _reps(0), -6_000, REASON);
         _release(alice, 0, -6_000);
         assertEq(registry.reputationOf(alice), 0, "floor");
         _release(alice, 0, type(int32).min);
@@ -782,7 +921,7 @@ contract ProviderRegistryTest is Base {
     function test_releaseCollateral_clampsReputationAtMax() public {
         _register(alice, 50 ether);
         vm.expectEmit(address(registry));
-        emit IProviderRegistry.CollateralReleased(JOB, _addrs(alice), 0, _reps(10_000), 6_000, REASON);
+        emit IProviderRegistry.CollateralReleased(JOB, _addrs(alice), NATIVE, 0, _reps(10_000), 6_000, REASON);
         _release(alice, 0, 6_000);
         assertEq(registry.reputationOf(alice), 10_000, "ceiling");
         _release(alice, 0, type(int32).max);
@@ -800,7 +939,7 @@ contract ProviderRegistryTest is Base {
         // carol has nothing locked
         vm.expectEmit(address(registry));
         emit IProviderRegistry.CollateralReleased(
-            JOB, _addrs(alice, bob, carol), 5 ether, _reps(5_010, 5_010, 5_010), 10, REASON
+            JOB, _addrs(alice, bob, carol), NATIVE, 5 ether, _reps(5_010, 5_010, 5_010), 10, REASON
         );
         _releaseMany(_addrs(alice, bob, carol), 5 ether, 10);
         assertEq(info(alice).locked, 5 ether, "alice released the amount");
@@ -821,7 +960,7 @@ contract ProviderRegistryTest is Base {
 
         vm.expectEmit(address(registry));
         emit IProviderRegistry.CollateralReleased(
-            JOB, _addrs(alice, bob, carol), 0, _reps(10_000, 250, 5_200), 200, REASON
+            JOB, _addrs(alice, bob, carol), NATIVE, 0, _reps(10_000, 250, 5_200), 200, REASON
         );
         _releaseMany(_addrs(alice, bob, carol), 0, 200);
         assertEq(registry.reputationOf(alice), 10_000, "alice clamped at the ceiling");
@@ -830,7 +969,7 @@ contract ProviderRegistryTest is Base {
 
         vm.expectEmit(address(registry));
         emit IProviderRegistry.CollateralReleased(
-            JOB, _addrs(alice, bob, carol), 0, _reps(9_700, 0, 4_900), -300, REASON
+            JOB, _addrs(alice, bob, carol), NATIVE, 0, _reps(9_700, 0, 4_900), -300, REASON
         );
         _releaseMany(_addrs(alice, bob, carol), 0, -300);
         assertEq(registry.reputationOf(alice), 9_700, "alice");
@@ -848,8 +987,9 @@ contract ProviderRegistryTest is Base {
         _releaseMany(_addrs(carol, alice, bob), 0, -150);
         Vm.Log[] memory logs = vm.getRecordedLogs();
         assertEq(logs.length, 1, "one event for the whole call");
-        (address[] memory who, uint96 amount, uint16[] memory reps, int32 delta, bytes32 reason) =
-            abi.decode(logs[0].data, (address[], uint96, uint16[], int32, bytes32));
+        (address[] memory who, address tok, uint96 amount, uint16[] memory reps, int32 delta, bytes32 reason) =
+            abi.decode(logs[0].data, (address[], address, uint96, uint16[], int32, bytes32));
+        assertEq(tok, NATIVE, "token");
         assertEq(who.length, 3, "providers");
         assertEq(reps.length, 3, "one reputation per provider");
         assertEq(who[0], carol, "order kept 0");
@@ -867,30 +1007,52 @@ contract ProviderRegistryTest is Base {
         _register(alice, 50 ether);
         _lock(alice, 10 ether);
         vm.expectEmit(address(registry));
-        emit IProviderRegistry.CollateralReleased(JOB, new address[](0), 5 ether, new uint16[](0), 10, REASON);
+        emit IProviderRegistry.CollateralReleased(JOB, new address[](0), NATIVE, 5 ether, new uint16[](0), 10, REASON);
         vm.recordLogs();
         _releaseMany(new address[](0), 5 ether, 10);
         Vm.Log[] memory logs = vm.getRecordedLogs();
         assertEq(logs.length, 1, "only CollateralReleased");
-        (address[] memory who,, uint16[] memory reps,,) =
-            abi.decode(logs[0].data, (address[], uint96, uint16[], int32, bytes32));
+        (address[] memory who,,, uint16[] memory reps,,) =
+            abi.decode(logs[0].data, (address[], address, uint96, uint16[], int32, bytes32));
         assertEq(who.length, 0, "no providers");
         assertEq(reps.length, 0, "no reputations");
         assertEq(info(alice).locked, 10 ether, "locked untouched");
         assertEq(info(alice).reputation, 5_000, "reputation untouched");
     }
 
-    function test_releaseCollateral_onlyMarket() public {
+    function test_releaseCollateral_onlyMarketOrBidBook() public {
         _register(alice, 50 ether);
         _expectUnauthorized(arbiter, MARKET_ROLE);
         vm.prank(arbiter);
-        registry.releaseCollateral(_addrs(alice), JOB, 0, 1, REASON);
+        registry.releaseCollateral(_addrs(alice), JOB, NATIVE, 0, 1, REASON);
         _expectUnauthorized(stranger, MARKET_ROLE);
         vm.prank(stranger);
-        registry.releaseCollateral(new address[](0), JOB, 0, 0, REASON);
+        registry.releaseCollateral(new address[](0), JOB, NATIVE, 0, 0, REASON);
+    }
+
+    /// @dev The bid book releases the collateral of evicted and lost bids, but only the market (a job's
+    /// outcome) moves reputation.
+    function test_releaseCollateral_bidBookReleasesButCannotMoveReputation() public {
+        _register(alice, 50 ether);
+        vm.prank(bookHook);
+        assertTrue(registry.tryLockCollateral(alice, _jobs(JOB), NATIVE, 4 ether, 0), "locked by the book");
+        _expectUnauthorized(bookHook, MARKET_ROLE);
+        vm.prank(bookHook);
+        registry.releaseCollateral(_addrs(alice), JOB, NATIVE, 4 ether, 1, "BID_EVICTED");
+        assertEq(info(alice).locked, 4 ether, "nothing released by the refused call");
+
+        vm.expectEmit(address(registry));
+        emit IProviderRegistry.CollateralReleased(JOB, _addrs(alice), NATIVE, 4 ether, _reps(5_000), 0, "BID_EVICTED");
+        vm.prank(bookHook);
+        registry.releaseCollateral(_addrs(alice), JOB, NATIVE, 4 ether, 0, "BID_EVICTED");
+        assertEq(info(alice).locked, 0, "released by the book");
+        assertEq(info(alice).reputation, 5_000, "reputation untouched");
     }
 
     // ------------------------------------------------------------------ slash
+
+    // Every slash is credited to the escrow's treasury (the `beneficiary` parameter is gone: nobody who
+    // can cause a slash is paid by it), and only the market may slash (the registry's arbiter role is gone).
 
     function test_slash_takesFromStakeThenUnbondingAndShrinksLocked() public {
         _register(alice, 20 ether);
@@ -899,14 +1061,14 @@ contract ProviderRegistryTest is Base {
         uint256 escrowBefore = address(escrow).balance;
 
         vm.expectEmit(address(registry));
-        emit IProviderRegistry.Slashed(alice, JOB, 18 ether, requester, REASON);
-        _slash(alice, 18 ether, requester);
+        emit IProviderRegistry.Slashed(alice, JOB, NATIVE, 18 ether, treasury, REASON);
+        _slash(alice, 18 ether);
 
         IProviderRegistry.ProviderInfo memory i = info(alice);
         assertEq(i.stake, 0, "stake taken first");
         assertEq(i.unbonding, 2 ether, "rest from unbonding");
         assertEq(i.locked, 0, "locked shrinks with the stake");
-        assertEq(credit(requester), 18 ether, "beneficiary credited");
+        assertEq(credit(treasury), 18 ether, "treasury credited");
         assertEq(address(escrow).balance - escrowBefore, 18 ether, "value moved to escrow");
         assertEq(address(registry).balance, 2 ether, "registry keeps the rest");
     }
@@ -914,7 +1076,7 @@ contract ProviderRegistryTest is Base {
     function test_slash_partialKeepsLockedWhenStakeSuffices() public {
         _register(alice, 50 ether);
         _lock(alice, 10 ether);
-        _slash(alice, 30 ether, requester);
+        _slash(alice, 30 ether);
         assertEq(info(alice).stake, 20 ether, "stake");
         assertEq(info(alice).locked, 10 ether, "locked unchanged");
     }
@@ -922,7 +1084,7 @@ contract ProviderRegistryTest is Base {
     function test_slash_clampsLockedToRemainingStake() public {
         _register(alice, 50 ether);
         _lock(alice, 40 ether);
-        _slash(alice, 30 ether, requester);
+        _slash(alice, 30 ether);
         assertEq(info(alice).stake, 20 ether, "stake");
         assertEq(info(alice).locked, 20 ether, "locked clamped");
     }
@@ -931,60 +1093,214 @@ contract ProviderRegistryTest is Base {
         _register(alice, 20 ether);
         _unbond(alice, 5 ether);
         vm.expectEmit(address(registry));
-        emit IProviderRegistry.Slashed(alice, JOB, 20 ether, requester, REASON);
-        _slash(alice, 100 ether, requester);
-        assertEq(credit(requester), 20 ether, "only what exists");
+        emit IProviderRegistry.Slashed(alice, JOB, NATIVE, 20 ether, treasury, REASON);
+        _slash(alice, 100 ether);
+        assertEq(credit(treasury), 20 ether, "only what exists");
         assertEq(info(alice).stake, 0, "stake");
         assertEq(info(alice).unbonding, 0, "unbonding");
     }
 
-    function test_slash_zeroBeneficiaryCreditsTreasury() public {
+    /// @dev Changed on purpose: the slash used to take a beneficiary (address(0) meant the treasury).
+    /// Now the proceeds always go to the escrow's treasury, the one in force at the slash.
+    function test_slash_alwaysCreditsTheCurrentTreasury() public {
         _register(alice, 20 ether);
         vm.expectEmit(address(registry));
-        emit IProviderRegistry.Slashed(alice, JOB, 3 ether, treasury, REASON);
-        _slash(alice, 3 ether, address(0));
+        emit IProviderRegistry.Slashed(alice, JOB, NATIVE, 3 ether, treasury, REASON);
+        _slash(alice, 3 ether);
         assertEq(credit(treasury), 3 ether, "treasury credited");
         assertEq(credit(address(0)), 0, "nothing credited to the zero address");
+        assertEq(credit(hook), 0, "nothing credited to the caller");
+
+        address newTreasury = address(0x7EA2);
+        vm.prank(admin);
+        escrow.setTreasury(newTreasury);
+        vm.expectEmit(address(registry));
+        emit IProviderRegistry.Slashed(alice, JOB, NATIVE, 2 ether, newTreasury, REASON);
+        _slash(alice, 2 ether);
+        assertEq(credit(newTreasury), 2 ether, "new treasury credited");
+        assertEq(credit(treasury), 3 ether, "old treasury keeps its earlier credit");
     }
 
     function test_slash_deregisteredProviderFromUnbonding() public {
         _register(alice, 20 ether);
         vm.prank(alice);
         registry.deregister();
-        _slash(alice, 4 ether, requester);
+        _slash(alice, 4 ether);
         assertEq(info(alice).unbonding, 16 ether, "unbonding slashed");
-        assertEq(credit(requester), 4 ether, "credited");
+        assertEq(credit(treasury), 4 ether, "credited");
     }
 
     function test_slash_nothingToTakeIsNoOp() public {
         _register(alice, 20 ether);
         vm.recordLogs();
-        _slash(bob, 5 ether, requester); // unknown provider
-        _slash(alice, 0, requester); // zero amount
+        _slash(bob, 5 ether); // unknown provider
+        _slash(alice, 0); // zero amount
+        _slashToken(alice, 5 ether); // no bond in the token
         assertEq(vm.getRecordedLogs().length, 0, "no events");
-        assertEq(credit(requester), 0, "no credit");
+        assertEq(credit(treasury), 0, "no credit");
+        assertEq(escrow.balanceOf(address(token), treasury), 0, "no token credit");
         assertEq(info(alice).stake, 20 ether, "stake untouched");
     }
 
-    function test_slash_byArbiter() public {
+    /// @dev Changed on purpose: the arbiter used to slash through the registry's ARBITER_ROLE. That role
+    /// is gone; an arbiter only rules on disputes in the market, whose settlement slashes.
+    function test_slash_arbiterRefused() public {
         _register(alice, 20 ether);
+        _expectUnauthorized(arbiter, MARKET_ROLE);
         vm.prank(arbiter);
-        registry.slash(alice, JOB, 2 ether, requester, REASON);
-        assertEq(credit(requester), 2 ether, "credited");
+        registry.slash(alice, JOB, NATIVE, 2 ether, REASON);
+        assertEq(info(alice).stake, 20 ether, "stake untouched");
+        assertEq(credit(treasury), 0, "nothing credited");
     }
 
     function test_slash_revertsForOthers() public {
         _register(alice, 20 ether);
-        _expectUnauthorized(stranger, ARBITER_ROLE);
+        _expectUnauthorized(stranger, MARKET_ROLE);
         vm.prank(stranger);
-        registry.slash(alice, JOB, 2 ether, requester, REASON);
+        registry.slash(alice, JOB, NATIVE, 2 ether, REASON);
+    }
+
+    function test_slash_revertsForBidBook() public {
+        _register(alice, 20 ether);
+        _expectUnauthorized(bookHook, MARKET_ROLE);
+        vm.prank(bookHook);
+        registry.slash(alice, JOB, NATIVE, 2 ether, REASON);
     }
 
     function test_slash_revertsForGovernor() public {
         _register(alice, 20 ether);
-        _expectUnauthorized(admin, ARBITER_ROLE);
+        _expectUnauthorized(admin, MARKET_ROLE);
         vm.prank(admin);
-        registry.slash(alice, JOB, 2 ether, requester, REASON);
+        registry.slash(alice, JOB, NATIVE, 2 ether, REASON);
+    }
+
+    // ------------------------------------------------------------------ ERC-20 collateral (token bonds)
+
+    function test_tryLockCollateral_tokenLocksBondNotStake() public {
+        _register(alice, 50 ether);
+        _bond(alice, 30 ether);
+        uint256[] memory batch = _jobs(JOB, JOB + 1, JOB + 2);
+        vm.expectEmit(address(escrow));
+        emit IPaymentEscrow.BondLocked(address(token), alice, 15 ether, 15 ether);
+        vm.expectEmit(address(registry));
+        // `locked` is the native total, untouched by a token lock
+        emit IProviderRegistry.CollateralLocked(alice, batch, address(token), 5 ether, 0);
+        assertTrue(_lockToken(alice, batch, 5 ether), "locked in the bond");
+        (uint256 total, uint256 locked) = _bondOf(alice);
+        assertEq(total, 30 ether, "bond total");
+        assertEq(locked, 15 ether, "amountEach for each of the 3 jobs");
+        assertEq(info(alice).locked, 0, "native stake not locked");
+        assertTrue(registry.isEligible(alice, 0, 50 ether), "all native stake still free");
+    }
+
+    function test_tryLockCollateral_tokenRefusedBeyondFreeBondChangesNothing() public {
+        _register(alice, 50 ether);
+        _bond(alice, 10 ether);
+        assertTrue(_lockToken(alice, _jobs(JOB), 6 ether), "first lock");
+        vm.recordLogs();
+        assertFalse(_lockToken(alice, _jobs(JOB + 1), 4 ether + 1), "more than the free bond");
+        assertFalse(_lockToken(alice, _jobs(JOB + 1, JOB + 2, JOB + 3), 2 ether), "6 for three jobs, 4 free");
+        assertFalse(_lockToken(bob, _jobs(JOB), 1), "no bond at all");
+        assertEq(vm.getRecordedLogs().length, 0, "no events");
+        (, uint256 locked) = _bondOf(alice);
+        assertEq(locked, 6 ether, "nothing more locked");
+        assertTrue(_lockToken(alice, _jobs(JOB + 1, JOB + 2), 2 ether), "exactly the free bond");
+        (, locked) = _bondOf(alice);
+        assertEq(locked, 10 ether, "all locked");
+    }
+
+    function test_tryLockCollateral_tokenStillRequiresAnEligibleProvider() public {
+        // a bond alone does not make a provider: it must be registered, capable and at the minimum stake
+        _bond(alice, 10 ether);
+        assertFalse(_lockToken(alice, _jobs(JOB), 1 ether), "unregistered");
+        _register(alice, 20 ether, WASI);
+        vm.prank(hook);
+        assertFalse(registry.tryLockCollateral(alice, _jobs(JOB), address(token), 1 ether, GPU), "missing capability");
+        vm.prank(admin);
+        registry.setMinStake(20 ether + 1);
+        assertFalse(_lockToken(alice, _jobs(JOB), 1 ether), "below min stake");
+        (, uint256 locked) = _bondOf(alice);
+        assertEq(locked, 0, "nothing locked");
+        vm.prank(admin);
+        registry.setMinStake(MIN_STAKE);
+        assertTrue(_lockToken(alice, _jobs(JOB), 1 ether), "eligible again");
+    }
+
+    function test_releaseCollateral_tokenReleasesBondAtMostLocked() public {
+        _register(alice, 50 ether);
+        _bond(alice, 10 ether);
+        _lockToken(alice, _jobs(JOB), 6 ether);
+        vm.expectEmit(address(escrow));
+        emit IPaymentEscrow.BondReleased(address(token), alice, 4 ether, 2 ether);
+        vm.expectEmit(address(registry));
+        emit IProviderRegistry.CollateralReleased(JOB, _addrs(alice), address(token), 4 ether, _reps(5_000), 0, REASON);
+        _releaseToken(alice, 4 ether);
+        (uint256 total, uint256 locked) = _bondOf(alice);
+        assertEq(locked, 2 ether, "released");
+        assertEq(total, 10 ether, "bond total untouched");
+        vm.expectEmit(address(escrow));
+        emit IPaymentEscrow.BondReleased(address(token), alice, 2 ether, 0); // capped at what is locked
+        _releaseToken(alice, 5 ether);
+        (, locked) = _bondOf(alice);
+        assertEq(locked, 0, "capped");
+        assertEq(info(alice).stake, 50 ether, "stake untouched");
+    }
+
+    function test_slash_tokenTakesBondAndCreditsTreasuryInToken() public {
+        _register(alice, 50 ether);
+        _bond(alice, 10 ether);
+        _lockToken(alice, _jobs(JOB), 4 ether);
+        _lockToken(alice, _jobs(JOB + 1), 4 ether);
+        _releaseToken(alice, 4 ether); // the market releases the job's lock, then slashes
+        uint256 escrowTokens = token.balanceOf(address(escrow));
+        vm.expectEmit(address(escrow));
+        emit IPaymentEscrow.BondSlashed(address(token), alice, 3 ether, treasury);
+        vm.expectEmit(address(registry));
+        emit IProviderRegistry.Slashed(alice, JOB, address(token), 3 ether, treasury, REASON);
+        _slashToken(alice, 3 ether);
+        (uint256 total, uint256 locked) = _bondOf(alice);
+        assertEq(total, 7 ether, "taken from the bond");
+        assertEq(locked, 4 ether, "the other job's lock stays");
+        assertEq(escrow.balanceOf(address(token), treasury), 3 ether, "treasury credited in the token");
+        assertEq(credit(treasury), 0, "no native credit");
+        assertEq(token.balanceOf(address(escrow)), escrowTokens, "tokens stay in the escrow");
+        assertEq(info(alice).stake, 50 ether, "native stake untouched");
+        // more than the bond: capped, and the lock shrinks with it
+        _slashToken(alice, 100 ether);
+        (total, locked) = _bondOf(alice);
+        assertEq(total, 0, "bond emptied");
+        assertEq(locked, 0, "lock clamped to the bond");
+        assertEq(escrow.balanceOf(address(token), treasury), 10 ether, "whole bond to the treasury");
+    }
+
+    function test_slash_tokenArbiterRefused() public {
+        _register(alice, 50 ether);
+        _bond(alice, 10 ether);
+        _expectUnauthorized(arbiter, MARKET_ROLE);
+        vm.prank(arbiter);
+        registry.slash(alice, JOB, address(token), 1 ether, REASON);
+        (uint256 total,) = _bondOf(alice);
+        assertEq(total, 10 ether, "bond untouched");
+    }
+
+    /// @dev Random token locks, releases and slashes keep locked <= total, and the escrow's token balance
+    /// equals the bonds plus the treasury's credit.
+    function testFuzz_tokenCollateral_lockedWithinBond(uint256 bond, uint256 a, uint256 r, uint256 sl) public {
+        _register(alice, 20 ether);
+        uint256 deposited = bound(bond, 1, 500 ether);
+        _bond(alice, deposited);
+        uint96 lockAmt = uint96(bound(a, 0, 600 ether));
+        bool ok = _lockToken(alice, _jobs(JOB), lockAmt);
+        assertTrue(ok == (lockAmt <= deposited), "lock iff the free bond covers it");
+        _releaseToken(alice, uint96(bound(r, 0, 600 ether)));
+        _slashToken(alice, uint96(bound(sl, 0, 600 ether)));
+        (uint256 total, uint256 locked) = _bondOf(alice);
+        assertLe(locked, total, "locked <= total");
+        assertEq(
+            token.balanceOf(address(escrow)),
+            total + escrow.balanceOf(address(token), treasury),
+            "balance == bonds + credits"
+        );
     }
 
     // ------------------------------------------------------------------ eligibility
@@ -1161,12 +1477,27 @@ contract ProviderRegistryTest is Base {
         registry.deregister();
     }
 
-    function test_pause_blocksWithdrawUnbonded() public {
+    /// @dev Changed on purpose: a pause used to block withdrawUnbonded. It stops stake entering and new
+    /// commitments, never the return of stake already unbonded.
+    function test_pause_doesNotBlockWithdrawUnbonded() public {
         _register(alice, 20 ether);
         _unbond(alice, 1 ether);
         vm.warp(block.timestamp + UNBONDING);
         _pause();
-        vm.expectRevert(abi.encodeWithSelector(Pausable.EnforcedPause.selector));
+        uint256 before = alice.balance;
+        vm.expectEmit(address(registry));
+        emit IProviderRegistry.UnbondedWithdrawn(alice, 1 ether);
+        vm.prank(alice);
+        assertEq(registry.withdrawUnbonded(), 1 ether, "returned while paused");
+        assertEq(alice.balance - before, 1 ether, "received while paused");
+        assertEq(info(alice).unbonding, 0, "unbonding cleared");
+        assertTrue(registry.paused(), "still paused");
+        // the unbonding period still applies while paused
+        _unpause();
+        _unbond(alice, 1 ether);
+        _pause();
+        uint40 releaseAt = uint40(block.timestamp + UNBONDING);
+        vm.expectRevert(abi.encodeWithSelector(IProviderRegistry.UnbondingNotReleased.selector, alice, releaseAt));
         vm.prank(alice);
         registry.withdrawUnbonded();
     }
@@ -1184,8 +1515,9 @@ contract ProviderRegistryTest is Base {
         _pause();
         assertTrue(_lock(alice, 5 ether), "lock");
         _release(alice, 5 ether, 1);
-        _slash(alice, 1 ether, requester);
+        _slash(alice, 1 ether);
         assertEq(info(alice).stake, 19 ether, "slashed while paused");
+        assertEq(credit(treasury), 1 ether, "treasury credited while paused");
         assertEq(info(alice).reputation, 5_001, "reputation changed while paused");
     }
 
@@ -1265,7 +1597,7 @@ contract ProviderRegistryTest is Base {
         uint256 bondedBefore = info(alice).stake;
         uint256 escrowBefore = address(escrow).balance;
 
-        _slash(alice, amount, address(0));
+        _slash(alice, amount);
 
         IProviderRegistry.ProviderInfo memory i = info(alice);
         uint256 taken = amount < stake ? amount : stake;
@@ -1343,10 +1675,11 @@ contract ProviderRegistryTest is Base {
 
         vm.recordLogs();
         vm.prank(hook);
-        registry.releaseCollateral(_toDynamic(who), JOB, amount, delta, REASON);
+        registry.releaseCollateral(_toDynamic(who), JOB, NATIVE, amount, delta, REASON);
         Vm.Log[] memory logs = vm.getRecordedLogs();
         assertEq(logs.length, 1, "one event");
-        (, , uint16[] memory reps,,) = abi.decode(logs[0].data, (address[], uint96, uint16[], int32, bytes32));
+        (,,, uint16[] memory reps,,) =
+            abi.decode(logs[0].data, (address[], address, uint96, uint16[], int32, bytes32));
 
         for (uint256 i; i < 2; ++i) {
             int256 expected = int256(uint256(rep[i])) + delta;

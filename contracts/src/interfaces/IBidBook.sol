@@ -33,7 +33,7 @@ interface IBidBook {
         uint96 collateral,
         uint8 replicas,
         IJobMarketTypes.SignedBid[] calldata signed
-    ) external view returns (IJobMarketTypes.Bid[] memory ranked);
+    ) external view returns (IJobMarketTypes.Bid[] memory ranked, uint256 bookedMask);
     function rankBatch(
         uint256[] calldata jobIds,
         uint80 maxPrice,
@@ -43,6 +43,7 @@ interface IBidBook {
         IJobMarketTypes.SignedBid[] calldata signed
     ) external view returns (IJobMarketTypes.Bid[] memory ranked);
     function bidsOf(uint256 jobId) external view returns (IJobMarketTypes.Bid[] memory);
+    function bidders(uint256 jobId) external view returns (address[] memory);
     function jobsHash(uint256[] calldata jobIds) external pure returns (bytes32);
     function bidDigest(bytes32 jobs, address provider, uint80 price, uint32 sla, uint32 expiry)
         external

@@ -22,6 +22,13 @@ interface IPaymentEscrow {
     event FeeUpdated(uint16 feeBps);
     /// @notice The treasury address changed.
     event TreasuryUpdated(address treasury);
+    /// @notice A provider's bond (collateral for jobs paid in `token`) grew by `amount` to `total`.
+    event BondDeposited(address indexed token, address indexed provider, uint256 amount, uint256 total);
+    event BondWithdrawn(address indexed token, address indexed provider, uint256 amount, uint256 total);
+    event BondLocked(address indexed token, address indexed provider, uint256 amount, uint256 locked);
+    event BondReleased(address indexed token, address indexed provider, uint256 amount, uint256 locked);
+    /// @notice `amount` of a provider's locked bond went to `treasury`'s balance.
+    event BondSlashed(address indexed token, address indexed provider, uint256 amount, address treasury);
 
     error ZeroAmount();
     error LengthMismatch();
@@ -33,6 +40,10 @@ interface IPaymentEscrow {
     error InsufficientLocked(address token, uint256 locked, uint256 requested);
     error NothingToWithdraw(address token, address owner);
     error FeeTooHigh(uint16 feeBps, uint16 maxFeeBps);
+    error AlreadyBound();
+    error NativeBondNotSupported();
+    error BondOverflow();
+    error InsufficientFreeBond(address token, address provider, uint256 requested, uint256 free);
 
     function deposit(uint256 firstJobId, uint256 jobs, address token, address payer, uint256 amount) external payable;
     function pay(uint256 jobId, address token, address[] calldata payees, uint256[] calldata amounts) external;
@@ -43,4 +54,11 @@ interface IPaymentEscrow {
     function totalLocked(address token) external view returns (uint256);
     function treasury() external view returns (address);
     function feeBps() external view returns (uint16);
+    function bind(address market, address registry) external;
+    function depositBond(address token, uint256 amount) external;
+    function withdrawBond(address token, uint256 amount) external;
+    function lockBond(address provider, address token, uint256 amount) external returns (bool);
+    function releaseBond(address provider, address token, uint256 amount) external;
+    function slashBond(address provider, address token, uint256 amount) external returns (uint256 taken);
+    function bondOf(address token, address provider) external view returns (uint256 total, uint256 locked);
 }

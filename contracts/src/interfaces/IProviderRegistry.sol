@@ -32,8 +32,9 @@ interface IProviderRegistry {
     event StakeAdded(address indexed provider, uint96 amount, uint96 stake);
     event UnbondRequested(address indexed provider, uint96 amount, uint96 unbonding, uint40 releaseAt);
     event UnbondedWithdrawn(address indexed provider, uint96 amount);
-    /// @notice `amountEach` was locked for each of `jobIds`; the provider now has `locked` in total.
-    event CollateralLocked(address indexed provider, uint256[] jobIds, uint96 amountEach, uint96 locked);
+    /// @notice `amountEach` of collateral in `token` was locked for each of `jobIds`; the provider now has
+    /// `locked` native stake locked in total (an ERC-20 bond's total is in PaymentEscrow.BondLocked).
+    event CollateralLocked(address indexed provider, uint256[] jobIds, address token, uint96 amountEach, uint96 locked);
     /// @notice `amount` of collateral locked for `jobId` was released for each of `providers` (at most
     /// what each still had locked); the job's outcome moved each one's reputation by `reputationDelta`
     /// (clamped to [0, 10,000]) to `reputations[i]`, for `reason`. With ReputationChanged, this is the
@@ -41,12 +42,16 @@ interface IProviderRegistry {
     event CollateralReleased(
         uint256 indexed jobId,
         address[] providers,
+        address token,
         uint96 amount,
         uint16[] reputations,
         int32 reputationDelta,
         bytes32 reason
     );
-    event Slashed(address indexed provider, uint256 indexed jobId, uint96 amount, address beneficiary, bytes32 reason);
+    /// @notice `amount` of the provider's collateral in `token` (address(0): native stake) went to `beneficiary`.
+    event Slashed(
+        address indexed provider, uint256 indexed jobId, address token, uint96 amount, address beneficiary, bytes32 reason
+    );
     event ReputationChanged(address indexed provider, uint256 indexed jobId, uint16 previous, uint16 current, bytes32 reason);
     event MinStakeUpdated(uint96 minStake);
     event UnbondingPeriodUpdated(uint32 unbondingPeriod);
@@ -63,18 +68,25 @@ interface IProviderRegistry {
     error UnbondingNotReleased(address provider, uint40 releaseAt);
     error ParameterOutOfBounds(uint256 value, uint256 min, uint256 max);
     error ZeroAddress();
+    error AlreadyBound();
 
-    function tryLockCollateral(address provider, uint256[] calldata jobIds, uint96 amountEach, uint32 requiredCapabilities)
-        external
-        returns (bool locked);
+    function tryLockCollateral(
+        address provider,
+        uint256[] calldata jobIds,
+        address token,
+        uint96 amountEach,
+        uint32 requiredCapabilities
+    ) external returns (bool locked);
     function releaseCollateral(
         address[] calldata providers,
         uint256 jobId,
+        address token,
         uint96 amount,
         int32 reputationDelta,
         bytes32 reason
     ) external;
-    function slash(address provider, uint256 jobId, uint96 amount, address beneficiary, bytes32 reason) external;
+    function slash(address provider, uint256 jobId, address token, uint96 amount, bytes32 reason) external;
+    function bind(address market, address bidBook) external;
     function isEligible(address provider, uint32 requiredCapabilities, uint96 collateral) external view returns (bool);
     function reputationOf(address provider) external view returns (uint16);
     function eligibleReputation(address provider, uint32 requiredCapabilities, uint96 collateral)

@@ -44,6 +44,13 @@ library JobProofs {
         }
     }
 
+    function popcount256(uint256 mask) internal pure returns (uint256 n) {
+        while (mask != 0) {
+            mask &= mask - 1;
+            ++n;
+        }
+    }
+
     function popcount(uint16 mask) internal pure returns (uint8 n) {
         uint256 m = mask;
         while (m != 0) {

@@ -36,7 +36,7 @@ contract ProtocolHandler {
     uint256 public constant MAX_ACTIVE = 8;
     uint32 internal constant WASI = 1;
     uint32 internal constant GPU = 2;
-    uint256 internal constant ACTIONS = 24;
+    uint256 internal constant ACTIONS = 26;
 
     // action ids (counters)
     uint256 internal constant A_SUBMIT = 0;
@@ -63,6 +63,8 @@ contract ProtocolHandler {
     uint256 internal constant A_WARP = 21;
     uint256 internal constant A_REGISTER = 22;
     uint256 internal constant A_DEREGISTER = 23;
+    uint256 internal constant A_DEPOSIT_BOND = 24;
+    uint256 internal constant A_WITHDRAW_BOND = 25;
 
     IJobMarket public immutable market;
     PaymentEscrow public immutable escrow;
@@ -77,8 +79,8 @@ contract ProtocolHandler {
     address[] internal _providers;
     uint256[] internal _keys;
     address[] internal _requesters;
-    /// @dev Every address the escrow can credit here: requesters (refunds, slash shares, bonds),
-    /// providers (payouts, bond shares), the treasury (fees, slash shares, dust).
+    /// @dev Every address the escrow can credit here: requesters (refunds, dispute bonds back), providers
+    /// (payouts, bond shares), the treasury (fees, every slash in the native token or the job's token, dust).
     address[] internal _holders;
 
     /// @notice The handler's model of one job (ids are 1..jobCount: the handler submits every job).
@@ -124,6 +126,10 @@ contract ProtocolHandler {
     uint256 public sealMismatch; // SealCommitted with a seal the handler did not compute
     uint256 public forgeryAttempts;
     uint256 public secondOpeningAccepted; // an assignee opened by `finalize` revealed again (counted twice)
+    uint256 public slashAccepted; // a registry slash by someone else than the market went through
+    uint256 public lockedStakeUnbonded; // a provider unbonded (part of) its locked stake
+    uint256 public lockedBondWithdrawn; // a provider withdrew (part of) its locked token bond
+    uint256 public slashAttempts;
 
     uint256 public currentTime;
     uint256 internal _entropy;
@@ -219,14 +225,18 @@ contract ProtocolHandler {
         (uint256 id, IJobMarketTypes.JobInfo memory j) = _pick(jobSeed, _inBiddingAlone);
         if (id == 0) return;
         uint96 collateral = market.collateralOf(id);
+        address t = _m[id].token;
         uint80 price = uint80(_bound(priceSeed, j.maxPrice / 2 + 1, j.maxPrice));
         for (uint256 k; k < _providers.length; ++k) {
             address p = _providers[(provSeed % _providers.length + k) % _providers.length];
-            if (!registry.isEligible(p, j.capabilities, collateral)) continue;
+            // a bid is binding: it enters the book only if the job's collateral can be locked
+            if (!_canLock(p, j.capabilities, t, collateral)) continue;
             vm.prank(p);
             try book.bid(id, price, 600) {
                 ++done[A_BID];
-            } catch {}
+            } catch {
+                vm.recordLogs(); // drop the reverted call's logs (not competitive)
+            }
             return;
         }
     }
@@ -261,7 +271,7 @@ contract ProtocolHandler {
             if (id == 0) return;
             _warpTo(j.bidDeadline);
         }
-        uint256[] memory ids = _groupMembers(_m[id].group);
+        uint256[] memory ids = _groupMembers(id);
         if (ids.length < 2) return;
         (IJobMarketTypes.SignedBid[] memory bids, uint256 eligible) = _batchBids(ids, j, provSeed, countSeed);
         if (eligible < j.quorum) return;
@@ -275,12 +285,13 @@ contract ProtocolHandler {
         (uint256 id, IJobMarketTypes.JobInfo memory j) = _pick(jobSeed, _claimable);
         if (id == 0) return;
         uint96 collateral = market.collateralOf(id);
+        address t = _m[id].token;
         uint256 wanted = provSeed % 2 == 0 && j.assigned < j.quorum ? j.quorum - j.assigned : 1;
         uint256 claimed;
         for (uint256 s; s < _providers.length && claimed < wanted; ++s) {
             address p = _providers[(provSeed % _providers.length + s) % _providers.length];
             IJobMarketTypes.Assignee[] memory current = _lists[id];
-            if (_listed(current, p) || !registry.isEligible(p, j.capabilities, collateral)) continue;
+            if (_listed(current, p) || !_canLock(p, j.capabilities, t, collateral)) continue;
             vm.prank(p);
             market.claimJob(id, current);
             _drain(); // the new assignee joins the list before the next claim
@@ -558,7 +569,23 @@ contract ProtocolHandler {
         ++done[A_ADD_STAKE];
     }
 
+    /// @dev Unbonds part of a provider's free stake; one call in four, a provider with locked collateral
+    /// (a bidder or an assignee) tries to unbond more than its free stake instead: must revert (a bid is
+    /// binding), else `lockedStakeUnbonded` counts it.
     function requestUnbond(uint256 provSeed, uint256 amount) external act(A_UNBOND, provSeed) {
+        if (amount % 4 == 0) {
+            address q = _providerWith(provSeed, _hasLockedStake);
+            if (q == address(0)) return;
+            IProviderRegistry.ProviderInfo memory qi = registry.providerInfo(q);
+            uint256 tooMuch = uint256(qi.stake - qi.locked) + _bound(amount >> 2, 1, qi.locked);
+            _drain();
+            vm.prank(q);
+            (bool ok,) = address(registry).call(abi.encodeCall(ProviderRegistry.requestUnbond, (uint96(tooMuch))));
+            if (ok) ++lockedStakeUnbonded;
+            else vm.recordLogs();
+            ++done[A_UNBOND];
+            return;
+        }
         address p = _providerWith(provSeed, _hasFreeStake);
         if (p == address(0)) return;
         IProviderRegistry.ProviderInfo memory info = registry.providerInfo(p);
@@ -582,16 +609,65 @@ contract ProtocolHandler {
         ++done[A_WITHDRAW_UNBONDED];
     }
 
-    /// @dev The arbiter slashes any provider, crediting a requester, a provider or the treasury.
-    function arbiterSlash(uint256 provSeed, uint256 amount, uint256 benSeed) external act(A_ARBITER_SLASH, provSeed) {
+    /// @dev Attack (it used to be an arbiter's power): the arbiter, a requester or a provider slashes a
+    /// provider's stake or token bond directly in the registry. Must revert: only the market slashes, for a
+    /// job's settlement; if it goes through, `slashAccepted` counts it (and the solvency and collateral
+    /// invariants see what it did).
+    function arbiterSlash(uint256 provSeed, uint256 amount, uint256 callerSeed)
+        external
+        act(A_ARBITER_SLASH, provSeed)
+    {
         address p = _providerWith(provSeed, _hasFunds);
         if (p == address(0)) return;
         amount = _bound(amount, 1, 5 ether);
-        uint256 b = benSeed % (_holders.length + 1);
-        address beneficiary = b == _holders.length ? address(0) : _holders[b];
-        vm.prank(arbiter);
-        registry.slash(p, _bound(benSeed >> 8, 0, jobs), uint96(amount), beneficiary, "ARBITER");
+        address t = callerSeed % 2 == 0 ? address(0) : address(token);
+        uint256 c = (callerSeed >> 1) % 3;
+        address caller = c == 0 ? arbiter : c == 1 ? _requesters[(callerSeed >> 3) % _requesters.length] : p;
+        bytes memory data = abi.encodeCall(
+            ProviderRegistry.slash, (p, _bound(callerSeed >> 8, 0, jobs), t, uint96(amount), bytes32("ARBITER"))
+        );
+        ++slashAttempts;
+        _drain();
+        vm.prank(caller);
+        (bool ok,) = address(registry).call(data);
+        if (ok) ++slashAccepted;
+        else vm.recordLogs();
         ++done[A_ARBITER_SLASH];
+    }
+
+    /// @dev A provider adds to its bond in the token (the collateral of token jobs).
+    function depositBond(uint256 provSeed, uint256 amount) external act(A_DEPOSIT_BOND, provSeed) {
+        address p = _providers[provSeed % _providers.length];
+        amount = _bound(amount, 1, 20 ether);
+        if (token.balanceOf(p) < amount) token.mint(p, amount);
+        vm.prank(p);
+        escrow.depositBond(address(token), amount);
+        ++done[A_DEPOSIT_BOND];
+    }
+
+    /// @dev A provider withdraws part of its free bond; one call in four, one with a locked bond tries to
+    /// withdraw more than its free part: must revert, else `lockedBondWithdrawn` counts it.
+    function withdrawBond(uint256 provSeed, uint256 amount) external act(A_WITHDRAW_BOND, provSeed) {
+        if (amount % 4 == 0) {
+            address q = _providerWith(provSeed, _hasLockedBond);
+            if (q == address(0)) return;
+            (uint256 total, uint256 locked) = escrow.bondOf(address(token), q);
+            uint256 tooMuch = total - locked + _bound(amount >> 2, 1, locked);
+            _drain();
+            vm.prank(q);
+            (bool ok,) = address(escrow).call(abi.encodeCall(PaymentEscrow.withdrawBond, (address(token), tooMuch)));
+            if (ok) ++lockedBondWithdrawn;
+            else vm.recordLogs();
+            ++done[A_WITHDRAW_BOND];
+            return;
+        }
+        address p = _providerWith(provSeed, _hasFreeBond);
+        if (p == address(0)) return;
+        uint256 free = _freeBond(p);
+        amount = _bound(amount, 1, free > 3 ? free / 3 : free);
+        vm.prank(p);
+        escrow.withdrawBond(address(token), amount);
+        ++done[A_WITHDRAW_BOND];
     }
 
     function register(uint256 provSeed, uint256 stake) external act(A_REGISTER, provSeed) {
@@ -676,6 +752,37 @@ contract ProtocolHandler {
         }
     }
 
+    /// @notice Sum of the providers' bonds in `t` (none in the native token: native collateral is stake).
+    function sumBonds(address t) external view returns (uint256 sum) {
+        if (t == address(0)) return 0;
+        for (uint256 i; i < _providers.length; ++i) {
+            (uint256 total,) = escrow.bondOf(t, _providers[i]);
+            sum += total;
+        }
+    }
+
+    /// @notice The collateral in `t` (address(0): native stake) the market's rules keep locked for
+    /// `provider`, computed from the market's and the book's state and the handler's assignee lists: the
+    /// job's collateral for each on-chain bid of an Open bid-mode job (binding until it is evicted, loses
+    /// at assignment, or the job is cancelled or fails unassigned), and for each assignee not yet settled.
+    function expectedCollateral(address provider, address t) external view returns (uint256 sum) {
+        for (uint256 id = 1; id <= jobs; ++id) {
+            if (_m[id].token != t) continue;
+            IJobMarketTypes.JobInfo memory j = market.getJob(id);
+            uint256 c = market.collateralOf(id);
+            if (j.status == IJobMarketTypes.JobStatus.Open && j.bidDeadline != 0) {
+                address[] memory bidders = book.bidders(id);
+                for (uint256 k; k < bidders.length; ++k) {
+                    if (bidders[k] == provider) sum += c;
+                }
+            }
+            IJobMarketTypes.Assignee[] storage list = _lists[id];
+            for (uint256 i; i < list.length; ++i) {
+                if (list[i].worker == provider && j.settledMask & (1 << i) == 0) sum += c;
+            }
+        }
+    }
+
     /// @notice Sum of the escrow credits of every address that can be credited.
     function sumCredits(address t) external view returns (uint256 sum) {
         for (uint256 i; i < _holders.length; ++i) {
@@ -708,7 +815,9 @@ contract ProtocolHandler {
             "arbiterSlash",
             "warp",
             "register",
-            "deregister"
+            "deregister",
+            "depositBond",
+            "withdrawBond"
         ];
         uint256 total;
         uint256 worked;
@@ -722,6 +831,7 @@ contract ProtocolHandler {
         console.log("calls that did work", worked);
         console.log("jobs", jobs);
         console.log("forgery attempts", forgeryAttempts);
+        console.log("slash attempts", slashAttempts);
     }
 
     // ================================================================== job predicates
@@ -950,6 +1060,32 @@ contract ProtocolHandler {
         return info.status == IProviderRegistry.ProviderStatus.Active && info.stake > info.locked;
     }
 
+    function _hasLockedStake(address p) internal view returns (bool) {
+        return registry.providerInfo(p).locked != 0;
+    }
+
+    function _freeBond(address p) internal view returns (uint256) {
+        (uint256 total, uint256 locked) = escrow.bondOf(address(token), p);
+        return total - locked;
+    }
+
+    function _hasFreeBond(address p) internal view returns (bool) {
+        return _freeBond(p) != 0;
+    }
+
+    function _hasLockedBond(address p) internal view returns (bool) {
+        (, uint256 locked) = escrow.bondOf(address(token), p);
+        return locked != 0;
+    }
+
+    /// @dev Whether the registry would lock `amount` of collateral in `t` for `p`: native stake for native
+    /// jobs, the free token bond for token jobs (the provider must be eligible either way).
+    function _canLock(address p, uint32 caps, address t, uint256 amount) internal view returns (bool) {
+        if (amount > type(uint96).max) return false;
+        if (t == address(0)) return registry.isEligible(p, caps, uint96(amount));
+        return registry.isEligible(p, caps, 0) && _freeBond(p) >= amount;
+    }
+
     function _isUnbonding(address p) internal view returns (bool) {
         return registry.providerInfo(p).unbonding != 0;
     }
@@ -1029,10 +1165,10 @@ contract ProtocolHandler {
         uint256 priceSeed
     ) internal view returns (IJobMarketTypes.SignedBid[] memory bids, uint256 eligible) {
         uint96 collateral = market.collateralOf(id);
+        address t = _m[id].token;
+        // on-chain bids are binding (their collateral is locked): the market takes every one of them
         IJobMarketTypes.Bid[] memory onChain = book.bidsOf(id);
-        for (uint256 i; i < onChain.length; ++i) {
-            if (registry.isEligible(onChain[i].provider, j.capabilities, collateral)) ++eligible;
-        }
+        eligible = onChain.length;
         uint256 maxSigned = 2 * uint256(j.replicas);
         if (maxSigned > _providers.length) maxSigned = _providers.length;
         // mostly enough signed bids for the quorum; sometimes any number (on-chain bids may suffice)
@@ -1041,7 +1177,7 @@ contract ProtocolHandler {
             : _bound(countSeed >> 3, j.quorum, maxSigned);
         bids = _signFor(id, j.maxPrice, onChain, provSeed, k, priceSeed);
         for (uint256 i; i < bids.length; ++i) {
-            if (registry.isEligible(bids[i].provider, j.capabilities, collateral)) ++eligible;
+            if (_canLock(bids[i].provider, j.capabilities, t, collateral)) ++eligible;
         }
     }
 
@@ -1076,7 +1212,7 @@ contract ProtocolHandler {
         view
         returns (IJobMarketTypes.SignedBid[] memory bids, uint256 eligible)
     {
-        uint96 total = market.collateralOf(ids[0]) * uint96(ids.length);
+        uint256 total = uint256(market.collateralOf(ids[0])) * ids.length;
         uint256 maxSigned = 2 * uint256(j.replicas);
         if (maxSigned > _providers.length) maxSigned = _providers.length;
         bids = new IJobMarketTypes.SignedBid[](_bound(countSeed, j.quorum, maxSigned));
@@ -1084,15 +1220,19 @@ contract ProtocolHandler {
         for (uint256 s; s < bids.length; ++s) {
             uint256 pi = (provSeed % _providers.length + s) % _providers.length;
             bids[s] = _signBid(jobsHash, pi, _bidPrice(provSeed, pi, j.maxPrice));
-            if (registry.isEligible(_providers[pi], j.capabilities, total)) ++eligible;
+            if (_canLock(_providers[pi], j.capabilities, _m[ids[0]].token, total)) ++eligible;
         }
     }
 
-    function _groupMembers(uint32 group) internal view returns (uint256[] memory ids) {
+    /// @dev The batch-assignable jobs of `member`'s submitJobs batch paid in its token (assignBatch needs
+    /// one payment token).
+    function _groupMembers(uint256 member) internal view returns (uint256[] memory ids) {
+        uint32 group = _m[member].group;
+        address t = _m[member].token;
         ids = new uint256[](3);
         uint256 n;
         for (uint256 id = 1; id <= jobs && n < 3; ++id) {
-            if (_m[id].group != group) continue;
+            if (_m[id].group != group || _m[id].token != t) continue;
             IJobMarketTypes.JobInfo memory j = market.getJob(id);
             if (_batchAssignable(id, j)) ids[n++] = id;
         }

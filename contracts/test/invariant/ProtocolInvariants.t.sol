@@ -8,8 +8,9 @@ import {IJobMarketTypes} from "../../src/interfaces/IJobMarket.sol";
 import {IProviderRegistry} from "../../src/interfaces/IProviderRegistry.sol";
 
 /// @notice Protocol-wide invariants over random sequences of the whole job lifecycle (ProtocolHandler):
-/// escrow solvency and budget accounting, registry solvency, single payout per replica, settlement
-/// completeness, quorum of finalized results, custody of dispute bonds.
+/// escrow solvency and budget accounting (token bonds included), registry solvency, collateral locked
+/// exactly for live commitments (binding bids, unsettled assignees), single payout per replica, settlement
+/// completeness, quorum of finalized results, custody of dispute bonds, no slash outside the market.
 contract ProtocolInvariantsTest is Base {
     ProtocolHandler internal handler;
     TestToken internal token;
@@ -26,6 +27,15 @@ contract ProtocolInvariantsTest is Base {
         vm.prank(admin);
         registry.setUnbondingPeriod(10 minutes);
         token = new TestToken();
+        // token jobs lock collateral in the token: every provider posts a bond (the handler adds and
+        // withdraws more)
+        for (uint256 i; i < providers.length; ++i) {
+            token.mint(providers[i], 1_000 ether);
+            vm.startPrank(providers[i]);
+            token.approve(address(escrow), type(uint256).max);
+            escrow.depositBond(address(token), 50 ether);
+            vm.stopPrank();
+        }
         address[] memory requesters = new address[](3);
         (requesters[0], requesters[1], requesters[2]) = (requester, address(0xBEEF2), address(0xBEEF3));
         for (uint256 i; i < requesters.length; ++i) {
@@ -37,7 +47,7 @@ contract ProtocolInvariantsTest is Base {
         handler =
             new ProtocolHandler(market, escrow, registry, book, token, arbiter, providers, providerKeys, requesters);
         targetContract(address(handler));
-        bytes4[] memory selectors = new bytes4[](24);
+        bytes4[] memory selectors = new bytes4[](26);
         selectors[0] = ProtocolHandler.submit.selector;
         selectors[1] = ProtocolHandler.submitBatch.selector;
         selectors[2] = ProtocolHandler.bid.selector;
@@ -62,23 +72,64 @@ contract ProtocolInvariantsTest is Base {
         selectors[21] = ProtocolHandler.warp.selector;
         selectors[22] = ProtocolHandler.register.selector;
         selectors[23] = ProtocolHandler.deregister.selector;
+        selectors[24] = ProtocolHandler.depositBond.selector;
+        selectors[25] = ProtocolHandler.withdrawBond.selector;
         targetSelector(FuzzSelector(address(handler), selectors));
     }
 
     // ------------------------------------------------------------------ (i) escrow solvency
 
-    /// @notice Per token: the escrow holds exactly what it owes (locked budgets plus every credit), and
-    /// its locked total is what the market's rules leave locked, recomputed job by job from the market's
-    /// state (ProtocolHandler.lockedOf), not from the escrow's own bookkeeping.
-    function invariant_escrowBalanceCoversLockedAndCredits() public view {
+    /// @notice Per token: the escrow holds exactly what it owes (locked budgets, every credit and the
+    /// providers' token bonds), and its locked total is what the market's rules leave locked, recomputed
+    /// job by job from the market's state (ProtocolHandler.lockedOf), not from the escrow's own bookkeeping.
+    function invariant_escrowBalanceCoversLockedCreditsAndBonds() public view {
         address[2] memory tokens = [address(0), address(token)];
         for (uint256 k; k < 2; ++k) {
             address t = tokens[k];
             uint256 balance = t == address(0) ? address(escrow).balance : token.balanceOf(address(escrow));
             uint256 locked = escrow.totalLocked(t);
-            assertEq(balance, locked + handler.sumCredits(t), "escrow balance != locked + credits");
+            assertEq(
+                balance,
+                locked + handler.sumCredits(t) + handler.sumBonds(t),
+                "escrow balance != locked + credits + bonds"
+            );
             assertEq(locked, handler.expectedLocked(t), "escrow locked != unreleased budgets per market rules");
         }
+    }
+
+    // ------------------------------------------------------------------ (ii b) collateral
+
+    /// @notice Every provider's locked collateral, native stake and token bond, is exactly the collateral
+    /// of its live commitments (ProtocolHandler.expectedCollateral): on-chain bids of Open jobs (a bid is
+    /// binding) and assignees not yet settled. Nothing stays locked after an eviction, a lost bid, a
+    /// cancellation, a failure or a settlement; nothing is missing for a bid or an assignment. A bond's
+    /// locked part is within the bond, and nobody unbonded locked stake or withdrew a locked bond.
+    function invariant_collateralLockedExactlyForLiveCommitments() public view {
+        address[] memory ps = handler.providerList();
+        for (uint256 i; i < ps.length; ++i) {
+            assertEq(
+                registry.providerInfo(ps[i]).locked,
+                handler.expectedCollateral(ps[i], address(0)),
+                "locked stake != collateral of live bids and assignments"
+            );
+            (uint256 total, uint256 locked) = escrow.bondOf(address(token), ps[i]);
+            assertEq(
+                locked,
+                handler.expectedCollateral(ps[i], address(token)),
+                "locked bond != collateral of live bids and assignments"
+            );
+            assertLe(locked, total, "bond locked above the bond");
+        }
+        assertEq(handler.lockedStakeUnbonded(), 0, "locked stake was unbonded");
+        assertEq(handler.lockedBondWithdrawn(), 0, "a locked bond was withdrawn");
+    }
+
+    // ------------------------------------------------------------------ (ii c) slashing
+
+    /// @notice Only the market slashes (for a job's settlement): the arbiter, requesters and providers
+    /// calling the registry directly are refused.
+    function invariant_onlyTheMarketSlashes() public view {
+        assertEq(handler.slashAccepted(), 0, "a slash outside the market went through");
     }
 
     // ------------------------------------------------------------------ (ii) registry solvency

@@ -26,9 +26,50 @@ class BidPlaced:
 
 
 @dataclass(frozen=True)
+class BondDeposited:
+    token: str
+    provider: str
+    amount: int
+    total: int
+
+
+@dataclass(frozen=True)
+class BondLocked:
+    token: str
+    provider: str
+    amount: int
+    locked: int
+
+
+@dataclass(frozen=True)
+class BondReleased:
+    token: str
+    provider: str
+    amount: int
+    locked: int
+
+
+@dataclass(frozen=True)
+class BondSlashed:
+    token: str
+    provider: str
+    amount: int
+    treasury: str
+
+
+@dataclass(frozen=True)
+class BondWithdrawn:
+    token: str
+    provider: str
+    amount: int
+    total: int
+
+
+@dataclass(frozen=True)
 class CollateralLocked:
     provider: str
     job_ids: list[int]
+    token: str
     amount_each: int
     locked: int
 
@@ -37,6 +78,7 @@ class CollateralLocked:
 class CollateralReleased:
     job_id: int
     providers: list[str]
+    token: str
     amount: int
     reputations: list[int]
     reputation_delta: int
@@ -234,6 +276,7 @@ class SealsCommitted:
 class Slashed:
     provider: str
     job_id: int
+    token: str
     amount: int
     beneficiary: str
     reason: bytes
@@ -293,6 +336,11 @@ class WorkerSettled:
 EVENTS: dict[str, type[Any]] = {
     "BatchAssigned": BatchAssigned,
     "BidPlaced": BidPlaced,
+    "BondDeposited": BondDeposited,
+    "BondLocked": BondLocked,
+    "BondReleased": BondReleased,
+    "BondSlashed": BondSlashed,
+    "BondWithdrawn": BondWithdrawn,
     "CollateralLocked": CollateralLocked,
     "CollateralReleased": CollateralReleased,
     "Deposited": Deposited,
@@ -338,8 +386,13 @@ EVENTS: dict[str, type[Any]] = {
 EVENT_ARGS: dict[str, tuple[str, ...]] = {
     "BatchAssigned": ("jobIds", "workers", "prices"),
     "BidPlaced": ("jobId", "provider", "price", "sla", "evicted"),
-    "CollateralLocked": ("provider", "jobIds", "amountEach", "locked"),
-    "CollateralReleased": ("jobId", "providers", "amount", "reputations", "reputationDelta", "reason"),
+    "BondDeposited": ("token", "provider", "amount", "total"),
+    "BondLocked": ("token", "provider", "amount", "locked"),
+    "BondReleased": ("token", "provider", "amount", "locked"),
+    "BondSlashed": ("token", "provider", "amount", "treasury"),
+    "BondWithdrawn": ("token", "provider", "amount", "total"),
+    "CollateralLocked": ("provider", "jobIds", "token", "amountEach", "locked"),
+    "CollateralReleased": ("jobId", "providers", "token", "amount", "reputations", "reputationDelta", "reason"),
     "Deposited": ("firstJobId", "token", "payer", "amount", "jobs"),
     "DisputeDefaulted": ("jobId",),
     "DisputeOpened": ("jobId", "bond"),
@@ -368,7 +421,7 @@ EVENT_ARGS: dict[str, tuple[str, ...]] = {
     "RoleRevoked": ("role", "account", "sender"),
     "SealCommitted": ("jobId", "index", "worker", "seal"),
     "SealsCommitted": ("jobId", "mask", "seals"),
-    "Slashed": ("provider", "jobId", "amount", "beneficiary", "reason"),
+    "Slashed": ("provider", "jobId", "token", "amount", "beneficiary", "reason"),
     "StakeAdded": ("provider", "amount", "stake"),
     "TreasuryUpdated": ("treasury",),
     "UnbondRequested": ("provider", "amount", "unbonding", "releaseAt"),

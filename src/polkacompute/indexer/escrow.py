@@ -1,6 +1,6 @@
 """The escrow's ledger from events alone, as PaymentEscrow keeps it: budgets held per token, and what
 each owner may withdraw (payments less the fee at the rate of the time, fees to the treasury of the
-time, refunds, native credits such as slashed stake, zeroed by a withdrawal). The budgets held are also
+time, refunds, native credits such as slashed stake, slashed token bonds, zeroed by a withdrawal). The budgets held are also
 kept block by block (`EscrowSample`) for the dashboard's "value escrowed" series."""
 
 from __future__ import annotations
@@ -13,7 +13,7 @@ from polkacompute.indexer.store import replay
 
 NATIVE = "0x" + "00" * 20
 BPS = 10_000
-EVENTS = ("Deposited", "Paid", "Refunded", "NativeCredited", "Withdrawn", "FeeUpdated", "TreasuryUpdated")
+EVENTS = ("Deposited", "Paid", "Refunded", "NativeCredited", "Withdrawn", "FeeUpdated", "TreasuryUpdated", "BondSlashed")
 
 
 def apply(session: Session, event: Event) -> None:
@@ -39,6 +39,8 @@ def apply(session: Session, event: Event) -> None:
         _credit(session, NATIVE, str(a["to"]), int(a["amount"]))
     elif name == "Withdrawn":
         _credit(session, str(a["token"]), str(a["owner"]), -int(a["amount"]))
+    elif name == "BondSlashed":  # a provider's token bond (collateral of an ERC-20 job) to the treasury
+        _credit(session, str(a["token"]), str(a["treasury"]), int(a["amount"]))
 
 
 def rebuild(session: Session) -> None:

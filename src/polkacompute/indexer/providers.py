@@ -38,14 +38,16 @@ def apply(session: Session, event: Event) -> None:
         _row(session, str(a["provider"])).unbonding = "0"
     elif name == "CollateralLocked":
         _row(session, str(a["provider"])).locked = str(a["locked"])
-    elif name == "CollateralReleased":
+    elif name == "CollateralReleased":  # an ERC-20 job's collateral is a token bond in the escrow
+        native = str(a["token"]).lower() == NATIVE
         for provider, reputation in zip(a["providers"], a["reputations"], strict=True):
             p = _row(session, str(provider))
-            p.locked = str(max(int(p.locked) - int(a["amount"]), 0))
+            if native:
+                p.locked = str(max(int(p.locked) - int(a["amount"]), 0))
             if int(reputation) != p.reputation:
                 _history(session, event, str(provider), int(reputation), a["reason"])
             p.reputation = int(reputation)
-    elif name == "Slashed":  # from bonded stake first, then from unbonding; locked shrinks with the stake
+    elif name == "Slashed" and str(a["token"]).lower() == NATIVE:  # bonded stake first, then unbonding
         p = _row(session, str(a["provider"]))
         taken, stake = int(a["amount"]), int(p.stake)
         from_stake = min(taken, stake)
