@@ -20,7 +20,7 @@ ROOT = Path(__file__).resolve().parent.parent
 OUT = ROOT / "contracts" / "out"
 DEST = ROOT / "src" / "polkacompute" / "contracts" / "artifacts"
 # Deployable contracts (with bytecode) and interfaces the SDK talks through (ABI only).
-CONTRACTS = ("ProviderRegistry", "PaymentEscrow", "BidBook", "JobMarket", "JobMarketExtension")
+CONTRACTS = ("Governance", "ProviderRegistry", "PaymentEscrow", "BidBook", "JobMarket", "JobMarketExtension")
 INTERFACES = ("IJobMarket",)
 # Contracts whose events get typed models (the market's full ABI covers the extension's events).
 EVENT_SOURCES = ("IJobMarket", "BidBook", "PaymentEscrow", "ProviderRegistry")

@@ -1,7 +1,7 @@
 // SPDX-License-Identifier: Apache-2.0
 pragma solidity 0.8.30;
 
-import {AccessControl} from "@openzeppelin/contracts/access/AccessControl.sol";
+import {AccessControlDefaultAdminRules} from "@openzeppelin/contracts/access/extensions/AccessControlDefaultAdminRules.sol";
 import {Pausable} from "@openzeppelin/contracts/utils/Pausable.sol";
 import {EIP712} from "@openzeppelin/contracts/utils/cryptography/EIP712.sol";
 import {ECDSA} from "@openzeppelin/contracts/utils/cryptography/ECDSA.sol";
@@ -16,7 +16,7 @@ import {BidRanking} from "./libraries/BidRanking.sol";
 /// `2 * replicas` entries, or an EIP-712 signature (bound to chain id, this contract and the job) that
 /// anyone hands to `JobMarket.assignWithSignedBids`. The market calls `rank` and locks collateral in the
 /// returned order, so this contract holds no funds and moves none.
-contract BidBook is IBidBook, AccessControl, Pausable, EIP712 {
+contract BidBook is IBidBook, AccessControlDefaultAdminRules, Pausable, EIP712 {
     using BidRanking for IJobMarketTypes.Bid[];
 
     bytes32 public constant PAUSER_ROLE = keccak256("PAUSER_ROLE");
@@ -37,16 +37,24 @@ contract BidBook is IBidBook, AccessControl, Pausable, EIP712 {
     mapping(uint256 jobId => uint256) private _counts;
     mapping(uint256 jobId => mapping(uint256 index => IJobMarketTypes.Bid)) private _bids;
 
-    /// @param admin Receives DEFAULT_ADMIN_ROLE (to bind the market once) and PAUSER_ROLE.
-    constructor(address admin, IProviderRegistry registry_) EIP712("PolkaCompute BidBook", "1") {
-        if (admin == address(0) || address(registry_) == address(0)) revert ZeroAddress();
+    address private immutable _binder;
+
+    /// @param admin Governance (a TimelockController): DEFAULT_ADMIN_ROLE, transferred only in two steps
+    /// `adminDelay` apart. @param guardian PAUSER_ROLE. The deployer (`msg.sender`) binds the market once.
+    constructor(address admin, uint48 adminDelay, address guardian, IProviderRegistry registry_)
+        AccessControlDefaultAdminRules(adminDelay, admin)
+        EIP712("PolkaCompute BidBook", "1")
+    {
+        if (admin == address(0) || guardian == address(0) || address(registry_) == address(0)) revert ZeroAddress();
         registry = registry_;
-        _grantRole(DEFAULT_ADMIN_ROLE, admin);
-        _grantRole(PAUSER_ROLE, admin);
+        _binder = msg.sender;
+        _grantRole(PAUSER_ROLE, guardian);
     }
 
-    /// @notice Binds the job market this book serves. Once only (the two contracts reference each other).
-    function bindMarket(IJobMarket market_) external onlyRole(DEFAULT_ADMIN_ROLE) {
+    /// @notice Binds the job market this book serves: once, by the deployer (the two contracts reference
+    /// each other).
+    function bindMarket(IJobMarket market_) external {
+        if (msg.sender != _binder) revert AccessControlUnauthorizedAccount(msg.sender, DEFAULT_ADMIN_ROLE);
         if (address(market) != address(0)) revert MarketAlreadyBound();
         if (address(market_) == address(0)) revert ZeroAddress();
         market = market_;

@@ -6,8 +6,14 @@ import {ECDSA} from "@openzeppelin/contracts/utils/cryptography/ECDSA.sol";
 import {IBidBook} from "./interfaces/IBidBook.sol";
 import {IPaymentEscrow} from "./interfaces/IPaymentEscrow.sol";
 import {IProviderRegistry} from "./interfaces/IProviderRegistry.sol";
+import {IJobMarketTypes} from "./interfaces/IJobMarket.sol";
 import {JobMarketBase} from "./JobMarketBase.sol";
 import {JobProofs} from "./libraries/JobProofs.sol";
+
+/// @dev The extension's one-time setup, run by the market's constructor on the market's storage.
+interface IMarketSetup {
+    function initialize(IJobMarketTypes.Roles calldata roles) external;
+}
 
 /// @title JobMarket
 /// @notice The PolkaCompute job queue: requesters submit replicated jobs with their budget in escrow,
@@ -23,21 +29,23 @@ contract JobMarket is JobMarketBase, EIP712 {
     /// @notice Where the functions not declared here are implemented (same storage layout).
     address public immutable extension;
 
-    /// @param admin Receives DEFAULT_ADMIN_ROLE, GOVERNOR_ROLE, ARBITER_ROLE and PAUSER_ROLE.
+    /// @param roles Who governs (see `Roles`); set up by the extension's `initialize`, run here.
     constructor(
-        address admin,
+        Roles memory roles,
         IProviderRegistry registry_,
         IPaymentEscrow escrow_,
         IBidBook bidBook_,
         address extension_,
         MarketParams memory params_
     ) JobMarketBase(registry_, escrow_, bidBook_) EIP712("PolkaCompute JobMarket", "1") {
-        if (admin == address(0) || extension_.code.length == 0) revert ZeroAddress();
+        if (extension_.code.length == 0) revert ZeroAddress();
         extension = extension_;
-        _grantRole(DEFAULT_ADMIN_ROLE, admin);
-        _grantRole(GOVERNOR_ROLE, admin);
-        _grantRole(ARBITER_ROLE, admin);
-        _grantRole(PAUSER_ROLE, admin);
+        (bool ok, bytes memory reason) = extension_.delegatecall(abi.encodeCall(IMarketSetup.initialize, (roles)));
+        if (!ok) {
+            assembly ("memory-safe") {
+                revert(add(reason, 32), mload(reason))
+            }
+        }
         _setParams(params_);
     }
 

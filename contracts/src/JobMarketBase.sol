@@ -1,7 +1,6 @@
 // SPDX-License-Identifier: Apache-2.0
 pragma solidity 0.8.30;
 
-import {AccessControl} from "@openzeppelin/contracts/access/AccessControl.sol";
 import {Pausable} from "@openzeppelin/contracts/utils/Pausable.sol";
 import {ReentrancyGuardTransient} from "@openzeppelin/contracts/utils/ReentrancyGuardTransient.sol";
 import {IBidBook} from "./interfaces/IBidBook.sol";
@@ -13,7 +12,8 @@ import {JobProofs} from "./libraries/JobProofs.sol";
 /// @title JobMarketBase
 /// @notice Storage layout and shared rules of the job market. JobMarket (hot path) and
 /// JobMarketExtension (cold path, reached by delegatecall) both inherit it, so they read and write the
-/// same storage with the same code; only JobMarket's storage is ever used.
+/// same storage with the same code; only JobMarket's storage is ever used. Roles live in the extension
+/// only (OpenZeppelin's namespaced storage): the hot path checks none, and its code stays under the limit.
 /// @dev Storage per job: two packed words at submission, one `record` word at assignment (the hash of
 /// the assignee list, see JobProofs), and the result digest at finalization, written over `record`
 /// when every assignee is settled in that call. Seals committed alone take one word each. Callers
@@ -21,7 +21,7 @@ import {JobProofs} from "./libraries/JobProofs.sol";
 /// Budget accounting: a job deposits `replicas * maxPrice`; each replica's share is released exactly
 /// once: refunded when the replica goes unassigned, or when its worker is settled (price to the worker
 /// and `maxPrice - price` back if it agreed, all of it back otherwise).
-abstract contract JobMarketBase is IJobMarketTypes, AccessControl, Pausable, ReentrancyGuardTransient {
+abstract contract JobMarketBase is IJobMarketTypes, Pausable, ReentrancyGuardTransient {
     bytes32 public constant GOVERNOR_ROLE = keccak256("GOVERNOR_ROLE");
     bytes32 public constant ARBITER_ROLE = keccak256("ARBITER_ROLE");
     bytes32 public constant PAUSER_ROLE = keccak256("PAUSER_ROLE");

@@ -1,6 +1,10 @@
 // SPDX-License-Identifier: Apache-2.0
 pragma solidity 0.8.30;
 
+import {AccessControlDefaultAdminRulesUpgradeable} from
+    "@openzeppelin/contracts-upgradeable/access/extensions/AccessControlDefaultAdminRulesUpgradeable.sol";
+import {ContextUpgradeable} from "@openzeppelin/contracts-upgradeable/utils/ContextUpgradeable.sol";
+import {Context} from "@openzeppelin/contracts/utils/Context.sol";
 import {IBidBook} from "./interfaces/IBidBook.sol";
 import {IPaymentEscrow} from "./interfaces/IPaymentEscrow.sol";
 import {IProviderRegistry} from "./interfaces/IProviderRegistry.sol";
@@ -12,7 +16,7 @@ import {JobProofs} from "./libraries/JobProofs.sol";
 /// deadlines, disputes and governance.
 /// @dev Runs only by delegatecall from JobMarket (its fallback), on JobMarket's storage; its own storage
 /// is never used. Calling it directly reverts, so it cannot be confused with the market.
-contract JobMarketExtension is JobMarketBase {
+contract JobMarketExtension is JobMarketBase, AccessControlDefaultAdminRulesUpgradeable {
     address private immutable _self;
 
     error DirectCall();
@@ -21,11 +25,24 @@ contract JobMarketExtension is JobMarketBase {
         JobMarketBase(registry_, escrow_, bidBook_)
     {
         _self = address(this);
+        _disableInitializers(); // its own storage is never used
     }
 
     modifier onlyDelegated() {
         if (address(this) == _self) revert DirectCall();
         _;
+    }
+
+    /// @notice The market's roles, set once by JobMarket's constructor (see `Roles`). Role storage is
+    /// OpenZeppelin's namespaced (ERC-7201) layout, so it cannot collide with the market's own.
+    function initialize(Roles calldata roles) external onlyDelegated initializer {
+        if (roles.admin == address(0) || roles.guardian == address(0) || roles.arbiter == address(0)) {
+            revert ZeroAddress();
+        }
+        __AccessControlDefaultAdminRules_init(roles.adminDelay, roles.admin);
+        _grantRole(GOVERNOR_ROLE, roles.admin);
+        _grantRole(PAUSER_ROLE, roles.guardian);
+        _grantRole(ARBITER_ROLE, roles.arbiter);
     }
 
     /// @notice Cancels an Open job that has no assignee yet; the whole budget is refunded. Requester only.
@@ -287,6 +304,18 @@ contract JobMarketExtension is JobMarketBase {
         address[] memory bidders = bidBook.bidders(jobId);
         if (bidders.length == 0) return;
         registry.releaseCollateral(bidders, jobId, _token(jobId, job), _collateral(job), 0, "BID_RELEASED");
+    }
+
+    function _msgSender() internal view override(Context, ContextUpgradeable) returns (address) {
+        return msg.sender;
+    }
+
+    function _msgData() internal pure override(Context, ContextUpgradeable) returns (bytes calldata) {
+        return msg.data;
+    }
+
+    function _contextSuffixLength() internal pure override(Context, ContextUpgradeable) returns (uint256) {
+        return 0;
     }
 
     function _fail(uint256 jobId, Job storage job) private {

@@ -1,7 +1,7 @@
 // SPDX-License-Identifier: Apache-2.0
 pragma solidity 0.8.30;
 
-import {AccessControl} from "@openzeppelin/contracts/access/AccessControl.sol";
+import {AccessControlDefaultAdminRules} from "@openzeppelin/contracts/access/extensions/AccessControlDefaultAdminRules.sol";
 import {Pausable} from "@openzeppelin/contracts/utils/Pausable.sol";
 import {ReentrancyGuardTransient} from "@openzeppelin/contracts/utils/ReentrancyGuardTransient.sol";
 import {Address} from "@openzeppelin/contracts/utils/Address.sol";
@@ -19,7 +19,7 @@ import {IPaymentEscrow} from "./interfaces/IPaymentEscrow.sol";
 /// exactly what the requester approved, and payouts can never exceed what arrived.
 /// The escrow keeps one total per token, not one record per job: the market releases each replica's
 /// share once, and a per-job record would cost every job a fresh storage slot (22,100 gas).
-contract PaymentEscrow is IPaymentEscrow, AccessControl, Pausable, ReentrancyGuardTransient {
+contract PaymentEscrow is IPaymentEscrow, AccessControlDefaultAdminRules, Pausable, ReentrancyGuardTransient {
     using SafeERC20 for IERC20;
 
     bytes32 public constant GOVERNOR_ROLE = keccak256("GOVERNOR_ROLE");
@@ -55,14 +55,17 @@ contract PaymentEscrow is IPaymentEscrow, AccessControl, Pausable, ReentrancyGua
     address private immutable _binder;
     bool private _bound;
 
-    /// @param admin Receives DEFAULT_ADMIN_ROLE, GOVERNOR_ROLE and PAUSER_ROLE. The deployer (`msg.sender`)
-    /// may call `bind` once.
-    constructor(address admin, address treasury_, uint16 feeBps_) {
-        if (admin == address(0)) revert ZeroAddress();
+    /// @param admin Governance (a TimelockController): DEFAULT_ADMIN_ROLE, transferred only in two steps
+    /// `adminDelay` apart, and GOVERNOR_ROLE.
+    /// @param guardian PAUSER_ROLE: may stop deposits at once (withdrawals keep working).
+    /// The deployer (`msg.sender`) may call `bind` once.
+    constructor(address admin, uint48 adminDelay, address guardian, address treasury_, uint16 feeBps_)
+        AccessControlDefaultAdminRules(adminDelay, admin)
+    {
+        if (admin == address(0) || guardian == address(0)) revert ZeroAddress();
         _binder = msg.sender;
-        _grantRole(DEFAULT_ADMIN_ROLE, admin);
         _grantRole(GOVERNOR_ROLE, admin);
-        _grantRole(PAUSER_ROLE, admin);
+        _grantRole(PAUSER_ROLE, guardian);
         _setRoleAdmin(MARKET_ROLE, NOBODY);
         _setRoleAdmin(FUNDER_ROLE, NOBODY);
         _setRoleAdmin(COLLATERAL_ROLE, NOBODY);

@@ -1,7 +1,7 @@
 // SPDX-License-Identifier: Apache-2.0
 pragma solidity 0.8.30;
 
-import {AccessControl} from "@openzeppelin/contracts/access/AccessControl.sol";
+import {AccessControlDefaultAdminRules} from "@openzeppelin/contracts/access/extensions/AccessControlDefaultAdminRules.sol";
 import {Pausable} from "@openzeppelin/contracts/utils/Pausable.sol";
 import {ReentrancyGuardTransient} from "@openzeppelin/contracts/utils/ReentrancyGuardTransient.sol";
 import {Address} from "@openzeppelin/contracts/utils/Address.sol";
@@ -15,7 +15,7 @@ import {IPaymentEscrow} from "./interfaces/IPaymentEscrow.sol";
 /// provider's token bond in the PaymentEscrow for ERC-20 jobs.
 /// @dev Listings come from events: nothing here iterates over providers. Slashed value is credited to
 /// the treasury in the PaymentEscrow ledger (pull payment), never pushed to an arbitrary address.
-contract ProviderRegistry is IProviderRegistry, AccessControl, Pausable, ReentrancyGuardTransient {
+contract ProviderRegistry is IProviderRegistry, AccessControlDefaultAdminRules, Pausable, ReentrancyGuardTransient {
     bytes32 public constant GOVERNOR_ROLE = keccak256("GOVERNOR_ROLE");
     /// @notice Locks, releases and slashes collateral and changes reputation (the JobMarket).
     bytes32 public constant MARKET_ROLE = keccak256("MARKET_ROLE");
@@ -56,16 +56,24 @@ contract ProviderRegistry is IProviderRegistry, AccessControl, Pausable, Reentra
     address private immutable _binder;
     bool private _bound;
 
-    /// @param admin Receives DEFAULT_ADMIN_ROLE, GOVERNOR_ROLE and PAUSER_ROLE. The deployer (`msg.sender`)
-    /// may call `bind` once.
+    /// @param admin Governance (a TimelockController): DEFAULT_ADMIN_ROLE, transferred only in two steps
+    /// `adminDelay` apart, and GOVERNOR_ROLE.
+    /// @param guardian PAUSER_ROLE: may stop new stake and commitments at once (withdrawals keep working).
     /// @param escrow_ Ledger credited with slashed stake; holds the providers' token bonds.
-    constructor(address admin, IPaymentEscrow escrow_, uint96 minStake_, uint32 unbondingPeriod_) {
-        if (admin == address(0) || address(escrow_) == address(0)) revert ZeroAddress();
+    /// The deployer (`msg.sender`) may call `bind` once.
+    constructor(
+        address admin,
+        uint48 adminDelay,
+        address guardian,
+        IPaymentEscrow escrow_,
+        uint96 minStake_,
+        uint32 unbondingPeriod_
+    ) AccessControlDefaultAdminRules(adminDelay, admin) {
+        if (admin == address(0) || guardian == address(0) || address(escrow_) == address(0)) revert ZeroAddress();
         escrow = escrow_;
         _binder = msg.sender;
-        _grantRole(DEFAULT_ADMIN_ROLE, admin);
         _grantRole(GOVERNOR_ROLE, admin);
-        _grantRole(PAUSER_ROLE, admin);
+        _grantRole(PAUSER_ROLE, guardian);
         _setRoleAdmin(MARKET_ROLE, NOBODY);
         _setRoleAdmin(BIDBOOK_ROLE, NOBODY);
         _setRoleAdmin(NOBODY, NOBODY);

@@ -23,6 +23,7 @@ abstract contract Base is Test {
     uint16 internal constant FEE_BPS = 100;
     uint80 internal constant PRICE = 1 ether;
     uint256 internal constant T0 = 1_700_000_000;
+    uint48 internal constant ADMIN_DELAY = 1 days;
 
     address internal admin = address(0xAD);
     address internal treasury = address(0x7EA);
@@ -39,18 +40,18 @@ abstract contract Base is Test {
 
     function setUp() public virtual {
         vm.warp(T0);
-        escrow = new PaymentEscrow(admin, treasury, FEE_BPS);
-        registry = new ProviderRegistry(admin, escrow, MIN_STAKE, UNBONDING);
-        book = new BidBook(admin, registry);
+        // `admin` stands for governance (a TimelockController in a deployment) and is also the guardian.
+        escrow = new PaymentEscrow(admin, ADMIN_DELAY, admin, treasury, FEE_BPS);
+        registry = new ProviderRegistry(admin, ADMIN_DELAY, admin, escrow, MIN_STAKE, UNBONDING);
+        book = new BidBook(admin, ADMIN_DELAY, admin, registry);
         JobMarketExtension extension = new JobMarketExtension(registry, escrow, book);
-        market = IJobMarket(address(new JobMarket(admin, registry, escrow, book, address(extension), defaultParams())));
+        market = IJobMarket(
+            address(new JobMarket(roles(), registry, escrow, book, address(extension), defaultParams()))
+        );
         // Contract-to-contract roles: wired once by the deployer (this test), never again.
         escrow.bind(address(market), address(registry));
         registry.bind(address(market), address(book));
-        vm.startPrank(admin);
-        market.grantRole(market.ARBITER_ROLE(), arbiter);
         book.bindMarket(market);
-        vm.stopPrank();
         vm.deal(requester, 1_000_000 ether);
         for (uint256 i; i < 8; ++i) {
             uint256 key = 0xA11CE + i;
@@ -58,6 +59,10 @@ abstract contract Base is Test {
             providers.push(vm.addr(key));
             vm.deal(vm.addr(key), 1_000 ether);
         }
+    }
+
+    function roles() internal view returns (IJobMarketTypes.Roles memory) {
+        return IJobMarketTypes.Roles(admin, ADMIN_DELAY, admin, arbiter);
     }
 
     function defaultParams() internal pure returns (IJobMarketTypes.MarketParams memory) {

@@ -137,17 +137,19 @@ contract BidBookTest is Base {
     // ------------------------------------------------------------------ constructor and binding
 
     function test_constructor_rejectsZeroAdmin() public {
-        vm.expectRevert(abi.encodeWithSelector(IBidBook.ZeroAddress.selector));
-        new BidBook(address(0), registry);
+        vm.expectRevert(abi.encodeWithSignature("AccessControlInvalidDefaultAdmin(address)", address(0)));
+        new BidBook(address(0), ADMIN_DELAY, admin, registry);
+        vm.expectRevert(abi.encodeWithSelector(IBidBook.ZeroAddress.selector)); // no guardian
+        new BidBook(admin, ADMIN_DELAY, address(0), registry);
     }
 
     function test_constructor_rejectsZeroRegistry() public {
         vm.expectRevert(abi.encodeWithSelector(IBidBook.ZeroAddress.selector));
-        new BidBook(admin, IProviderRegistry(address(0)));
+        new BidBook(admin, ADMIN_DELAY, admin, IProviderRegistry(address(0)));
     }
 
     function test_constructor_setsRolesAndRegistry() public {
-        BidBook fresh = new BidBook(address(0x1234), registry);
+        BidBook fresh = new BidBook(address(0x1234), ADMIN_DELAY, address(0x1234), registry);
         assertEq(address(fresh.registry()), address(registry), "registry");
         assertEq(address(fresh.market()), address(0), "unbound");
         assertTrue(fresh.hasRole(bytes32(0), address(0x1234)), "admin");
@@ -156,7 +158,7 @@ contract BidBookTest is Base {
     }
 
     function test_bindMarket_onlyAdmin() public {
-        BidBook fresh = new BidBook(admin, registry);
+        BidBook fresh = new BidBook(admin, ADMIN_DELAY, admin, registry);
         vm.prank(requester);
         vm.expectRevert(
             abi.encodeWithSelector(IAccessControl.AccessControlUnauthorizedAccount.selector, requester, bytes32(0))
@@ -166,24 +168,26 @@ contract BidBookTest is Base {
     }
 
     function test_bindMarket_rejectsZeroMarket() public {
-        BidBook fresh = new BidBook(admin, registry);
-        vm.prank(admin);
+        BidBook fresh = new BidBook(admin, ADMIN_DELAY, admin, registry);
         vm.expectRevert(abi.encodeWithSelector(IBidBook.ZeroAddress.selector));
-        fresh.bindMarket(IJobMarket(address(0)));
+        fresh.bindMarket(IJobMarket(address(0))); // by the deployer (this test)
     }
 
     function test_bindMarket_onceOnly() public {
-        BidBook fresh = new BidBook(admin, registry);
+        BidBook fresh = new BidBook(admin, ADMIN_DELAY, admin, registry);
         vm.expectEmit(address(fresh));
         emit IBidBook.MarketBound(address(market));
-        vm.prank(admin);
-        fresh.bindMarket(market);
+        fresh.bindMarket(market); // the deployer binds, once
         assertEq(address(fresh.market()), address(market), "bound");
-        vm.prank(admin);
         vm.expectRevert(abi.encodeWithSelector(IBidBook.MarketAlreadyBound.selector));
         fresh.bindMarket(IJobMarket(address(0x1234)));
-        // the fixture's book is bound already too
+        // Changed on purpose: not even the governance admin may bind (or re-bind) the market.
         vm.prank(admin);
+        vm.expectRevert(
+            abi.encodeWithSignature("AccessControlUnauthorizedAccount(address,bytes32)", admin, bytes32(0))
+        );
+        fresh.bindMarket(IJobMarket(address(0x1234)));
+        // the fixture's book is bound already too
         vm.expectRevert(abi.encodeWithSelector(IBidBook.MarketAlreadyBound.selector));
         book.bindMarket(market);
         assertEq(address(book.market()), address(market), "fixture binding unchanged");
@@ -1087,7 +1091,7 @@ contract BidBookTest is Base {
 
     function test_bidDigest_boundToChainAndContract() public {
         bytes32 jobs = keccak256(abi.encodePacked(uint256(1)));
-        BidBook other = new BidBook(admin, registry);
+        BidBook other = new BidBook(admin, ADMIN_DELAY, admin, registry);
         bytes32 here = book.bidDigest(jobs, providers[0], PRICE, SLA, 1);
         assertTrue(other.bidDigest(jobs, providers[0], PRICE, SLA, 1) != here, "other contract, other digest");
         assertEq(other.bidDigest(jobs, providers[0], PRICE, SLA, 1), handDigest(address(other), jobs, providers[0], PRICE, SLA, 1), "hand");

@@ -197,7 +197,7 @@ contract JobMarketAdminTest is MarketFixture {
         IJobMarketTypes.MarketParams memory p = defaultParams();
         p.reputationReward = 2_000;
         vm.expectRevert(abi.encodeWithSelector(IJobMarketTypes.ParameterOutOfBounds.selector, 3, 2_000, 0, 1_000));
-        new JobMarket(admin, registry, escrow, book, address(ext), p);
+        new JobMarket(roles(), registry, escrow, book, address(ext), p);
     }
 
     // ================================================================== governance: roles and pause
@@ -205,7 +205,10 @@ contract JobMarketAdminTest is MarketFixture {
     function test_constructor_grantsAdminRoles() public view {
         assertTrue(market.hasRole(bytes32(0), admin), "default admin");
         assertTrue(market.hasRole(GOVERNOR_ROLE, admin), "governor");
-        assertTrue(market.hasRole(ARBITER_ROLE, admin), "arbiter");
+        assertTrue(market.hasRole(ARBITER_ROLE, arbiter), "arbiter");
+        assertFalse(market.hasRole(ARBITER_ROLE, admin), "governance does not rule disputes");
+        assertEq(market.defaultAdmin(), admin, "default admin (two-step transfer)");
+        assertEq(market.defaultAdminDelay(), ADMIN_DELAY, "admin transfer delay");
         assertTrue(market.hasRole(PAUSER_ROLE, admin), "pauser");
         assertEq(market.GOVERNOR_ROLE(), GOVERNOR_ROLE, "governor id");
         assertEq(market.ARBITER_ROLE(), ARBITER_ROLE, "arbiter id");
@@ -399,18 +402,22 @@ contract JobMarketAdminTest is MarketFixture {
         JobMarketExtension ext = new JobMarketExtension(registry, escrow, book);
         IJobMarketTypes.MarketParams memory p = defaultParams();
         bytes memory zero = err(IJobMarketTypes.ZeroAddress.selector);
+        vm.expectRevert(zero); // no admin, guardian or arbiter: the extension's initialize refuses
+        new JobMarket(IJobMarketTypes.Roles(address(0), ADMIN_DELAY, admin, arbiter), registry, escrow, book, address(ext), p);
         vm.expectRevert(zero);
-        new JobMarket(address(0), registry, escrow, book, address(ext), p);
+        new JobMarket(IJobMarketTypes.Roles(admin, ADMIN_DELAY, address(0), arbiter), registry, escrow, book, address(ext), p);
         vm.expectRevert(zero);
-        new JobMarket(admin, IProviderRegistry(address(0)), escrow, book, address(ext), p);
+        new JobMarket(IJobMarketTypes.Roles(admin, ADMIN_DELAY, admin, address(0)), registry, escrow, book, address(ext), p);
         vm.expectRevert(zero);
-        new JobMarket(admin, registry, IPaymentEscrow(address(0)), book, address(ext), p);
+        new JobMarket(roles(), IProviderRegistry(address(0)), escrow, book, address(ext), p);
         vm.expectRevert(zero);
-        new JobMarket(admin, registry, escrow, IBidBook(address(0)), address(ext), p);
+        new JobMarket(roles(), registry, IPaymentEscrow(address(0)), book, address(ext), p);
         vm.expectRevert(zero);
-        new JobMarket(admin, registry, escrow, book, address(0), p);
+        new JobMarket(roles(), registry, escrow, IBidBook(address(0)), address(ext), p);
+        vm.expectRevert(zero);
+        new JobMarket(roles(), registry, escrow, book, address(0), p);
         vm.expectRevert(zero); // an extension address without code
-        new JobMarket(admin, registry, escrow, book, address(0xE47), p);
+        new JobMarket(roles(), registry, escrow, book, address(0xE47), p);
         // the extension's own base checks
         vm.expectRevert(zero);
         new JobMarketExtension(IProviderRegistry(address(0)), escrow, book);
@@ -418,7 +425,7 @@ contract JobMarketAdminTest is MarketFixture {
         new JobMarketExtension(registry, IPaymentEscrow(address(0)), book);
         vm.expectRevert(zero);
         new JobMarketExtension(registry, escrow, IBidBook(address(0)));
-        JobMarket ok = new JobMarket(admin, registry, escrow, book, address(ext), p);
+        JobMarket ok = new JobMarket(roles(), registry, escrow, book, address(ext), p);
         assertEq(ok.extension(), address(ext), "extension recorded");
     }
 
@@ -1400,9 +1407,14 @@ contract JobMarketAdminTest is MarketFixture {
         );
         market.resolveDispute(jobId, true);
         assertStatus(jobId, IJobMarketTypes.JobStatus.Disputed, "still disputed");
-        vm.prank(admin); // the admin holds the arbiter role too
+        vm.prank(admin); // governance is not the arbiter
+        vm.expectRevert(
+            abi.encodeWithSelector(IAccessControl.AccessControlUnauthorizedAccount.selector, admin, ARBITER_ROLE)
+        );
         market.resolveDispute(jobId, true);
-        assertStatus(jobId, IJobMarketTypes.JobStatus.Resolved, "resolved by admin");
+        vm.prank(arbiter);
+        market.resolveDispute(jobId, true);
+        assertStatus(jobId, IJobMarketTypes.JobStatus.Resolved, "resolved by the arbiter");
     }
 
     function test_resolveDispute_wrongStatus() public {

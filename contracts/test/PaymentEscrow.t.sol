@@ -64,7 +64,7 @@ contract PaymentEscrowTest is Base {
         // them to a stand-in afterwards. This suite drives the escrow by hand, so it deploys its own and
         // binds it (this contract is the deployer) to the stand-ins.
         fixtureEscrow = escrow;
-        escrow = new PaymentEscrow(admin, treasury, FEE_BPS);
+        escrow = new PaymentEscrow(admin, ADMIN_DELAY, admin, treasury, FEE_BPS);
         escrow.bind(mkt, funder);
         vm.deal(mkt, 1_000_000 ether);
         vm.deal(funder, 1_000 ether);
@@ -242,7 +242,7 @@ contract PaymentEscrowTest is Base {
     }
 
     function test_bind_onlyTheDeployerOnce() public {
-        PaymentEscrow fresh = new PaymentEscrow(admin, treasury, FEE_BPS);
+        PaymentEscrow fresh = new PaymentEscrow(admin, ADMIN_DELAY, admin, treasury, FEE_BPS);
         assertFalse(fresh.hasRole(MARKET_ROLE, mkt), "unbound");
         _expectUnauthorized(admin, NOBODY);
         vm.prank(admin);
@@ -287,18 +287,20 @@ contract PaymentEscrowTest is Base {
     }
 
     function test_constructor_revertsOnZeroAdmin() public {
-        vm.expectRevert(abi.encodeWithSelector(IPaymentEscrow.ZeroAddress.selector));
-        new PaymentEscrow(address(0), treasury, FEE_BPS);
+        vm.expectRevert(abi.encodeWithSignature("AccessControlInvalidDefaultAdmin(address)", address(0)));
+        new PaymentEscrow(address(0), ADMIN_DELAY, admin, treasury, FEE_BPS);
+        vm.expectRevert(abi.encodeWithSelector(IPaymentEscrow.ZeroAddress.selector)); // no guardian
+        new PaymentEscrow(admin, ADMIN_DELAY, address(0), treasury, FEE_BPS);
     }
 
     function test_constructor_revertsOnZeroTreasury() public {
         vm.expectRevert(abi.encodeWithSelector(IPaymentEscrow.ZeroAddress.selector));
-        new PaymentEscrow(admin, address(0), FEE_BPS);
+        new PaymentEscrow(admin, ADMIN_DELAY, admin, address(0), FEE_BPS);
     }
 
     function test_constructor_revertsOnFeeTooHigh() public {
         vm.expectRevert(abi.encodeWithSelector(IPaymentEscrow.FeeTooHigh.selector, 1_001, 1_000));
-        new PaymentEscrow(admin, treasury, 1_001);
+        new PaymentEscrow(admin, ADMIN_DELAY, admin, treasury, 1_001);
     }
 
     // ------------------------------------------------------------------ deposit
@@ -391,7 +393,7 @@ contract PaymentEscrowTest is Base {
         rt.mint(payer, 10 ether);
         // MARKET_ROLE can no longer be granted: an escrow of its own, bound to the token as its market, so
         // that only the reentrancy guard can stop the re-entry
-        PaymentEscrow bound = new PaymentEscrow(admin, treasury, FEE_BPS);
+        PaymentEscrow bound = new PaymentEscrow(admin, ADMIN_DELAY, admin, treasury, FEE_BPS);
         bound.bind(address(rt), funder);
         vm.prank(payer);
         rt.approve(address(bound), type(uint256).max);

@@ -72,8 +72,8 @@ contract ProviderRegistryTest is Base {
         // grant MARKET_ROLE to a stand-in afterwards. This suite drives the hooks by hand, so it deploys its
         // own escrow and registry and binds them (this contract is their deployer) to the stand-ins.
         fixtureRegistry = registry;
-        escrow = new PaymentEscrow(admin, treasury, FEE_BPS);
-        registry = new ProviderRegistry(admin, escrow, MIN_STAKE, UNBONDING);
+        escrow = new PaymentEscrow(admin, ADMIN_DELAY, admin, treasury, FEE_BPS);
+        registry = new ProviderRegistry(admin, ADMIN_DELAY, admin, escrow, MIN_STAKE, UNBONDING);
         escrow.bind(hook, address(registry));
         registry.bind(hook, bookHook);
         token = new TestToken();
@@ -260,7 +260,7 @@ contract ProviderRegistryTest is Base {
     }
 
     function test_bind_grantsRolesOnceAndOnlyToTheDeployer() public {
-        ProviderRegistry fresh = new ProviderRegistry(admin, escrow, MIN_STAKE, UNBONDING);
+        ProviderRegistry fresh = new ProviderRegistry(admin, ADMIN_DELAY, admin, escrow, MIN_STAKE, UNBONDING);
         // not the admin, not anyone else: only the deployer (this contract)
         _expectUnauthorized(admin, NOBODY);
         vm.prank(admin);
@@ -306,25 +306,27 @@ contract ProviderRegistryTest is Base {
     }
 
     function test_constructor_revertsOnZeroAdmin() public {
-        vm.expectRevert(abi.encodeWithSelector(IProviderRegistry.ZeroAddress.selector));
-        new ProviderRegistry(address(0), escrow, MIN_STAKE, UNBONDING);
+        vm.expectRevert(abi.encodeWithSignature("AccessControlInvalidDefaultAdmin(address)", address(0)));
+        new ProviderRegistry(address(0), ADMIN_DELAY, admin, escrow, MIN_STAKE, UNBONDING);
+        vm.expectRevert(abi.encodeWithSelector(IProviderRegistry.ZeroAddress.selector)); // no guardian
+        new ProviderRegistry(admin, ADMIN_DELAY, address(0), escrow, MIN_STAKE, UNBONDING);
     }
 
     function test_constructor_revertsOnZeroEscrow() public {
         vm.expectRevert(abi.encodeWithSelector(IProviderRegistry.ZeroAddress.selector));
-        new ProviderRegistry(admin, IPaymentEscrow(address(0)), MIN_STAKE, UNBONDING);
+        new ProviderRegistry(admin, ADMIN_DELAY, admin, IPaymentEscrow(address(0)), MIN_STAKE, UNBONDING);
     }
 
     function test_constructor_revertsOnZeroMinStake() public {
         vm.expectRevert(
             abi.encodeWithSelector(IProviderRegistry.ParameterOutOfBounds.selector, 0, 1, type(uint96).max)
         );
-        new ProviderRegistry(admin, escrow, 0, UNBONDING);
+        new ProviderRegistry(admin, ADMIN_DELAY, admin, escrow, 0, UNBONDING);
     }
 
     function test_constructor_revertsOnShortUnbondingPeriod() public {
         vm.expectRevert(abi.encodeWithSelector(IProviderRegistry.ParameterOutOfBounds.selector, 59, 60, 90 days));
-        new ProviderRegistry(admin, escrow, MIN_STAKE, 59);
+        new ProviderRegistry(admin, ADMIN_DELAY, admin, escrow, MIN_STAKE, 59);
     }
 
     // ------------------------------------------------------------------ register

@@ -63,6 +63,7 @@ def test_deployment_is_recorded_and_verifiable(anvil: Network, deployment: Deplo
         "BidBook",
         "JobMarketExtension",
         "JobMarket",
+        "Governance",
     }
     path = save_deployment(deployment, tmp_path)
     loaded = load_deployment("local", path)
@@ -74,6 +75,18 @@ def test_deployment_is_recorded_and_verifiable(anvil: Network, deployment: Deplo
             await verify_deployment(client, loaded)
             market = client.contract("JobMarket", loaded.address("JobMarket"))
             assert await client.call(market.functions.jobCount()) == 0
+            # Governance (the timelock) administers every contract; the deployer wired them and holds
+            # no admin power, only the guardian and arbiter roles of the default config.
+            governance = loaded.address("Governance")
+            for name in ("PaymentEscrow", "ProviderRegistry", "BidBook", "JobMarket"):
+                c = client.contract(name, loaded.address(name))
+                assert await client.call(c.functions.defaultAdmin()) == governance, name
+                assert not await client.call(c.functions.hasRole(b"\x00" * 32, loaded.deployer)), name
+            escrow = client.contract("PaymentEscrow", loaded.address("PaymentEscrow"))
+            market_role = await client.call(escrow.functions.MARKET_ROLE())
+            assert await client.call(escrow.functions.hasRole(market_role, loaded.address("JobMarket")))
+            arbiter_role = await client.call(market.functions.ARBITER_ROLE())
+            assert await client.call(market.functions.hasRole(arbiter_role, loaded.deployer))
             forged = replace(loaded, code_hashes={**loaded.code_hashes, "BidBook": "0x" + "00" * 32})
             with pytest.raises(DeploymentError, match="does not hold the deployed code"):
                 await verify_deployment(client, forged)

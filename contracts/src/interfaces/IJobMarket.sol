@@ -102,6 +102,16 @@ interface IJobMarketTypes {
         uint16 revealedMask; // assignees that revealed on-chain (`workOf` gives each one's digest)
     }
 
+    /// @notice Who governs the market. `admin` (a TimelockController) gets DEFAULT_ADMIN_ROLE (transferred
+    /// only in two steps `adminDelay` apart) and GOVERNOR_ROLE; `guardian` PAUSER_ROLE; `arbiter`
+    /// ARBITER_ROLE (rules disputes within the ruling period, nothing else).
+    struct Roles {
+        address admin;
+        uint48 adminDelay;
+        address guardian;
+        address arbiter;
+    }
+
     /// @notice One assigned worker and the price it is paid if it agrees.
     struct Assignee {
         address worker;
@@ -324,6 +334,11 @@ interface IJobMarket is IJobMarketTypes {
     function paused() external view returns (bool);
     function hasRole(bytes32 role, address account) external view returns (bool);
     function grantRole(bytes32 role, address account) external;
+    function revokeRole(bytes32 role, address account) external;
+    function defaultAdmin() external view returns (address);
+    function defaultAdminDelay() external view returns (uint48);
+    function beginDefaultAdminTransfer(address newAdmin) external;
+    function acceptDefaultAdminTransfer() external;
     function GOVERNOR_ROLE() external view returns (bytes32);
     function ARBITER_ROLE() external view returns (bytes32);
     function PAUSER_ROLE() external view returns (bytes32);

@@ -21,12 +21,18 @@ from polkacompute.chain.client import ChainClient
 from polkacompute.contracts import artifact
 from polkacompute.errors import DeploymentError
 
+ZERO_ADDRESS = "0x" + "00" * 20
+
 
 @dataclass(frozen=True)
 class DeployConfig:
     """Initial parameters; governance can change them later within the contracts' bounds."""
 
     treasury: str | None = None  # default: the deployer
+    guardian: str | None = None  # may pause (stops money entering, never withdrawals); default: the deployer
+    arbiter: str | None = None  # rules disputes; default: the deployer
+    governance_delay: int = 2 * 86_400  # the timelock's minimum delay on every governance action
+    admin_delay: int = 86_400  # a default-admin transfer is accepted only this long after it began
     fee_bps: int = 100
     min_stake: int = 10**18
     unbonding_period: int = 86_400
@@ -107,10 +113,12 @@ def save_deployment(deployment: Deployment, directory: Path) -> Path:
 
 
 async def deploy(client: ChainClient, config: DeployConfig | None = None) -> Deployment:
-    """Deploys and wires every contract; the deployer gets every admin role."""
+    """Deploys and wires every contract. Governance (the admin and governor of every contract) is a
+    timelock whose proposer is the deployer; the deployer is also guardian and arbiter unless the config
+    names others, and wires the contracts to each other once (nobody can re-wire them later)."""
     config = config or DeployConfig()
     signer = client._require_signer()
-    admin = signer.address
+    deployer = signer.address
     start = await client.block_number()
     addresses: dict[str, str] = {}
 
@@ -123,21 +131,22 @@ async def deploy(client: ChainClient, config: DeployConfig | None = None) -> Dep
         addresses[name] = address
         return address
 
-    escrow = await create("PaymentEscrow", admin, config.treasury or admin, config.fee_bps)
-    registry = await create("ProviderRegistry", admin, escrow, config.min_stake, config.unbonding_period)
-    book = await create("BidBook", admin, registry)
+    # Anyone may execute a proposal once its delay has passed (executor address(0)).
+    admin = await create("Governance", config.governance_delay, [deployer], [ZERO_ADDRESS])
+    delay, guardian = config.admin_delay, config.guardian or deployer
+    escrow = await create("PaymentEscrow", admin, delay, guardian, config.treasury or deployer, config.fee_bps)
+    registry = await create(
+        "ProviderRegistry", admin, delay, guardian, escrow, config.min_stake, config.unbonding_period
+    )
+    book = await create("BidBook", admin, delay, guardian, registry)
     extension = await create("JobMarketExtension", registry, escrow, book)
-    market = await create("JobMarket", admin, registry, escrow, book, extension, config.market_params)
+    roles = (admin, delay, guardian, config.arbiter or deployer)
+    market = await create("JobMarket", roles, registry, escrow, book, extension, config.market_params)
 
-    escrow_c = client.contract("PaymentEscrow", escrow)
-    registry_c = client.contract("ProviderRegistry", registry)
-    market_role = await escrow_c.functions.MARKET_ROLE().call()
-    funder_role = await escrow_c.functions.FUNDER_ROLE().call()
+    # Contract-to-contract roles, wired once by the deployer: nobody can grant or revoke them later.
     for fn in (
-        escrow_c.functions.grantRole(market_role, market),
-        escrow_c.functions.grantRole(funder_role, registry),
-        escrow_c.functions.grantRole(funder_role, market),
-        registry_c.functions.grantRole(await registry_c.functions.MARKET_ROLE().call(), market),
+        client.contract("PaymentEscrow", escrow).functions.bind(market, registry),
+        client.contract("ProviderRegistry", registry).functions.bind(market, book),
         client.contract("BidBook", book).functions.bindMarket(market),
     ):
         await client.send(fn)
@@ -153,7 +162,7 @@ async def deploy(client: ChainClient, config: DeployConfig | None = None) -> Dep
         network=client.network.name,
         chain_id=client.network.chain_id,
         block=start,
-        deployer=admin,
+        deployer=deployer,
         addresses=addresses,
         code_hashes=hashes,
         compiler={"version": art.compiler, **art.settings},

@@ -86,6 +86,28 @@ class CollateralReleased:
 
 
 @dataclass(frozen=True)
+class DefaultAdminDelayChangeCanceled:
+    pass
+
+
+@dataclass(frozen=True)
+class DefaultAdminDelayChangeScheduled:
+    new_delay: int
+    effect_schedule: int
+
+
+@dataclass(frozen=True)
+class DefaultAdminTransferCanceled:
+    pass
+
+
+@dataclass(frozen=True)
+class DefaultAdminTransferScheduled:
+    new_admin: str
+    accept_schedule: int
+
+
+@dataclass(frozen=True)
 class Deposited:
     first_job_id: int
     token: str
@@ -343,6 +365,10 @@ EVENTS: dict[str, type[Any]] = {
     "BondWithdrawn": BondWithdrawn,
     "CollateralLocked": CollateralLocked,
     "CollateralReleased": CollateralReleased,
+    "DefaultAdminDelayChangeCanceled": DefaultAdminDelayChangeCanceled,
+    "DefaultAdminDelayChangeScheduled": DefaultAdminDelayChangeScheduled,
+    "DefaultAdminTransferCanceled": DefaultAdminTransferCanceled,
+    "DefaultAdminTransferScheduled": DefaultAdminTransferScheduled,
     "Deposited": Deposited,
     "DisputeDefaulted": DisputeDefaulted,
     "DisputeOpened": DisputeOpened,
@@ -393,6 +419,10 @@ EVENT_ARGS: dict[str, tuple[str, ...]] = {
     "BondWithdrawn": ("token", "provider", "amount", "total"),
     "CollateralLocked": ("provider", "jobIds", "token", "amountEach", "locked"),
     "CollateralReleased": ("jobId", "providers", "token", "amount", "reputations", "reputationDelta", "reason"),
+    "DefaultAdminDelayChangeCanceled": (),
+    "DefaultAdminDelayChangeScheduled": ("newDelay", "effectSchedule"),
+    "DefaultAdminTransferCanceled": (),
+    "DefaultAdminTransferScheduled": ("newAdmin", "acceptSchedule"),
     "Deposited": ("firstJobId", "token", "payer", "amount", "jobs"),
     "DisputeDefaulted": ("jobId",),
     "DisputeOpened": ("jobId", "bond"),

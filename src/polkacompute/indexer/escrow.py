@@ -1,7 +1,7 @@
 """The escrow's ledger from events alone, as PaymentEscrow keeps it: budgets held per token, and what
 each owner may withdraw (payments less the fee at the rate of the time, fees to the treasury of the
-time, refunds, native credits such as slashed stake, slashed token bonds, zeroed by a withdrawal). The budgets held are also
-kept block by block (`EscrowSample`) for the dashboard's "value escrowed" series."""
+time, refunds, native credits such as slashed stake, slashed token bonds, zeroed by a withdrawal). The
+budgets held are also kept block by block (`EscrowSample`) for the dashboard's "value escrowed" series."""
 
 from __future__ import annotations
 
@@ -13,7 +13,16 @@ from polkacompute.indexer.store import replay
 
 NATIVE = "0x" + "00" * 20
 BPS = 10_000
-EVENTS = ("Deposited", "Paid", "Refunded", "NativeCredited", "Withdrawn", "FeeUpdated", "TreasuryUpdated", "BondSlashed")
+EVENTS = (
+    "Deposited",
+    "Paid",
+    "Refunded",
+    "NativeCredited",
+    "Withdrawn",
+    "FeeUpdated",
+    "TreasuryUpdated",
+    "BondSlashed",
+)
 
 
 def apply(session: Session, event: Event) -> None:
