@@ -21,7 +21,7 @@ contract BidBook is IBidBook, AccessControlDefaultAdminRules, Pausable, EIP712 {
 
     bytes32 public constant PAUSER_ROLE = keccak256("PAUSER_ROLE");
     bytes32 public constant BID_TYPEHASH =
-        keccak256("Bid(bytes32 jobs,address provider,uint80 price,uint32 sla,uint32 expiry)");
+        keccak256("Bid(bytes32 jobs,address provider,uint80 price,uint32 sla,uint32 expiry,uint64 nonce)");
 
     /// @dev What signed bids are checked against.
     struct Terms {
@@ -34,6 +34,8 @@ contract BidBook is IBidBook, AccessControlDefaultAdminRules, Pausable, EIP712 {
     IProviderRegistry public immutable registry;
     IJobMarket public market;
 
+    /// @notice A provider's current bid nonce: signed bids carrying an older one are revoked.
+    mapping(address provider => uint64) public bidNonce;
     mapping(uint256 jobId => uint256) private _counts;
     mapping(uint256 jobId => mapping(uint256 index => IJobMarketTypes.Bid)) private _bids;
 
@@ -109,6 +111,14 @@ contract BidBook is IBidBook, AccessControlDefaultAdminRules, Pausable, EIP712 {
         }
     }
 
+    /// @notice Revokes every bid the caller signed so far (they carry an older nonce): a leaked or
+    /// regretted signature can no longer assign it.
+    function revokeSignedBids() external {
+        uint64 nonce = bidNonce[msg.sender] + 1;
+        bidNonce[msg.sender] = nonce;
+        emit SignedBidsRevoked(msg.sender, nonce);
+    }
+
     /// @notice The job's on-chain bids and the valid, eligible signed bids, best first; bit i of
     /// `bookedMask` marks `ranked[i]` as an on-chain bid, whose collateral is locked already.
     /// @dev Reverts on a bad signature, an expired or overpriced signed bid, or a provider named twice;
@@ -172,6 +182,7 @@ contract BidBook is IBidBook, AccessControlDefaultAdminRules, Pausable, EIP712 {
             for (uint256 j; j < n; ++j) {
                 if (ranked[j].provider == s.provider) revert DuplicateBid(jobId, s.provider);
             }
+            if (s.nonce != bidNonce[s.provider]) continue; // revoked: dropped like an ineligible bid
             (bool eligible, uint16 reputation) =
                 registry.eligibleReputation(s.provider, terms.capabilities, terms.collateral);
             if (eligible) ranked[n++] = IJobMarketTypes.Bid(s.provider, s.price, reputation);
@@ -205,12 +216,12 @@ contract BidBook is IBidBook, AccessControlDefaultAdminRules, Pausable, EIP712 {
     }
 
     /// @notice The EIP-712 digest a provider signs for an off-chain bid on `jobs` (see `jobsHash`).
-    function bidDigest(bytes32 jobs, address provider, uint80 price, uint32 sla, uint32 expiry)
+    function bidDigest(bytes32 jobs, address provider, uint80 price, uint32 sla, uint32 expiry, uint64 nonce)
         public
         view
         returns (bytes32)
     {
-        return _hashTypedDataV4(keccak256(abi.encode(BID_TYPEHASH, jobs, provider, price, sla, expiry)));
+        return _hashTypedDataV4(keccak256(abi.encode(BID_TYPEHASH, jobs, provider, price, sla, expiry, nonce)));
     }
 
     /// @notice The EIP-712 domain separator.
@@ -231,7 +242,7 @@ contract BidBook is IBidBook, AccessControlDefaultAdminRules, Pausable, EIP712 {
     function _verify(bytes32 jobs, uint80 maxPrice, IJobMarketTypes.SignedBid calldata s) private view {
         _checkPrice(s.price, maxPrice);
         if (block.timestamp > s.expiry) revert BidExpired(s.provider, s.expiry);
-        bytes32 digest = bidDigest(jobs, s.provider, s.price, s.sla, s.expiry);
+        bytes32 digest = bidDigest(jobs, s.provider, s.price, s.sla, s.expiry, s.nonce);
         // The third value only details a malformed signature; `err` already says it is one.
         // slither-disable-next-line unused-return
         (address signer, ECDSA.RecoverError err,) = ECDSA.tryRecover(digest, s.r, s.vs);

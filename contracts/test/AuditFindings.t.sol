@@ -278,4 +278,23 @@ contract AuditFindingsTest is MarketFixture {
         assertEq(info(w2).stake, 100 ether - PRICE / 2, "the job's own no-show rate");
         assertEq(info(w2).reputation, 5_000 - 300, "the job's own penalty");
     }
+
+    function test_finding9_signedBidsCanBeRevoked() public {
+        uint256 jobId = submit(spec(3, 2, 60));
+        vm.warp(block.timestamp + 60);
+        IJobMarketTypes.SignedBid[] memory bids = new IJobMarketTypes.SignedBid[](4);
+        for (uint256 i; i < 4; ++i) bids[i] = signBid(jobId, i, PRICE);
+        vm.expectEmit(address(book));
+        emit SignedBidsRevoked(providers[0], 1);
+        vm.prank(providers[0]);
+        book.revokeSignedBids(); // provider 0's signature above no longer assigns it
+        assertEq(book.bidNonce(providers[0]), 1, "new nonce");
+        assignSigned(jobId, bids);
+        for (uint256 i; i < lists[jobId].length; ++i) {
+            assertTrue(lists[jobId][i].worker != providers[0], "revoked bid not assigned");
+        }
+        assertEq(lists[jobId].length, 3, "the other three assigned");
+    }
+
+    event SignedBidsRevoked(address indexed provider, uint64 nonce);
 }

@@ -127,10 +127,10 @@ abstract contract Base is Test {
     {
         address provider = providers[providerIndex];
         uint32 expiry = uint32(block.timestamp + 1 days);
-        bytes32 digest = book.bidDigest(keccak256(abi.encodePacked(jobId)), provider, price, 600, expiry);
+        bytes32 digest = book.bidDigest(keccak256(abi.encodePacked(jobId)), provider, price, 600, expiry, 0);
         (uint8 v, bytes32 r, bytes32 s) = vm.sign(providerKeys[providerIndex], digest);
         bytes32 vs = bytes32(uint256(s) | (uint256(v - 27) << 255));
-        b = IJobMarketTypes.SignedBid(provider, price, 600, expiry, r, vs);
+        b = IJobMarketTypes.SignedBid(provider, price, 600, expiry, 0, r, vs);
     }
 
     /// @dev Assignee lists and aggregated seals per job, as an SDK rebuilds them from events.

@@ -74,9 +74,9 @@ contract BidBookTest is Base {
         view
         returns (IJobMarketTypes.SignedBid memory)
     {
-        bytes32 digest = book.bidDigest(jobs, provider, price, SLA, expiry);
+        bytes32 digest = book.bidDigest(jobs, provider, price, SLA, expiry, 0);
         (uint8 v, bytes32 r, bytes32 s) = vm.sign(key, digest);
-        return IJobMarketTypes.SignedBid(provider, price, SLA, expiry, r, bytes32(uint256(s) | (uint256(v - 27) << 255)));
+        return IJobMarketTypes.SignedBid(provider, price, SLA, expiry, 0, r, bytes32(uint256(s) | (uint256(v - 27) << 255)));
     }
 
     function signed(uint256 jobId, uint256 providerIndex, uint80 price)
@@ -1033,7 +1033,15 @@ contract BidBookTest is Base {
 
     // ------------------------------------------------------------------ EIP-712
 
-    function handDigest(address verifier, bytes32 jobs, address provider, uint80 price, uint32 sla, uint32 expiry)
+    function handDigest(
+        address verifier,
+        bytes32 jobs,
+        address provider,
+        uint80 price,
+        uint32 sla,
+        uint32 expiry,
+        uint64 nonce
+    )
         internal
         view
         returns (bytes32)
@@ -1049,12 +1057,13 @@ contract BidBookTest is Base {
         );
         bytes32 structHash = keccak256(
             abi.encode(
-                keccak256("Bid(bytes32 jobs,address provider,uint80 price,uint32 sla,uint32 expiry)"),
+                keccak256("Bid(bytes32 jobs,address provider,uint80 price,uint32 sla,uint32 expiry,uint64 nonce)"),
                 jobs,
                 provider,
                 price,
                 sla,
-                expiry
+                expiry,
+                nonce
             )
         );
         return keccak256(abi.encodePacked(hex"1901", domain, structHash));
@@ -1062,11 +1071,11 @@ contract BidBookTest is Base {
 
     function test_bidDigest_matchesHandBuiltEip712() public view {
         bytes32 jobs = keccak256(abi.encodePacked(uint256(5)));
-        bytes32 expected = handDigest(address(book), jobs, providers[0], 0.5 ether, 600, 1_800_000_000);
-        assertEq(book.bidDigest(jobs, providers[0], 0.5 ether, 600, 1_800_000_000), expected, "digest");
+        bytes32 expected = handDigest(address(book), jobs, providers[0], 0.5 ether, 600, 1_800_000_000, 0);
+        assertEq(book.bidDigest(jobs, providers[0], 0.5 ether, 600, 1_800_000_000, 0), expected, "digest");
         assertEq(
             book.BID_TYPEHASH(),
-            keccak256("Bid(bytes32 jobs,address provider,uint80 price,uint32 sla,uint32 expiry)"),
+            keccak256("Bid(bytes32 jobs,address provider,uint80 price,uint32 sla,uint32 expiry,uint64 nonce)"),
             "typehash"
         );
         bytes32 domain = keccak256(
@@ -1081,10 +1090,13 @@ contract BidBookTest is Base {
         assertEq(book.domainSeparator(), domain, "domain separator");
     }
 
-    function testFuzz_bidDigest(bytes32 jobs, address provider, uint80 price, uint32 sla, uint32 expiry) public view {
+    function testFuzz_bidDigest(bytes32 jobs, address provider, uint80 price, uint32 sla, uint32 expiry, uint64 nonce)
+        public
+        view
+    {
         assertEq(
-            book.bidDigest(jobs, provider, price, sla, expiry),
-            handDigest(address(book), jobs, provider, price, sla, expiry),
+            book.bidDigest(jobs, provider, price, sla, expiry, nonce),
+            handDigest(address(book), jobs, provider, price, sla, expiry, nonce),
             "digest"
         );
     }
@@ -1092,9 +1104,9 @@ contract BidBookTest is Base {
     function test_bidDigest_boundToChainAndContract() public {
         bytes32 jobs = keccak256(abi.encodePacked(uint256(1)));
         BidBook other = new BidBook(admin, ADMIN_DELAY, admin, registry);
-        bytes32 here = book.bidDigest(jobs, providers[0], PRICE, SLA, 1);
-        assertTrue(other.bidDigest(jobs, providers[0], PRICE, SLA, 1) != here, "other contract, other digest");
-        assertEq(other.bidDigest(jobs, providers[0], PRICE, SLA, 1), handDigest(address(other), jobs, providers[0], PRICE, SLA, 1), "hand");
+        bytes32 here = book.bidDigest(jobs, providers[0], PRICE, SLA, 1, 0);
+        assertTrue(other.bidDigest(jobs, providers[0], PRICE, SLA, 1, 0) != here, "other contract, other digest");
+        assertEq(other.bidDigest(jobs, providers[0], PRICE, SLA, 1, 0), handDigest(address(other), jobs, providers[0], PRICE, SLA, 1, 0), "hand");
     }
 
     // ------------------------------------------------------------------ fuzz: one ranking rule

@@ -526,9 +526,9 @@ contract JobLifecycleTest is Base {
     {
         address provider = providers[providerIndex];
         uint32 expiry = uint32(block.timestamp + 1 days);
-        bytes32 digest = book.bidDigest(keccak256(abi.encodePacked(ids)), provider, price, 600, expiry);
+        bytes32 digest = book.bidDigest(keccak256(abi.encodePacked(ids)), provider, price, 600, expiry, 0);
         (uint8 v, bytes32 r, bytes32 s) = vm.sign(providerKeys[providerIndex], digest);
-        return IJobMarketTypes.SignedBid(provider, price, 600, expiry, r, bytes32(uint256(s) | (uint256(v - 27) << 255)));
+        return IJobMarketTypes.SignedBid(provider, price, 600, expiry, 0, r, bytes32(uint256(s) | (uint256(v - 27) << 255)));
     }
 
     function _sortAddresses(address[] memory a) internal pure {

@@ -215,3 +215,26 @@ def test_sync_client_iterates_async_generators(anvil: Network, deployment: Deplo
         assert [job.status for job in pc.jobs.watch(handle.id)] == [JobStatus.CANCELLED]
         assert [e.name for e in pc.jobs.events(handle.id)] == ["JobSubmitted", "Deposited", "JobCancelled", "Refunded"]
         assert [j.id for j in pc.jobs.iter()] == [handle.id]
+
+
+def test_revoked_signed_bid_does_not_assign(anvil: Network, deployment: Deployment) -> None:
+    """A provider that revokes its signed bids (a leaked or regretted signature) cannot be assigned by them,
+    even at the best price; the SDK signs with the current nonce afterwards."""
+
+    async def run() -> None:
+        async with AsyncClient(anvil, signer=dev_account(1), deployment=deployment) as pc:
+            for i in (*WORKERS, 6):
+                async with AsyncClient(anvil, signer=dev_account(i), deployment=deployment) as worker:
+                    await worker.providers.register(stake=10 * ETH)
+            now = await pc.now()
+            handle = await pc.jobs.submit(spec_at(now, bid_window=0))
+            cheap = pc.work.sign_bid(dev_account(6), [handle.id], PRICE // 2, expiry=now + 3600)
+            async with AsyncClient(anvil, signer=dev_account(6), deployment=deployment) as revoker:
+                await revoker.work.revoke_signed_bids()
+                assert await revoker.work.bid_nonce(dev_account(6).address) == 1
+            others = [pc.work.sign_bid(dev_account(i), [handle.id], PRICE, expiry=now + 3600) for i in WORKERS]
+            assignees = await pc.work.assign(handle.id, [cheap, *others])
+            assert dev_account(6).address not in {a.worker for a in assignees}
+            assert len(assignees) == 3
+
+    asyncio.run(run())

@@ -8,6 +8,8 @@ import {IJobMarket, IJobMarketTypes} from "./IJobMarket.sol";
 interface IBidBook {
     event BidPlaced(uint256 indexed jobId, address indexed provider, uint80 price, uint32 sla, address evicted);
     event MarketBound(address market);
+    /// @notice Every bid `provider` signed before is revoked; new ones carry `nonce`.
+    event SignedBidsRevoked(address indexed provider, uint64 nonce);
 
     error ZeroAddress();
     error MarketAlreadyBound();
@@ -45,8 +47,10 @@ interface IBidBook {
     function bidsOf(uint256 jobId) external view returns (IJobMarketTypes.Bid[] memory);
     function bidders(uint256 jobId) external view returns (address[] memory);
     function jobsHash(uint256[] calldata jobIds) external pure returns (bytes32);
-    function bidDigest(bytes32 jobs, address provider, uint80 price, uint32 sla, uint32 expiry)
+    function bidDigest(bytes32 jobs, address provider, uint80 price, uint32 sla, uint32 expiry, uint64 nonce)
         external
         view
         returns (bytes32);
+    function bidNonce(address provider) external view returns (uint64);
+    function revokeSignedBids() external;
 }

@@ -134,14 +134,17 @@ interface IJobMarketTypes {
         uint16 reputation;
     }
 
-    /// @notice An off-chain EIP-712 bid `Bid(bytes32 jobs,address provider,uint80 price,uint32 sla,uint32 expiry)`
-    /// in the BidBook's domain, where `jobs = keccak256(abi.encodePacked(jobIds))`: one signature bids the
-    /// same price on one job or on every job of a batch. `vs` is the EIP-2098 compact form of s and v.
+    /// @notice An off-chain EIP-712 bid
+    /// `Bid(bytes32 jobs,address provider,uint80 price,uint32 sla,uint32 expiry,uint64 nonce)` in the
+    /// BidBook's domain, where `jobs = keccak256(abi.encodePacked(jobIds))`: one signature bids the same
+    /// price on one job or on every job of a batch. `nonce` is the provider's bid nonce when it signed
+    /// (`BidBook.revokeSignedBids` revokes every bid signed before). `vs` is the EIP-2098 compact form.
     struct SignedBid {
         address provider;
         uint80 price;
         uint32 sla;
         uint32 expiry;
+        uint64 nonce;
         bytes32 r;
         bytes32 vs;
     }

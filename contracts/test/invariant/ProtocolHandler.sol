@@ -1150,9 +1150,9 @@ contract ProtocolHandler {
     {
         address p = _providers[pi];
         uint32 expiry = uint32(block.timestamp + 1 hours);
-        bytes32 digest = book.bidDigest(jobsHash, p, price, 600, expiry);
+        bytes32 digest = book.bidDigest(jobsHash, p, price, 600, expiry, 0);
         (uint8 v, bytes32 r, bytes32 s) = vm.sign(_keys[pi], digest);
-        return IJobMarketTypes.SignedBid(p, price, 600, expiry, r, bytes32(uint256(s) | (uint256(v - 27) << 255)));
+        return IJobMarketTypes.SignedBid(p, price, 600, expiry, 0, r, bytes32(uint256(s) | (uint256(v - 27) << 255)));
     }
 
     /// @dev Signed bids (at most 2 * replicas, from providers without an on-chain bid) and how many

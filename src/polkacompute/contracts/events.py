@@ -295,6 +295,12 @@ class SealsCommitted:
 
 
 @dataclass(frozen=True)
+class SignedBidsRevoked:
+    provider: str
+    nonce: int
+
+
+@dataclass(frozen=True)
 class Slashed:
     provider: str
     job_id: int
@@ -397,6 +403,7 @@ EVENTS: dict[str, type[Any]] = {
     "RoleRevoked": RoleRevoked,
     "SealCommitted": SealCommitted,
     "SealsCommitted": SealsCommitted,
+    "SignedBidsRevoked": SignedBidsRevoked,
     "Slashed": Slashed,
     "StakeAdded": StakeAdded,
     "TreasuryUpdated": TreasuryUpdated,
@@ -451,6 +458,7 @@ EVENT_ARGS: dict[str, tuple[str, ...]] = {
     "RoleRevoked": ("role", "account", "sender"),
     "SealCommitted": ("jobId", "index", "worker", "seal"),
     "SealsCommitted": ("jobId", "mask", "seals"),
+    "SignedBidsRevoked": ("provider", "nonce"),
     "Slashed": ("provider", "jobId", "token", "amount", "beneficiary", "reason"),
     "StakeAdded": ("provider", "amount", "stake"),
     "TreasuryUpdated": ("treasury",),

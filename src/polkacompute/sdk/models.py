@@ -241,10 +241,11 @@ class Bid:
     expiry: int  # unix seconds after which the signature is void
     r: bytes
     vs: bytes  # EIP-2098 compact signature: s with v's parity in the top bit
+    nonce: int = 0  # the provider's bid nonce when it signed (`BidBook.revokeSignedBids` moves it on)
 
     def to_tuple(self) -> tuple[Any, ...]:
         """The ABI tuple of `IJobMarketTypes.SignedBid`."""
-        return (self.provider, self.price, self.sla, self.expiry, self.r, self.vs)
+        return (self.provider, self.price, self.sla, self.expiry, self.nonce, self.r, self.vs)
 
 
 @dataclass(frozen=True)

@@ -68,10 +68,24 @@ class Work:
     def __init__(self, client: AsyncClient) -> None:
         self._c = client
 
-    def sign_bid(self, signer: Signer, job_ids: list[int], price: int, *, sla: int = 600, expiry: int) -> Bid:
-        """An EIP-712 bid of `signer` at `price` on every job of `job_ids` (one job or a batch)."""
+    def sign_bid(
+        self, signer: Signer, job_ids: list[int], price: int, *, sla: int = 600, expiry: int, nonce: int = 0
+    ) -> Bid:
+        """An EIP-712 bid of `signer` at `price` on every job of `job_ids` (one job or a batch), with the
+        signer's current bid nonce (`bid_nonce`; 0 until it revokes its signed bids)."""
         book = self._c.deployment.address("BidBook")
-        return sign_bid(signer, job_ids, price, sla=sla, expiry=expiry, chain_id=self._c.network.chain_id, book=book)
+        chain_id = self._c.network.chain_id
+        return sign_bid(signer, job_ids, price, sla=sla, expiry=expiry, chain_id=chain_id, book=book, nonce=nonce)
+
+    async def bid_nonce(self, provider: str) -> int:
+        """The nonce `provider`'s signed bids must carry."""
+        book = self._c.chain.contract("BidBook", self._c.deployment.address("BidBook"))
+        return int(await self._c.chain.call(book.functions.bidNonce(provider)))
+
+    async def revoke_signed_bids(self) -> Receipt:
+        """Revokes every bid the signer signed so far (they carry an older nonce)."""
+        book = self._c.chain.contract("BidBook", self._c.deployment.address("BidBook"))
+        return await self._c.chain.send(book.functions.revokeSignedBids())
 
     def sign_seals(self, signer: Signer, seals: list[tuple[int, bytes]]) -> tuple[str, bytes, bytes]:
         """One signature authorizing all of `signer`'s (jobId, seal) pairs in a `commitSeals` call, in order."""
@@ -130,31 +144,38 @@ class Work:
         return ([(a.worker, a.price) for a in assignees], mask, seals)
 
 
-def sign_bid(signer: Signer, job_ids: list[int], price: int, *, sla: int, expiry: int, chain_id: int, book: str) -> Bid:
-    """An EIP-712 `Bid(jobs, provider, price, sla, expiry)` for the BidBook at `book`.
+def sign_bid(
+    signer: Signer, job_ids: list[int], price: int, *, sla: int, expiry: int, chain_id: int, book: str, nonce: int = 0
+) -> Bid:
+    """An EIP-712 `Bid(jobs, provider, price, sla, expiry, nonce)` for the BidBook at `book`.
 
-    `jobs` is `keccak256(abi.encodePacked(jobIds))`, so one signature covers a whole batch.
+    `jobs` is `keccak256(abi.encodePacked(jobIds))`, so one signature covers a whole batch; `nonce` is the
+    signer's current `BidBook.bidNonce` (a bid signed with an older one was revoked).
     """
-    r, vs = _sign(signer, _bid_typed(job_ids, signer.address, price, sla, expiry, chain_id, book))
-    return Bid(signer.address, price, sla, expiry, r, vs)
+    r, vs = _sign(signer, _bid_typed(job_ids, signer.address, price, sla, expiry, nonce, chain_id, book))
+    return Bid(signer.address, price, sla, expiry, r, vs, nonce)
 
 
 def bid_signer(bid: Bid, job_ids: list[int], *, chain_id: int, book: str) -> str:
     """Who signed `bid` for `job_ids` (compare with `bid.provider` before sending it to the chain)."""
-    return _recover(_bid_typed(job_ids, bid.provider, bid.price, bid.sla, bid.expiry, chain_id, book), bid.r, bid.vs)
+    typed = _bid_typed(job_ids, bid.provider, bid.price, bid.sla, bid.expiry, bid.nonce, chain_id, book)
+    return _recover(typed, bid.r, bid.vs)
 
 
-def _bid_typed(job_ids: list[int], provider: str, price: int, sla: int, expiry: int, chain_id: int, book: str) -> Any:
+def _bid_typed(
+    job_ids: list[int], provider: str, price: int, sla: int, expiry: int, nonce: int, chain_id: int, book: str
+) -> Any:
     jobs = keccak(b"".join(job_id.to_bytes(32, "big") for job_id in job_ids))
     return {
         "types": {"EIP712Domain": _DOMAIN_TYPES, "Bid": [
             {"name": "jobs", "type": "bytes32"}, {"name": "provider", "type": "address"},
             {"name": "price", "type": "uint80"}, {"name": "sla", "type": "uint32"},
-            {"name": "expiry", "type": "uint32"},
+            {"name": "expiry", "type": "uint32"}, {"name": "nonce", "type": "uint64"},
         ]},
         "primaryType": "Bid",
         "domain": _domain("PolkaCompute BidBook", chain_id, book),
-        "message": {"jobs": jobs, "provider": provider, "price": price, "sla": sla, "expiry": expiry},
+        "message": {"jobs": jobs, "provider": provider, "price": price, "sla": sla, "expiry": expiry,
+                    "nonce": nonce},
     }  # fmt: skip
 
 

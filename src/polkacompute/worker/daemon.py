@@ -261,8 +261,9 @@ class Worker:
         price = max(self.config.pricing.quote(s["fuelLimit"]) for s in specs)
         expiry = min(s["commitDeadline"] for s in specs)
         pc = self.pc
+        book = pc.deployment.address("BidBook")
         bid = sign_bid(self.config.signer, list(job_ids), price, sla=BID_SLA, expiry=expiry,
-                       chain_id=pc.network.chain_id, book=pc.deployment.address("BidBook"))  # fmt: skip
+                       chain_id=pc.network.chain_id, book=book, nonce=await pc.work.bid_nonce(self.me))  # fmt: skip
         offer = BidOffer(job_ids, bid)
         submitted_at = int((await pc.chain.w3.eth.get_block(block))["timestamp"])
         self.aggregator.expect_round(job_ids, submitted_at + window, offer)

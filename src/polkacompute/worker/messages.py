@@ -84,12 +84,12 @@ class BidOffer:
     def to_json(self) -> dict[str, Any]:
         b = self.bid
         return {"jobs": list(self.job_ids), "provider": b.provider, "price": b.price, "sla": b.sla,
-                "expiry": b.expiry, "r": b.r.hex(), "vs": b.vs.hex()}  # fmt: skip
+                "expiry": b.expiry, "nonce": b.nonce, "r": b.r.hex(), "vs": b.vs.hex()}  # fmt: skip
 
     @classmethod
     def from_json(cls, d: dict[str, Any]) -> BidOffer:
         bid = Bid(str(d["provider"]), int(d["price"]), int(d["sla"]), int(d["expiry"]),
-                  bytes.fromhex(d["r"]), bytes.fromhex(d["vs"]))  # fmt: skip
+                  bytes.fromhex(d["r"]), bytes.fromhex(d["vs"]), int(d["nonce"]))  # fmt: skip
         return cls(tuple(int(j) for j in d["jobs"]), bid)
 
 
