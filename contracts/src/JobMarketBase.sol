@@ -211,8 +211,31 @@ abstract contract JobMarketBase is IJobMarketTypes, Pausable, ReentrancyGuardTra
         }
         escrow.pay(jobId, _token(jobId, job), workers, prices);
         _refund(jobId, job, unused);
-        int32 reward = int32(uint32(_paramsOf(job).reputationReward));
-        registry.releaseCollateral(workers, jobId, _token(jobId, job), _collateral(job), reward, "AGREED");
+        _releaseAgreeing(jobId, job, workers);
+    }
+
+    /// @dev Releases agreeing workers' collateral with the reputation reward, which only a job worth it
+    /// earns: paid in the native token (the one unit the threshold is in), at least `minRewardedPrice` per
+    /// replica, and never for a worker that is the job's own requester (self-dealt 1-wei jobs farm nothing).
+    function _releaseAgreeing(uint256 jobId, Job storage job, address[] memory workers) private {
+        (address token, uint96 collateral) = (_token(jobId, job), _collateral(job));
+        MarketParams storage p = _paramsOf(job);
+        int32 reward = token == address(0) && job.maxPrice >= p.minRewardedPrice ? int32(uint32(p.reputationReward)) : int32(0);
+        address requester = job.requester;
+        uint256 own = 0;
+        for (uint256 i; i < workers.length; ++i) {
+            if (workers[i] == requester) ++own;
+        }
+        if (reward == 0 || own == 0) {
+            registry.releaseCollateral(workers, jobId, token, collateral, reward, "AGREED");
+            return;
+        }
+        for (uint256 i; i < workers.length; ++i) { // rare: one release per worker
+            bool self = workers[i] == requester;
+            registry.releaseCollateral(
+                _one(workers[i]), jobId, token, collateral, self ? int32(0) : reward, self ? bytes32("AGREED_OWN_JOB") : bytes32("AGREED")
+            );
+        }
     }
 
     /// @dev Pays one agreeing assignee; after an upheld dispute, one bond share too if it was counted at
@@ -300,6 +323,7 @@ abstract contract JobMarketBase is IJobMarketTypes, Pausable, ReentrancyGuardTra
         _bound(10, p.maxBidWindow, 60, p.maxJobDuration - 1);
         _bound(12, p.maxDisputeWindow, 0, 30 days);
         _bound(13, p.disputeBond, 0, 1e24);
+        _bound(14, p.minRewardedPrice, 1, 1e24);
         uint16 version = paramsVersion + 1; // reverts once 65,535 versions exist
         paramsVersion = version;
         _paramsAt[version] = p;

@@ -296,5 +296,33 @@ contract AuditFindingsTest is MarketFixture {
         assertEq(lists[jobId].length, 3, "the other three assigned");
     }
 
+    function test_finding9_selfDealtAndTinyJobsEarnNoReputation() public {
+        // a provider that is its own requester: paid, but no reputation
+        address self = providers[0];
+        vm.deal(self, 1_000 ether);
+        IJobMarketTypes.JobSpec memory s = spec(3, 2, 60);
+        vm.prank(self);
+        uint256 own = market.submitJob{value: 3 * PRICE}(s);
+        vm.warp(block.timestamp + 60);
+        IJobMarketTypes.SignedBid[] memory bids = new IJobMarketTypes.SignedBid[](3);
+        for (uint256 i; i < 3; ++i) bids[i] = signBid(own, i, PRICE);
+        assignSigned(own, bids);
+        for (uint8 i; i < 3; ++i) commitIndex(own, i, DIGEST);
+        market.finalize(own, DIGEST, proofOf(own), openings(own, 3));
+        assertEq(info(self).reputation, 5_000, "no reputation from its own job");
+        assertEq(info(providers[1]).reputation, 5_010, "the other workers earn it");
+        // a job below the minimum rewarded price: paid, no reputation for anyone
+        s = spec(3, 2, 60);
+        s.maxPricePerReplica = 0.01 ether - 1;
+        vm.prank(requester);
+        uint256 tiny = market.submitJob{value: 3 * (0.01 ether - 1)}(s);
+        vm.warp(block.timestamp + 60);
+        for (uint256 i; i < 3; ++i) bids[i] = signBid(tiny, i + 1, 0.01 ether - 1);
+        assignSigned(tiny, bids);
+        for (uint8 i; i < 3; ++i) commitIndex(tiny, i, DIGEST);
+        market.finalize(tiny, DIGEST, proofOf(tiny), openings(tiny, 3));
+        assertEq(info(providers[1]).reputation, 5_010, "nothing more from a 1-wei-class job");
+    }
+
     event SignedBidsRevoked(address indexed provider, uint64 nonce);
 }

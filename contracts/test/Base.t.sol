@@ -80,7 +80,8 @@ abstract contract Base is Test {
             maxBidWindow: 1 days,
             maxJobDuration: 30 days,
             maxDisputeWindow: 7 days,
-            disputeBond: 0.1 ether
+            disputeBond: 0.1 ether,
+            minRewardedPrice: 0.01 ether
         });
     }
 

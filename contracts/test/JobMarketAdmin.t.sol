@@ -37,7 +37,8 @@ contract JobMarketAdminTest is MarketFixture {
             maxBidWindow: 2 days,
             maxJobDuration: 60 days,
             maxDisputeWindow: 14 days,
-            disputeBond: 1 ether
+            disputeBond: 1 ether,
+            minRewardedPrice: 0.5 ether
         });
     }
 
@@ -74,6 +75,7 @@ contract JobMarketAdminTest is MarketFixture {
         assertEq(r.maxJobDuration, 60 days, "maxJobDuration");
         assertEq(r.maxDisputeWindow, 14 days, "maxDisputeWindow");
         assertEq(r.disputeBond, 1 ether, "disputeBond");
+        assertEq(r.minRewardedPrice, 0.5 ether, "minRewardedPrice");
     }
 
     function test_setParams_initialParamsFromConstructor() public view {
@@ -159,6 +161,8 @@ contract JobMarketAdminTest is MarketFixture {
         expectOutOfBounds(p, 11, 90 days + 1, 1 hours, 90 days);
         p = defaultParams(); p.maxDisputeWindow = 30 days + 1;
         expectOutOfBounds(p, 12, 30 days + 1, 0, 30 days);
+        p = defaultParams(); p.minRewardedPrice = 0;
+        expectOutOfBounds(p, 14, 0, 1, 1e24);
         // every rejected update left the constructor's params in place
         assertEq(keccak256(abi.encode(market.params())), keccak256(abi.encode(defaultParams())), "unchanged");
     }
@@ -183,11 +187,11 @@ contract JobMarketAdminTest is MarketFixture {
     }
 
     function test_setParams_boundsInclusive() public {
-        IJobMarketTypes.MarketParams memory lo = IJobMarketTypes.MarketParams(1_000, 1_000, 0, 0, 0, 0, 1, 1, 1, 1 hours, 60, 1 hours, 0, 0);
+        IJobMarketTypes.MarketParams memory lo = IJobMarketTypes.MarketParams(1_000, 1_000, 0, 0, 0, 0, 1, 1, 1, 1 hours, 60, 1 hours, 0, 0, 1);
         setParamsAs(admin, lo);
         assertEq(keccak256(abi.encode(market.params())), keccak256(abi.encode(lo)), "minimums");
         IJobMarketTypes.MarketParams memory hi =
-            IJobMarketTypes.MarketParams(50_000, 10_000, 10_000, 1_000, 10_000, 10_000, 1 days, 1 days, 7 days, 30 days, 7 days, 90 days, 30 days, 1e24);
+            IJobMarketTypes.MarketParams(50_000, 10_000, 10_000, 1_000, 10_000, 10_000, 1 days, 1 days, 7 days, 30 days, 7 days, 90 days, 30 days, 1e24, 1e24);
         setParamsAs(admin, hi);
         assertEq(keccak256(abi.encode(market.params())), keccak256(abi.encode(hi)), "maximums");
     }

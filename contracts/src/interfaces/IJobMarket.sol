@@ -202,6 +202,7 @@ interface IJobMarketTypes {
         uint32 maxJobDuration; // revealDeadline may be at most this far in the future at submission
         uint32 maxDisputeWindow;
         uint96 disputeBond; // native value a requester posts to dispute
+        uint96 minRewardedPrice; // a job earns its workers reputation only if native and at least this per replica
     }
 
     // One event per status transition (no generic status event, to keep the hot path cheap):

@@ -38,7 +38,8 @@ class DeployConfig:
     unbonding_period: int = 86_400
     # MarketParams, field for field: collateral, mismatch and no-show slash (bps), reputation reward and
     # penalties, minimum commit and reveal windows, reveal grace, ruling period (seconds), maximum bid
-    # window, job duration and dispute window (seconds), dispute bond (wei).
+    # window, job duration and dispute window (seconds), dispute bond (wei), the least price per replica
+    # that earns reputation (wei).
     market_params: tuple[int, ...] = (
         10_000,
         10_000,
@@ -54,6 +55,7 @@ class DeployConfig:
         30 * 86_400,
         7 * 86_400,
         10**17,
+        10**15,
     )
 
 

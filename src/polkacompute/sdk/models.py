@@ -52,6 +52,7 @@ class MarketParams:
     max_job_duration: int
     max_dispute_window: int
     dispute_bond: int
+    min_rewarded_price: int  # a job earns its workers reputation only if native and at least this per replica
 
     @classmethod
     def from_tuple(cls, values: tuple[Any, ...] | list[Any]) -> MarketParams:
