@@ -72,7 +72,7 @@ class Protocol:
 
         async def deploy_all() -> dict[str, str]:
             async with ChainClient(chain.network, dev_account(0)) as client:
-                config = DeployConfig(treasury=self.treasury, fee_bps=100, min_stake=10 * PRICE)
+                config = DeployConfig(treasury=self.treasury, min_stake=10 * PRICE)
                 return (await deploy(client, config)).addresses
 
         addresses = asyncio.run(deploy_all())

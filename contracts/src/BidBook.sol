@@ -81,6 +81,8 @@ contract BidBook is IBidBook, AccessControlDefaultAdminRules, Pausable, EIP712 {
         for (uint256 i; i < count; ++i) {
             IJobMarketTypes.Bid memory b = _bids[jobId][i];
             if (b.provider == msg.sender) {
+                // A replacement may only improve: no evicting honest bids with dust, then raising to the max.
+                if (BidRanking.better(b, entry)) revert BidNotCompetitive(jobId, msg.sender);
                 _bids[jobId][i] = entry; // collateral already locked by the first bid
                 emit BidPlaced(jobId, msg.sender, price, sla, address(0));
                 return;

@@ -40,6 +40,8 @@ contract JobMarket is JobMarketBase, EIP712 {
     ) JobMarketBase(registry_, escrow_, bidBook_) EIP712("PolkaCompute JobMarket", "1") {
         if (extension_.code.length == 0) revert ZeroAddress();
         extension = extension_;
+        // The deployer names the extension; its one-time setup runs here, on this contract's storage.
+        // slither-disable-next-line controlled-delegatecall
         (bool ok, bytes memory reason) = extension_.delegatecall(abi.encodeCall(IMarketSetup.initialize, (roles)));
         if (!ok) {
             assembly ("memory-safe") {
@@ -184,8 +186,8 @@ contract JobMarket is JobMarketBase, EIP712 {
     /// @notice Commits the seals of several assignees of one or many jobs in one call. Every worker other
     /// than the caller authorizes all its seals in the call with one EIP-712 signature (`SealSignature`).
     /// Once per job, before any of its seals was committed alone; assignees left out commit alone. A job
-    /// whose seals someone else already committed is skipped (its seals still count toward the
-    /// signatures), so one front-run item does not revert the batch.
+    /// whose record already holds exactly the item's seals (someone sent the same item first) is skipped,
+    /// so a front-run item does not revert the batch; any other earlier commit reverts.
     function commitSeals(SealBatch[] calldata items, SealSignature[] calldata signatures) external nonReentrant {
         if (items.length == 0) revert EmptyBatch();
         bytes32[] memory chains = new bytes32[](signatures.length);
@@ -463,7 +465,9 @@ contract JobMarket is JobMarketBase, EIP712 {
         if (block.timestamp >= job.commitDeadline) revert CommitDeadlinePassed(jobId, job.commitDeadline);
     }
 
-    /// @dev Commits one job's seals; folds each other worker's seals into its signature chain.
+    /// @dev Commits one job's seals; folds each other worker's seals into its signature chain. A job whose
+    /// record already holds exactly these seals (the same call, front-run) is skipped; any other earlier
+    /// commit reverts, so a caller never mistakes seals it did not get committed for committed ones.
     function _commitSeals(SealBatch calldata item, SealSignature[] calldata signatures, bytes32[] memory chains)
         private
     {
@@ -471,14 +475,12 @@ contract JobMarket is JobMarketBase, EIP712 {
         Job storage job = _job(jobId);
         uint256 count = item.seals.length;
         if (count == 0) revert EmptyBatch();
-        if (job.committed != 0) {
-            _chainSkipped(item, signatures, chains); // committed by someone else: nothing to do
-            return;
+        bool fresh = job.committed == 0;
+        if (fresh) {
+            _requireCommitPhase(jobId, job);
+            if (job.bidDeadline == 0 && job.assigned != job.replicas) revert AssignmentNotFinal(jobId);
         }
-        _requireCommitPhase(jobId, job);
-        if (job.bidDeadline == 0 && job.assigned != job.replicas) revert AssignmentNotFinal(jobId);
         bytes32 h = JobProofs.listHash(item.assignees);
-        if (h != job.record) revert RecordMismatch(jobId);
         uint256 mask = 0;
         bytes32[] memory seals = new bytes32[](count);
         for (uint256 i; i < count; ++i) {
@@ -492,24 +494,17 @@ contract JobMarket is JobMarketBase, EIP712 {
             mask |= 1 << index;
             seals[i] = s.seal;
         }
-        job.record = JobProofs.withSeals(h, uint16(mask), seals);
+        bytes32 committedRecord = JobProofs.withSeals(h, uint16(mask), seals);
+        if (!fresh) {
+            if (job.flags & FLAG_AGGREGATED != 0 && job.record == committedRecord) return; // these very seals: done
+            revert AlreadyCommitted(jobId, 0);
+        }
+        if (h != job.record) revert RecordMismatch(jobId);
+        job.record = committedRecord;
         job.committed = uint8(count);
         job.flags |= FLAG_AGGREGATED;
         job.status = JobStatus.InProgress;
         emit SealsCommitted(jobId, uint16(mask), seals);
-    }
-
-    /// @dev A skipped item's seals still count toward the signatures, which cover the whole call.
-    function _chainSkipped(SealBatch calldata item, SealSignature[] calldata signatures, bytes32[] memory chains)
-        private
-        view
-    {
-        for (uint256 i; i < item.seals.length; ++i) {
-            IndexedSeal calldata s = item.seals[i];
-            if (s.index >= item.assignees.length) revert BadIndex(item.jobId, s.index);
-            address worker = item.assignees[s.index].worker;
-            if (worker != msg.sender) _chainSeal(signatures, chains, worker, item.jobId, s.index, s.seal);
-        }
     }
 
     function _chainSeal(

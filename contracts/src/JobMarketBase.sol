@@ -209,7 +209,7 @@ abstract contract JobMarketBase is IJobMarketTypes, Pausable, ReentrancyGuardTra
         for (uint256 i; i < prices.length; ++i) {
             unused += maxPrice - prices[i];
         }
-        escrow.pay(jobId, _token(jobId, job), workers, prices);
+        escrow.pay(jobId, _token(jobId, job), workers, prices, _paramsOf(job).feeBps);
         _refund(jobId, job, unused);
         _releaseAgreeing(jobId, job, workers);
     }
@@ -324,6 +324,7 @@ abstract contract JobMarketBase is IJobMarketTypes, Pausable, ReentrancyGuardTra
         _bound(12, p.maxDisputeWindow, 0, 30 days);
         _bound(13, p.disputeBond, 0, 1e24);
         _bound(14, p.minRewardedPrice, 1, 1e24);
+        _bound(15, p.feeBps, 0, 1_000);
         uint16 version = paramsVersion + 1; // reverts once 65,535 versions exist
         paramsVersion = version;
         _paramsAt[version] = p;

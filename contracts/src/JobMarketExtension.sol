@@ -169,9 +169,8 @@ contract JobMarketExtension is JobMarketBase, AccessControlDefaultAdminRulesUpgr
         Job storage job = _job(jobId);
         if (msg.sender != job.requester) revert NotRequester(jobId, msg.sender);
         if (job.status != JobStatus.Finalized) revert WrongStatus(jobId, job.status);
-        uint256 window = _disputeWindow(jobId, job);
-        if (window == 0) revert DisputeNotAllowed(jobId);
-        uint256 closesAt = uint256(job.finalizedAt) + window;
+        if (job.flags & FLAG_DISPUTABLE == 0) revert DisputeNotAllowed(jobId);
+        uint256 closesAt = uint256(job.finalizedAt) + _cold[jobId].disputeWindow;
         if (block.timestamp >= closesAt) revert DisputeWindowClosed(jobId, closesAt);
         uint96 bond = _paramsOf(job).disputeBond;
         if (msg.value != bond) revert WrongBond(bond, msg.value);
@@ -186,6 +185,10 @@ contract JobMarketExtension is JobMarketBase, AccessControlDefaultAdminRulesUpgr
     /// requester gets the bond and the budget back; after the reveal grace, workers that agreed with the
     /// overturned result are slashed and workers that revealed a different digest are released.
     function resolveDispute(uint256 jobId, bool resultUpheld) external onlyDelegated onlyRole(ARBITER_ROLE) nonReentrant {
+        Job storage job = _job(jobId);
+        uint256 endsAt = uint256(_cold[jobId].disputedAt) + _paramsOf(job).rulingPeriod;
+        // After the ruling period only the default applies: at any moment exactly one of the two can.
+        if (job.status == JobStatus.Disputed && block.timestamp >= endsAt) revert RulingPeriodOver(jobId, endsAt);
         _rule(jobId, resultUpheld);
     }
 

@@ -38,7 +38,6 @@ contract PaymentEscrow is IPaymentEscrow, AccessControlDefaultAdminRules, Pausab
     uint16 private constant BPS = 10_000;
 
     address public treasury;
-    uint16 public feeBps;
 
     /// @dev Stored plus one: the slot never returns to zero, so the first deposit after the escrow
     /// empties does not pay 20,000 gas to re-create it.
@@ -59,7 +58,7 @@ contract PaymentEscrow is IPaymentEscrow, AccessControlDefaultAdminRules, Pausab
     /// `adminDelay` apart, and GOVERNOR_ROLE.
     /// @param guardian PAUSER_ROLE: may stop deposits at once (withdrawals keep working).
     /// The deployer (`msg.sender`) may call `bind` once.
-    constructor(address admin, uint48 adminDelay, address guardian, address treasury_, uint16 feeBps_)
+    constructor(address admin, uint48 adminDelay, address guardian, address treasury_)
         AccessControlDefaultAdminRules(adminDelay, admin)
     {
         if (admin == address(0) || guardian == address(0)) revert ZeroAddress();
@@ -71,7 +70,6 @@ contract PaymentEscrow is IPaymentEscrow, AccessControlDefaultAdminRules, Pausab
         _setRoleAdmin(COLLATERAL_ROLE, NOBODY);
         _setRoleAdmin(NOBODY, NOBODY);
         _setTreasury(treasury_);
-        _setFee(feeBps_);
     }
 
     /// @notice Wires the contracts that move money here, once, at deployment: the market (budgets, bond
@@ -114,14 +112,15 @@ contract PaymentEscrow is IPaymentEscrow, AccessControlDefaultAdminRules, Pausab
         if (received != amount) revert TransferAmountMismatch(token, amount, received);
     }
 
-    /// @notice Credits `amounts[i]` of locked budget to `payees[i]`, each less the protocol fee (credited
-    /// to the treasury in one sum). One call per job settles all its agreeing workers.
-    function pay(uint256 jobId, address token, address[] calldata payees, uint256[] calldata amounts)
+    /// @notice Credits `amounts[i]` of locked budget to `payees[i]`, each less the protocol fee of `feeBps`
+    /// (credited to the treasury in one sum). One call per job settles all its agreeing workers; the fee is
+    /// the job's own (the market's parameters at its submission), so governance cannot change it mid-job.
+    function pay(uint256 jobId, address token, address[] calldata payees, uint256[] calldata amounts, uint16 bps)
         external
         onlyRole(MARKET_ROLE)
     {
         if (payees.length != amounts.length) revert LengthMismatch();
-        uint16 bps = feeBps;
+        if (bps > MAX_FEE_BPS) revert FeeTooHigh(bps, MAX_FEE_BPS);
         uint256 total = 0;
         uint256 fees = 0;
         for (uint256 i; i < payees.length; ++i) {
@@ -135,7 +134,7 @@ contract PaymentEscrow is IPaymentEscrow, AccessControlDefaultAdminRules, Pausab
         }
         _unlock(token, total);
         if (fees != 0) _balances[token][treasury] += fees;
-        emit Paid(jobId, token, payees, amounts, fees);
+        emit Paid(jobId, token, payees, amounts, bps, fees);
     }
 
     /// @notice Credits `amount` of locked budget back to `to` (no fee).
@@ -241,11 +240,6 @@ contract PaymentEscrow is IPaymentEscrow, AccessControlDefaultAdminRules, Pausab
         else IERC20(token).safeTransfer(msg.sender, amount);
     }
 
-    /// @notice Sets the protocol fee in basis points (at most MAX_FEE_BPS = 10%).
-    function setFee(uint16 feeBps_) external onlyRole(GOVERNOR_ROLE) {
-        _setFee(feeBps_);
-    }
-
     /// @notice Sets the treasury that receives fees and the treasury share of slashes.
     /// @dev Credits already made stay with the previous treasury address.
     function setTreasury(address treasury_) external onlyRole(GOVERNOR_ROLE) {
@@ -277,12 +271,6 @@ contract PaymentEscrow is IPaymentEscrow, AccessControlDefaultAdminRules, Pausab
         uint256 locked = totalLocked(token);
         if (amount > locked) revert InsufficientLocked(token, locked, amount);
         _lockedPlusOne[token] = locked - amount + 1;
-    }
-
-    function _setFee(uint16 feeBps_) private {
-        if (feeBps_ > MAX_FEE_BPS) revert FeeTooHigh(feeBps_, MAX_FEE_BPS);
-        feeBps = feeBps_;
-        emit FeeUpdated(feeBps_);
     }
 
     function _setTreasury(address treasury_) private {

@@ -227,8 +227,6 @@ contract ProviderRegistry is IProviderRegistry, AccessControlDefaultAdminRules, 
             if (token == address(0)) {
                 uint96 locked = p.locked;
                 p.locked = amount > locked ? 0 : locked - amount;
-            } else {
-                escrow.releaseBond(providers[i], token, amount);
             }
             uint16 reputation = p.reputation;
             if (reputationDelta != 0) {
@@ -241,6 +239,10 @@ contract ProviderRegistry is IProviderRegistry, AccessControlDefaultAdminRules, 
             reputations[i] = reputation;
         }
         emit CollateralReleased(jobId, providers, token, amount, reputations, reputationDelta, reason);
+        if (token == address(0)) return;
+        for (uint256 i; i < providers.length; ++i) { // state above, calls to the escrow below
+            escrow.releaseBond(providers[i], token, amount);
+        }
     }
 
     /// @notice Slashes up to `amount` of the provider's collateral in `token` for `jobId` and credits it to

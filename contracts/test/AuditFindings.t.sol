@@ -3,6 +3,7 @@ pragma solidity 0.8.30;
 
 import {MarketFixture} from "./MarketFixture.t.sol";
 import {IJobMarketTypes} from "../src/interfaces/IJobMarket.sol";
+import {IPaymentEscrow} from "../src/interfaces/IPaymentEscrow.sol";
 
 /// @notice One test per finding of the contracts review (issue 14), each showing the fixed behaviour.
 contract AuditFindingsTest is MarketFixture {
@@ -225,7 +226,6 @@ contract AuditFindingsTest is MarketFixture {
     function test_finding9_commitSealsSkipsJobsCommittedByAFrontRunner() public {
         uint256 a = jobWith(3, 2, 0);
         uint256 b = jobWith(3, 2, 0);
-        commitIndex(a, 0, DIGEST); // the front-runner's commit on job a
         address w1 = workerAt(a, 1);
         IJobMarketTypes.SealBatch[] memory items = new IJobMarketTypes.SealBatch[](2);
         bytes32[] memory seals = new bytes32[](1);
@@ -234,9 +234,13 @@ contract AuditFindingsTest is MarketFixture {
         bytes32[] memory sealsB = new bytes32[](1);
         sealsB[0] = sealFor(b, workerAt(b, 1), DIGEST);
         items[1] = sealItem(b, single(1), sealsB)[0];
+        IJobMarketTypes.SealBatch[] memory first = new IJobMarketTypes.SealBatch[](1);
+        first[0] = items[0];
+        vm.prank(w1);
+        market.commitSeals(first, noSigs()); // job a's item, sent first (a front-run copy)
         vm.prank(w1);
         market.commitSeals(items, noSigs());
-        assertEq(market.getJob(a).committed, 1, "job a skipped");
+        assertEq(market.getJob(a).committed, 1, "job a skipped: the same seals are in");
         assertEq(market.getJob(b).committed, 1, "job b committed");
     }
 
@@ -277,6 +281,48 @@ contract AuditFindingsTest is MarketFixture {
         address w2 = workerAt(jobId, 2);
         assertEq(info(w2).stake, 100 ether - PRICE / 2, "the job's own no-show rate");
         assertEq(info(w2).reputation, 5_000 - 300, "the job's own penalty");
+    }
+
+    /// @dev The protocol fee is a field of the versioned market params (no longer escrow state): a job pays
+    /// the fee of its submission's version, so governance cannot raise (or cut) the fee of a running job.
+    function test_finding9_feeSnapshotPerJob() public {
+        uint16 newFeeBps = 250;
+        uint256 oldFee = PRICE * FEE_BPS / 10_000;
+        uint256 newFee = PRICE * newFeeBps / 10_000;
+        uint256 a = jobWith(3, 2, 0); // submitted and assigned at version 1 (FEE_BPS)
+        IJobMarketTypes.MarketParams memory p = defaultParams();
+        p.feeBps = newFeeBps; // governance changes the fee mid-job
+        vm.prank(admin);
+        market.setParams(p);
+        assertEq(market.params().feeBps, newFeeBps, "new fee in force");
+        assertEq(market.getJob(a).paramsVersion, 1, "job a keeps its version");
+        for (uint8 i; i < 3; ++i) commitIndex(a, i, DIGEST);
+        uint256 b = jobWith(3, 2, 0); // submitted after the change
+        assertEq(market.getJob(b).paramsVersion, 2, "job b has the new version");
+
+        address[] memory workers = new address[](3);
+        uint256[] memory amounts = new uint256[](3);
+        for (uint256 i; i < 3; ++i) (workers[i], amounts[i]) = (workerAt(a, i), PRICE);
+        vm.expectEmit(address(escrow));
+        emit IPaymentEscrow.Paid(a, address(0), workers, amounts, FEE_BPS, 3 * oldFee);
+        market.finalize(a, DIGEST, proofOf(a), openings(a, 3));
+        for (uint256 i; i < 3; ++i) {
+            assertEq(credit(workerAt(a, i)), PRICE - PRICE * 100 / 10_000, "charged the old fee");
+        }
+        assertEq(credit(treasury), 3 * oldFee, "the treasury got the old fee");
+
+        uint256[] memory before = new uint256[](3);
+        for (uint256 i; i < 3; ++i) before[i] = credit(workerAt(b, i));
+        for (uint8 i; i < 3; ++i) commitIndex(b, i, DIGEST);
+        for (uint256 i; i < 3; ++i) workers[i] = workerAt(b, i);
+        vm.expectEmit(address(escrow));
+        emit IPaymentEscrow.Paid(b, address(0), workers, amounts, newFeeBps, 3 * newFee);
+        market.finalize(b, DIGEST, proofOf(b), openings(b, 3));
+        for (uint256 i; i < 3; ++i) {
+            assertEq(credit(workerAt(b, i)) - before[i], PRICE - newFee, "a later job pays the new fee");
+        }
+        assertEq(credit(treasury), 3 * oldFee + 3 * newFee, "the treasury got the new fee on the later job");
+        assertEq(escrow.totalLocked(address(0)), 0, "both budgets released");
     }
 
     function test_finding9_signedBidsCanBeRevoked() public {

@@ -41,7 +41,7 @@ abstract contract Base is Test {
     function setUp() public virtual {
         vm.warp(T0);
         // `admin` stands for governance (a TimelockController in a deployment) and is also the guardian.
-        escrow = new PaymentEscrow(admin, ADMIN_DELAY, admin, treasury, FEE_BPS);
+        escrow = new PaymentEscrow(admin, ADMIN_DELAY, admin, treasury);
         registry = new ProviderRegistry(admin, ADMIN_DELAY, admin, escrow, MIN_STAKE, UNBONDING);
         book = new BidBook(admin, ADMIN_DELAY, admin, registry);
         JobMarketExtension extension = new JobMarketExtension(registry, escrow, book);
@@ -81,7 +81,8 @@ abstract contract Base is Test {
             maxJobDuration: 30 days,
             maxDisputeWindow: 7 days,
             disputeBond: 0.1 ether,
-            minRewardedPrice: 0.01 ether
+            minRewardedPrice: 0.01 ether,
+            feeBps: FEE_BPS
         });
     }
 

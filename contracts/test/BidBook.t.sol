@@ -362,18 +362,24 @@ contract BidBookTest is Base {
         assertEq(bids[0].price, 0.4 ether, "new price");
         assertEq(bids[0].reputation, 7_000, "reputation refreshed");
         assertEq(bids[1].price, 0.8 ether, "other bid untouched");
-        // a worse price replaces too
-        placeBid(jobId, 1, PRICE);
-        assertEq(book.bidsOf(jobId)[1].price, PRICE, "raised");
+        // Changed on purpose (attacker review): a replacement may only improve, so a bid that evicted
+        // others cannot be raised afterwards.
+        vm.prank(providers[1]);
+        vm.expectRevert(abi.encodeWithSelector(IBidBook.BidNotCompetitive.selector, jobId, providers[1]));
+        book.bid(jobId, PRICE, SLA);
+        assertEq(book.bidsOf(jobId)[1].price, 0.8 ether, "unchanged");
     }
 
-    function test_bid_replacingOwnBidInFullBookNeedsNoCompetitiveness() public {
+    function test_bid_replacingOwnBidInFullBookMayOnlyImprove() public {
         uint256 jobId = bidJob(1); // book of 2
         placeBid(jobId, 0, 0.5 ether);
         placeBid(jobId, 1, 0.6 ether);
+        vm.prank(providers[1]);
+        vm.expectRevert(abi.encodeWithSelector(IBidBook.BidNotCompetitive.selector, jobId, providers[1]));
+        book.bid(jobId, PRICE, SLA); // the worst entry cannot get worse
         vm.expectEmit(address(book));
-        emit IBidBook.BidPlaced(jobId, providers[1], PRICE, SLA, address(0));
-        placeBid(jobId, 1, PRICE); // the worst entry gets worse: still its own slot
+        emit IBidBook.BidPlaced(jobId, providers[1], 0.55 ether, SLA, address(0));
+        placeBid(jobId, 1, 0.55 ether); // improving keeps its own slot
         assertEq(book.bidsOf(jobId).length, 2, "still two");
     }
 

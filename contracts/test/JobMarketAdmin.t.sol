@@ -38,7 +38,8 @@ contract JobMarketAdminTest is MarketFixture {
             maxJobDuration: 60 days,
             maxDisputeWindow: 14 days,
             disputeBond: 1 ether,
-            minRewardedPrice: 0.5 ether
+            minRewardedPrice: 0.5 ether,
+            feeBps: 250
         });
     }
 
@@ -76,12 +77,18 @@ contract JobMarketAdminTest is MarketFixture {
         assertEq(r.maxDisputeWindow, 14 days, "maxDisputeWindow");
         assertEq(r.disputeBond, 1 ether, "disputeBond");
         assertEq(r.minRewardedPrice, 0.5 ether, "minRewardedPrice");
+        assertEq(r.feeBps, 250, "feeBps");
+        assertEq(market.paramsAt(1).feeBps, FEE_BPS, "the old version keeps its fee");
+        assertEq(keccak256(abi.encode(r)), keccak256(abi.encode(p)), "every field");
     }
 
     function test_setParams_initialParamsFromConstructor() public view {
         IJobMarketTypes.MarketParams memory r = market.params();
         IJobMarketTypes.MarketParams memory d = defaultParams();
         assertEq(keccak256(abi.encode(r)), keccak256(abi.encode(d)), "constructor params");
+        assertEq(r.feeBps, FEE_BPS, "constructor fee");
+        assertEq(market.paramsVersion(), 1, "version 1");
+        assertEq(keccak256(abi.encode(market.paramsAt(1))), keccak256(abi.encode(d)), "version 1 params");
     }
 
     function test_setParams_governsNewJobsOnly() public {
@@ -163,6 +170,13 @@ contract JobMarketAdminTest is MarketFixture {
         expectOutOfBounds(p, 12, 30 days + 1, 0, 30 days);
         p = defaultParams(); p.minRewardedPrice = 0;
         expectOutOfBounds(p, 14, 0, 1, 1e24);
+        p = defaultParams(); p.minRewardedPrice = 1e24 + 1;
+        expectOutOfBounds(p, 14, 1e24 + 1, 1, 1e24);
+        // the protocol fee: at most PaymentEscrow.MAX_FEE_BPS (10%)
+        p = defaultParams(); p.feeBps = 1_001;
+        expectOutOfBounds(p, 15, 1_001, 0, 1_000);
+        p = defaultParams(); p.feeBps = type(uint16).max;
+        expectOutOfBounds(p, 15, type(uint16).max, 0, 1_000);
         // every rejected update left the constructor's params in place
         assertEq(keccak256(abi.encode(market.params())), keccak256(abi.encode(defaultParams())), "unchanged");
     }
@@ -187,13 +201,14 @@ contract JobMarketAdminTest is MarketFixture {
     }
 
     function test_setParams_boundsInclusive() public {
-        IJobMarketTypes.MarketParams memory lo = IJobMarketTypes.MarketParams(1_000, 1_000, 0, 0, 0, 0, 1, 1, 1, 1 hours, 60, 1 hours, 0, 0, 1);
+        IJobMarketTypes.MarketParams memory lo = IJobMarketTypes.MarketParams(1_000, 1_000, 0, 0, 0, 0, 1, 1, 1, 1 hours, 60, 1 hours, 0, 0, 1, 0);
         setParamsAs(admin, lo);
         assertEq(keccak256(abi.encode(market.params())), keccak256(abi.encode(lo)), "minimums");
         IJobMarketTypes.MarketParams memory hi =
-            IJobMarketTypes.MarketParams(50_000, 10_000, 10_000, 1_000, 10_000, 10_000, 1 days, 1 days, 7 days, 30 days, 7 days, 90 days, 30 days, 1e24, 1e24);
+            IJobMarketTypes.MarketParams(50_000, 10_000, 10_000, 1_000, 10_000, 10_000, 1 days, 1 days, 7 days, 30 days, 7 days, 90 days, 30 days, 1e24, 1e24, 1_000);
         setParamsAs(admin, hi);
         assertEq(keccak256(abi.encode(market.params())), keccak256(abi.encode(hi)), "maximums");
+        assertEq(market.params().feeBps, escrow.MAX_FEE_BPS(), "the market's fee bound is the escrow's");
     }
 
     function test_constructor_checksParams() public {
@@ -201,6 +216,10 @@ contract JobMarketAdminTest is MarketFixture {
         IJobMarketTypes.MarketParams memory p = defaultParams();
         p.reputationReward = 2_000;
         vm.expectRevert(abi.encodeWithSelector(IJobMarketTypes.ParameterOutOfBounds.selector, 3, 2_000, 0, 1_000));
+        new JobMarket(roles(), registry, escrow, book, address(ext), p);
+        p = defaultParams();
+        p.feeBps = 1_001;
+        vm.expectRevert(abi.encodeWithSelector(IJobMarketTypes.ParameterOutOfBounds.selector, 15, 1_001, 0, 1_000));
         new JobMarket(roles(), registry, escrow, book, address(ext), p);
     }
 
@@ -741,13 +760,14 @@ contract JobMarketAdminTest is MarketFixture {
         market.commitSeals(items, noSigs());
         assertEq(market.getJob(jobId).committed, 1, "one seal");
         assertEq(market.getJob(jobId).flags & 4, 4, "aggregated flag");
-        // a second aggregated commit, even for the others' seals, is skipped: nothing is recorded
+        // a second aggregated commit, even for the others' seals, is refused (only an identical one is
+        // skipped: see ReviewFindings.t.sol)
         address w1 = workerAt(jobId, 1);
         seals[0] = sealFor(jobId, w1, DIGEST);
         items = sealItem(jobId, single(1), seals);
         vm.prank(w1);
+        vm.expectRevert(abi.encodeWithSelector(IJobMarketTypes.AlreadyCommitted.selector, jobId, 0));
         market.commitSeals(items, noSigs());
-        assertEq(market.getJob(jobId).committed, 1, "still one seal");
         // the left-out assignees commit alone, with the aggregated seals in their proof
         aggMask[jobId] = 1;
         aggSeals[jobId].push(sealFor(jobId, w0, DIGEST));
@@ -771,11 +791,9 @@ contract JobMarketAdminTest is MarketFixture {
         bytes32[] memory seals = new bytes32[](1);
         seals[0] = sealFor(jobId, w1, DIGEST);
         IJobMarketTypes.SealBatch[] memory items = sealItem(jobId, single(1), seals);
-        bytes32 record = market.getJob(jobId).record;
         vm.prank(w1);
-        market.commitSeals(items, noSigs()); // skipped: seals exist already
-        assertEq(market.getJob(jobId).committed, 1, "nothing aggregated after a lone commit");
-        assertEq(market.getJob(jobId).record, record, "record unchanged");
+        vm.expectRevert(abi.encodeWithSelector(IJobMarketTypes.AlreadyCommitted.selector, jobId, 0));
+        market.commitSeals(items, noSigs()); // other seals are in already: said, not silently skipped
     }
 
     function test_commitSeals_instantJobNotFullyClaimed() public {

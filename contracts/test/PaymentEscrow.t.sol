@@ -64,7 +64,7 @@ contract PaymentEscrowTest is Base {
         // them to a stand-in afterwards. This suite drives the escrow by hand, so it deploys its own and
         // binds it (this contract is the deployer) to the stand-ins.
         fixtureEscrow = escrow;
-        escrow = new PaymentEscrow(admin, ADMIN_DELAY, admin, treasury, FEE_BPS);
+        escrow = new PaymentEscrow(admin, ADMIN_DELAY, admin, treasury);
         escrow.bind(mkt, funder);
         vm.deal(mkt, 1_000_000 ether);
         vm.deal(funder, 1_000 ether);
@@ -96,15 +96,24 @@ contract PaymentEscrowTest is Base {
         escrow.deposit(JOB, 1, t, payer, amount);
     }
 
-    /// @dev One payee: the common case, and what most tests exercise.
+    /// @dev One payee at the fixture's fee (FEE_BPS): the common case, and what most tests exercise. The
+    /// escrow keeps no fee of its own: the market passes each job's fee (its params version's `feeBps`).
     function _pay(address t, address to, uint256 amount) internal {
+        _payAt(t, to, amount, FEE_BPS);
+    }
+
+    function _payAt(address t, address to, uint256 amount, uint16 bps) internal {
         vm.prank(mkt);
-        escrow.pay(JOB, t, _addrs(to), _amts(amount));
+        escrow.pay(JOB, t, _addrs(to), _amts(amount), bps);
     }
 
     function _payMany(address t, address[] memory tos, uint256[] memory amounts) internal {
+        _payManyAt(t, tos, amounts, FEE_BPS);
+    }
+
+    function _payManyAt(address t, address[] memory tos, uint256[] memory amounts, uint16 bps) internal {
         vm.prank(mkt);
-        escrow.pay(JOB, t, tos, amounts);
+        escrow.pay(JOB, t, tos, amounts, bps);
     }
 
     function _addrs(address a) internal pure returns (address[] memory arr) {
@@ -196,8 +205,9 @@ contract PaymentEscrowTest is Base {
         escrow.pause();
     }
 
-    function _fee(uint256 amount) internal view returns (uint256) {
-        return amount * escrow.feeBps() / 10_000;
+    /// @dev The fee `_pay` charges at the fixture's FEE_BPS.
+    function _fee(uint256 amount) internal pure returns (uint256) {
+        return amount * FEE_BPS / 10_000;
     }
 
     /// @dev A ReentrantToken that is itself the payee, with `withdrawable` credited to it.
@@ -214,7 +224,9 @@ contract PaymentEscrowTest is Base {
 
     function test_constructor_setsParametersAndRoles() public view {
         assertEq(escrow.treasury(), treasury, "treasury");
-        assertEq(escrow.feeBps(), FEE_BPS, "fee");
+        assertEq(escrow.MAX_FEE_BPS(), 1_000, "max fee: 10%");
+        // Changed on purpose: the escrow no longer stores a fee (feeBps/setFee are gone); each `pay` carries
+        // the job's fee, a field of the market's versioned params.
         assertTrue(escrow.hasRole(bytes32(0), admin), "admin");
         assertTrue(escrow.hasRole(GOVERNOR_ROLE, admin), "governor");
         assertTrue(escrow.hasRole(PAUSER_ROLE, admin), "pauser");
@@ -242,7 +254,7 @@ contract PaymentEscrowTest is Base {
     }
 
     function test_bind_onlyTheDeployerOnce() public {
-        PaymentEscrow fresh = new PaymentEscrow(admin, ADMIN_DELAY, admin, treasury, FEE_BPS);
+        PaymentEscrow fresh = new PaymentEscrow(admin, ADMIN_DELAY, admin, treasury);
         assertFalse(fresh.hasRole(MARKET_ROLE, mkt), "unbound");
         _expectUnauthorized(admin, NOBODY);
         vm.prank(admin);
@@ -288,19 +300,30 @@ contract PaymentEscrowTest is Base {
 
     function test_constructor_revertsOnZeroAdmin() public {
         vm.expectRevert(abi.encodeWithSignature("AccessControlInvalidDefaultAdmin(address)", address(0)));
-        new PaymentEscrow(address(0), ADMIN_DELAY, admin, treasury, FEE_BPS);
+        new PaymentEscrow(address(0), ADMIN_DELAY, admin, treasury);
         vm.expectRevert(abi.encodeWithSelector(IPaymentEscrow.ZeroAddress.selector)); // no guardian
-        new PaymentEscrow(admin, ADMIN_DELAY, address(0), treasury, FEE_BPS);
+        new PaymentEscrow(admin, ADMIN_DELAY, address(0), treasury);
     }
 
     function test_constructor_revertsOnZeroTreasury() public {
         vm.expectRevert(abi.encodeWithSelector(IPaymentEscrow.ZeroAddress.selector));
-        new PaymentEscrow(admin, ADMIN_DELAY, admin, address(0), FEE_BPS);
+        new PaymentEscrow(admin, ADMIN_DELAY, admin, address(0));
     }
 
-    function test_constructor_revertsOnFeeTooHigh() public {
+    /// @dev Changed on purpose: the constructor takes no fee any more, so the bound on the fee moved to
+    /// `pay` (a fee above MAX_FEE_BPS is rejected on every payment, whoever passes it).
+    function test_pay_revertsOnFeeTooHigh() public {
+        _depositNative(10 ether);
         vm.expectRevert(abi.encodeWithSelector(IPaymentEscrow.FeeTooHigh.selector, 1_001, 1_000));
-        new PaymentEscrow(admin, ADMIN_DELAY, admin, treasury, 1_001);
+        _payAt(NATIVE, payee, 10 ether, 1_001);
+        vm.expectRevert(abi.encodeWithSelector(IPaymentEscrow.FeeTooHigh.selector, type(uint16).max, 1_000));
+        _payManyAt(NATIVE, _addrs(payee, payee2), _amts(1 ether, 1 ether), type(uint16).max);
+        // even an empty payment is rejected: the fee is checked before anything else moves
+        vm.expectRevert(abi.encodeWithSelector(IPaymentEscrow.FeeTooHigh.selector, 1_001, 1_000));
+        _payManyAt(NATIVE, new address[](0), new uint256[](0), 1_001);
+        assertEq(escrow.totalLocked(NATIVE), 10 ether, "still locked");
+        assertEq(escrow.balanceOf(NATIVE, payee), 0, "nothing credited");
+        assertEq(escrow.balanceOf(NATIVE, treasury), 0, "no fee");
     }
 
     // ------------------------------------------------------------------ deposit
@@ -393,7 +416,7 @@ contract PaymentEscrowTest is Base {
         rt.mint(payer, 10 ether);
         // MARKET_ROLE can no longer be granted: an escrow of its own, bound to the token as its market, so
         // that only the reentrancy guard can stop the re-entry
-        PaymentEscrow bound = new PaymentEscrow(admin, ADMIN_DELAY, admin, treasury, FEE_BPS);
+        PaymentEscrow bound = new PaymentEscrow(admin, ADMIN_DELAY, admin, treasury);
         bound.bind(address(rt), funder);
         vm.prank(payer);
         rt.approve(address(bound), type(uint256).max);
@@ -418,7 +441,7 @@ contract PaymentEscrowTest is Base {
         _depositNative(10 ether);
         uint256 fee = 10 ether * uint256(FEE_BPS) / 10_000;
         vm.expectEmit(address(escrow));
-        emit IPaymentEscrow.Paid(JOB, NATIVE, _addrs(payee), _amts(10 ether), fee); // gross amounts
+        emit IPaymentEscrow.Paid(JOB, NATIVE, _addrs(payee), _amts(10 ether), FEE_BPS, fee); // gross amounts, the job's fee
         _pay(NATIVE, payee, 10 ether);
         assertEq(fee, 0.1 ether, "1% fee");
         assertEq(escrow.balanceOf(NATIVE, payee), 9.9 ether, "payee");
@@ -440,24 +463,51 @@ contract PaymentEscrowTest is Base {
         assertEq(escrow.balanceOf(NATIVE, treasury), 0, "no fee");
     }
 
+    /// @dev Changed on purpose: the fee is `pay`'s argument (the job's), not escrow state set by governance.
     function test_pay_zeroFeeCreditsNothingToTreasury() public {
-        vm.prank(admin);
-        escrow.setFee(0);
         _depositNative(5 ether);
         vm.expectEmit(address(escrow));
-        emit IPaymentEscrow.Paid(JOB, NATIVE, _addrs(payee), _amts(5 ether), 0);
-        _pay(NATIVE, payee, 5 ether);
+        emit IPaymentEscrow.Paid(JOB, NATIVE, _addrs(payee), _amts(5 ether), 0, 0);
+        _payAt(NATIVE, payee, 5 ether, 0);
         assertEq(escrow.balanceOf(NATIVE, treasury), 0, "treasury");
         assertEq(escrow.balanceOf(NATIVE, payee), 5 ether, "payee");
+        assertEq(escrow.totalLocked(NATIVE), 0, "unlocked");
+    }
+
+    function test_pay_oneBasisPoint() public {
+        _depositNative(5 ether);
+        vm.expectEmit(address(escrow));
+        emit IPaymentEscrow.Paid(JOB, NATIVE, _addrs(payee), _amts(5 ether), 1, 0.0005 ether);
+        _payAt(NATIVE, payee, 5 ether, 1);
+        assertEq(escrow.balanceOf(NATIVE, treasury), 0.0005 ether, "0.01% fee");
+        assertEq(escrow.balanceOf(NATIVE, payee), 4.9995 ether, "payee");
+        // 9_999 * 1 / 10_000 rounds down to nothing
+        _depositNative(9_999);
+        _payAt(NATIVE, payee2, 9_999, 1);
+        assertEq(escrow.balanceOf(NATIVE, payee2), 9_999, "rounded down: whole amount to payee");
+        assertEq(escrow.balanceOf(NATIVE, treasury), 0.0005 ether, "no fee added");
     }
 
     function test_pay_maxFee() public {
-        vm.prank(admin);
-        escrow.setFee(1_000);
         _depositNative(5 ether);
-        _pay(NATIVE, payee, 5 ether);
+        vm.expectEmit(address(escrow));
+        emit IPaymentEscrow.Paid(JOB, NATIVE, _addrs(payee), _amts(5 ether), 1_000, 0.5 ether);
+        _payAt(NATIVE, payee, 5 ether, escrow.MAX_FEE_BPS());
         assertEq(escrow.balanceOf(NATIVE, treasury), 0.5 ether, "10% fee");
         assertEq(escrow.balanceOf(NATIVE, payee), 4.5 ether, "payee");
+    }
+
+    /// @dev No fee state: consecutive payments at different fees each charge exactly their own.
+    function test_pay_eachCallChargesItsOwnFee() public {
+        _depositNative(30 ether);
+        _payAt(NATIVE, payee, 10 ether, 1_000);
+        _payAt(NATIVE, payee2, 10 ether, 0);
+        _payAt(NATIVE, payee3, 10 ether, 250);
+        assertEq(escrow.balanceOf(NATIVE, payee), 9 ether, "10%");
+        assertEq(escrow.balanceOf(NATIVE, payee2), 10 ether, "0%");
+        assertEq(escrow.balanceOf(NATIVE, payee3), 9.75 ether, "2.5%");
+        assertEq(escrow.balanceOf(NATIVE, treasury), 1.25 ether, "sum of each call's fee");
+        assertEq(escrow.totalLocked(NATIVE), 0, "unlocked");
     }
 
     function test_pay_erc20() public {
@@ -486,7 +536,7 @@ contract PaymentEscrowTest is Base {
         _depositNative(1 ether);
         _expectUnauthorized(stranger, MARKET_ROLE);
         vm.prank(stranger);
-        escrow.pay(JOB, NATIVE, _addrs(stranger), _amts(1 ether));
+        escrow.pay(JOB, NATIVE, _addrs(stranger), _amts(1 ether), FEE_BPS);
     }
 
     function test_pay_manyPayeesInOneCall() public {
@@ -495,7 +545,7 @@ contract PaymentEscrowTest is Base {
         uint256[] memory amounts = _amts(10 ether, 4 ether, 3 ether);
         uint256 fees = _fee(10 ether) + _fee(4 ether) + _fee(3 ether);
         vm.expectEmit(address(escrow));
-        emit IPaymentEscrow.Paid(JOB, NATIVE, payees, amounts, fees); // gross amounts, summed fee
+        emit IPaymentEscrow.Paid(JOB, NATIVE, payees, amounts, FEE_BPS, fees); // gross amounts, summed fee
         _payMany(NATIVE, payees, amounts);
         assertEq(fees, 0.17 ether, "1% of each");
         assertEq(escrow.balanceOf(NATIVE, payee), 9.9 ether, "payee 1");
@@ -520,7 +570,7 @@ contract PaymentEscrowTest is Base {
         _depositNative(1 ether);
         // 150 * 100 / 10_000 = 1 (1.5 rounded down) for each payee; the fee of the sum (300) would be 3.
         vm.expectEmit(address(escrow));
-        emit IPaymentEscrow.Paid(JOB, NATIVE, _addrs(payee, payee2), _amts(150, 150), 2);
+        emit IPaymentEscrow.Paid(JOB, NATIVE, _addrs(payee, payee2), _amts(150, 150), FEE_BPS, 2);
         _payMany(NATIVE, _addrs(payee, payee2), _amts(150, 150));
         assertEq(escrow.balanceOf(NATIVE, payee), 149, "payee 1");
         assertEq(escrow.balanceOf(NATIVE, payee2), 149, "payee 2");
@@ -531,7 +581,7 @@ contract PaymentEscrowTest is Base {
     function test_pay_allFeesRoundToZeroCreditNothingToTreasury() public {
         _depositNative(1 ether);
         vm.expectEmit(address(escrow));
-        emit IPaymentEscrow.Paid(JOB, NATIVE, _addrs(payee, payee2), _amts(99, 99), 0);
+        emit IPaymentEscrow.Paid(JOB, NATIVE, _addrs(payee, payee2), _amts(99, 99), FEE_BPS, 0);
         _payMany(NATIVE, _addrs(payee, payee2), _amts(99, 99));
         assertEq(escrow.balanceOf(NATIVE, payee), 99, "payee 1");
         assertEq(escrow.balanceOf(NATIVE, payee2), 99, "payee 2");
@@ -587,7 +637,7 @@ contract PaymentEscrowTest is Base {
     function test_pay_emptyListChangesNothing() public {
         _depositNative(10 ether);
         vm.expectEmit(address(escrow));
-        emit IPaymentEscrow.Paid(JOB, NATIVE, new address[](0), new uint256[](0), 0);
+        emit IPaymentEscrow.Paid(JOB, NATIVE, new address[](0), new uint256[](0), FEE_BPS, 0);
         _payMany(NATIVE, new address[](0), new uint256[](0));
         assertEq(escrow.totalLocked(NATIVE), 10 ether, "still locked");
         assertEq(escrow.balanceOf(NATIVE, treasury), 0, "no fee");
@@ -1107,24 +1157,30 @@ contract PaymentEscrowTest is Base {
 
     // ------------------------------------------------------------------ governance
 
-    function test_setFee_updatesAndEmits() public {
-        vm.expectEmit(address(escrow));
-        emit IPaymentEscrow.FeeUpdated(1_000);
-        vm.prank(admin);
-        escrow.setFee(1_000);
-        assertEq(escrow.feeBps(), 1_000, "fee");
-    }
+    // Changed on purpose: setFee/feeBps/FeeUpdated are gone. The fee is a field of the market's versioned
+    // params (governed through JobMarket.setParams, bounds in JobMarketAdmin.t.sol); the escrow charges
+    // whatever fee `pay` carries, within MAX_FEE_BPS.
 
-    function test_setFee_revertsAboveMax() public {
+    function test_pay_feeAtMaxAcceptedAboveRejected() public {
+        _depositNative(20 ether);
+        _payAt(NATIVE, payee, 10 ether, 1_000);
+        assertEq(escrow.balanceOf(NATIVE, payee), 9 ether, "max accepted");
         vm.expectRevert(abi.encodeWithSelector(IPaymentEscrow.FeeTooHigh.selector, 1_001, 1_000));
-        vm.prank(admin);
-        escrow.setFee(1_001);
+        _payAt(NATIVE, payee, 10 ether, 1_001);
+        assertEq(escrow.totalLocked(NATIVE), 10 ether, "rejected payment left its budget locked");
+        assertEq(escrow.balanceOf(NATIVE, treasury), 1 ether, "only the accepted fee");
     }
 
-    function test_setFee_onlyGovernor() public {
-        _expectUnauthorized(mkt, GOVERNOR_ROLE);
-        vm.prank(mkt);
-        escrow.setFee(0);
+    function test_pay_feeOnlyFromTheMarket() public {
+        // no one but the market can choose a fee: governance, the registry and strangers cannot pay
+        _depositNative(1 ether);
+        _expectUnauthorized(admin, MARKET_ROLE);
+        vm.prank(admin);
+        escrow.pay(JOB, NATIVE, _addrs(payee), _amts(1 ether), 0);
+        _expectUnauthorized(funder, MARKET_ROLE);
+        vm.prank(funder);
+        escrow.pay(JOB, NATIVE, _addrs(payee), _amts(1 ether), 0);
+        assertEq(escrow.totalLocked(NATIVE), 1 ether, "still locked");
     }
 
     function test_setTreasury_redirectsFutureFeesOnly() public {
@@ -1224,27 +1280,37 @@ contract PaymentEscrowTest is Base {
     function testFuzz_pay_feeSplitConservesAmount(uint256 amount, uint256 feeBps) public {
         amount = bound(amount, 1, 1_000_000 ether);
         uint16 fee = uint16(bound(feeBps, 0, 1_000));
-        vm.prank(admin);
-        escrow.setFee(fee);
         _depositNative(amount);
-        _pay(NATIVE, payee, amount);
+        vm.expectEmit(address(escrow));
+        emit IPaymentEscrow.Paid(JOB, NATIVE, _addrs(payee), _amts(amount), fee, amount * fee / 10_000);
+        _payAt(NATIVE, payee, amount, fee);
         uint256 expectedFee = amount * fee / 10_000;
         assertEq(escrow.balanceOf(NATIVE, treasury), expectedFee, "fee");
         assertEq(escrow.balanceOf(NATIVE, payee) + expectedFee, amount, "conserved");
         assertLe(expectedFee * 10, amount, "fee at most 10%");
     }
 
+    /// @dev Any fee above MAX_FEE_BPS is rejected and moves nothing.
+    function testFuzz_pay_revertsAboveMaxFee(uint256 amount, uint16 feeBps) public {
+        amount = bound(amount, 1, 1_000_000 ether);
+        feeBps = uint16(bound(feeBps, 1_001, type(uint16).max));
+        _depositNative(amount);
+        vm.expectRevert(abi.encodeWithSelector(IPaymentEscrow.FeeTooHigh.selector, feeBps, 1_000));
+        _payAt(NATIVE, payee, amount, feeBps);
+        assertEq(escrow.totalLocked(NATIVE), amount, "still locked");
+        assertEq(escrow.balanceOf(NATIVE, payee), 0, "nothing credited");
+        assertEq(escrow.balanceOf(NATIVE, treasury), 0, "no fee");
+    }
+
     function testFuzz_payMany_creditsEachAndSumsPerPayeeFees(uint256 a, uint256 b, uint256 c, uint256 feeBps)
         public
     {
         uint16 fee = uint16(bound(feeBps, 0, 1_000));
-        vm.prank(admin);
-        escrow.setFee(fee);
         uint256[] memory amounts = _amts(bound(a, 0, 300_000 ether), bound(b, 0, 300_000 ether), bound(c, 0, 300_000 ether));
         address[] memory payees = _addrs(payee, payee2, payee3);
         uint256 total = amounts[0] + amounts[1] + amounts[2];
         _depositNative(total + 1); // one wei stays locked
-        _payMany(NATIVE, payees, amounts);
+        _payManyAt(NATIVE, payees, amounts, fee);
 
         uint256 fees;
         for (uint256 i; i < 3; ++i) {
@@ -1266,8 +1332,6 @@ contract PaymentEscrowTest is Base {
     /// balance == totalLocked + sum of credits (tracked independently here).
     function testFuzz_nativeAccountingInvariant(uint256 seed, uint8 steps, uint256 feeBps) public {
         uint16 fee = uint16(bound(feeBps, 0, 1_000));
-        vm.prank(admin);
-        escrow.setFee(fee);
         address[4] memory holders = [payee, requester, address(0x1111), treasury];
         uint256[4] memory credits;
         uint256 locked;
@@ -1283,17 +1347,10 @@ contract PaymentEscrowTest is Base {
                 _depositNative(amount);
                 locked += amount;
             } else if (op == 1) {
-                // one call pays two holders (possibly the same one twice)
-                uint256 amount = bound(x, 0, locked);
-                uint256 first = bound(uint256(keccak256(abi.encode(r))), 0, amount);
-                uint256 other = uint256(keccak256(abi.encode(r, 1))) % 3;
-                _payMany(NATIVE, _addrs(holders[who], holders[other]), _amts(first, amount - first));
-                uint256 f1 = first * fee / 10_000;
-                uint256 f2 = (amount - first) * fee / 10_000;
-                credits[who] += first - f1;
-                credits[other] += amount - first - f2;
-                credits[3] += f1 + f2;
-                locked -= amount;
+                // every payment carries its own fee (each job its params version's): the fuzzed one, or
+                // another in [0, MAX_FEE_BPS], so fees vary between payments with no state in between
+                uint16 bps = s % 2 == 0 ? fee : uint16(uint256(keccak256(abi.encode(r, 2))) % 1_001);
+                locked -= _payTwoStep(holders, credits, who, bound(x, 0, locked), r, bps);
             } else if (op == 2) {
                 uint256 amount = bound(x, 0, locked);
                 _refund(NATIVE, holders[who], amount);
@@ -1319,6 +1376,27 @@ contract PaymentEscrowTest is Base {
             assertEq(escrow.totalLocked(NATIVE), locked, "locked tracked");
             assertEq(address(escrow).balance, escrow.totalLocked(NATIVE) + sum, "balance == locked + credits");
         }
+    }
+
+    /// @dev One call pays `amount` to two holders (possibly the same one twice) at fee `bps`; tracks the
+    /// expected credits (treasury last) and returns what left the budget.
+    function _payTwoStep(
+        address[4] memory holders,
+        uint256[4] memory credits,
+        uint256 who,
+        uint256 amount,
+        uint256 r,
+        uint16 bps
+    ) internal returns (uint256) {
+        uint256 first = bound(uint256(keccak256(abi.encode(r))), 0, amount);
+        uint256 other = uint256(keccak256(abi.encode(r, 1))) % 3;
+        _payManyAt(NATIVE, _addrs(holders[who], holders[other]), _amts(first, amount - first), bps);
+        uint256 f1 = first * bps / 10_000;
+        uint256 f2 = (amount - first) * bps / 10_000;
+        credits[who] += first - f1;
+        credits[other] += amount - first - f2;
+        credits[3] += f1 + f2;
+        return amount;
     }
 
     /// @dev The same rule for an ERC-20 budget, with the token balance of the escrow.

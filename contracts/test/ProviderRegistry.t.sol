@@ -72,7 +72,7 @@ contract ProviderRegistryTest is Base {
         // grant MARKET_ROLE to a stand-in afterwards. This suite drives the hooks by hand, so it deploys its
         // own escrow and registry and binds them (this contract is their deployer) to the stand-ins.
         fixtureRegistry = registry;
-        escrow = new PaymentEscrow(admin, ADMIN_DELAY, admin, treasury, FEE_BPS);
+        escrow = new PaymentEscrow(admin, ADMIN_DELAY, admin, treasury);
         registry = new ProviderRegistry(admin, ADMIN_DELAY, admin, escrow, MIN_STAKE, UNBONDING);
         escrow.bind(hook, address(registry));
         registry.bind(hook, bookHook);
@@ -1232,10 +1232,11 @@ contract ProviderRegistryTest is Base {
         _register(alice, 50 ether);
         _bond(alice, 10 ether);
         _lockToken(alice, _jobs(JOB), 6 ether);
-        vm.expectEmit(address(escrow));
-        emit IPaymentEscrow.BondReleased(address(token), alice, 4 ether, 2 ether);
+        // the registry's own state and event first, then the escrow's bond (checks-effects-interactions)
         vm.expectEmit(address(registry));
         emit IProviderRegistry.CollateralReleased(JOB, _addrs(alice), address(token), 4 ether, _reps(5_000), 0, REASON);
+        vm.expectEmit(address(escrow));
+        emit IPaymentEscrow.BondReleased(address(token), alice, 4 ether, 2 ether);
         _releaseToken(alice, 4 ether);
         (uint256 total, uint256 locked) = _bondOf(alice);
         assertEq(locked, 2 ether, "released");

@@ -203,6 +203,7 @@ interface IJobMarketTypes {
         uint32 maxDisputeWindow;
         uint96 disputeBond; // native value a requester posts to dispute
         uint96 minRewardedPrice; // a job earns its workers reputation only if native and at least this per replica
+        uint16 feeBps; // protocol fee on each worker payment (at most PaymentEscrow.MAX_FEE_BPS)
     }
 
     // One event per status transition (no generic status event, to keep the hot path cheap):
@@ -273,6 +274,7 @@ interface IJobMarketTypes {
     error EmptyResultDigest();
     error AssignmentTooLate(uint256 jobId, uint256 latest);
     error RulingPeriodNotOver(uint256 jobId, uint256 endsAt);
+    error RulingPeriodOver(uint256 jobId, uint256 endedAt);
     error CommitDeadlinePassed(uint256 jobId, uint32 commitDeadline);
     error OpeningNotYetAllowed(uint256 jobId);
     error RevealDeadlinePassed(uint256 jobId, uint32 revealDeadline);

@@ -10,16 +10,14 @@ interface IPaymentEscrow {
     /// @notice Budget was deposited for `jobs` consecutive jobs starting at `firstJobId`.
     event Deposited(uint256 indexed firstJobId, address indexed token, address indexed payer, uint256 amount, uint256 jobs);
     /// @notice Budget of a job was credited to its workers: `payees[i]` got `amounts[i]` less the fee at
-    /// the current `feeBps` (rounded down); `fees` in total went to the treasury.
-    event Paid(uint256 indexed jobId, address token, address[] payees, uint256[] amounts, uint256 fees);
+    /// the job's `feeBps` (rounded down); `fees` in total went to the treasury.
+    event Paid(uint256 indexed jobId, address token, address[] payees, uint256[] amounts, uint16 feeBps, uint256 fees);
     /// @notice `amount` of a job's budget was credited back to `to`.
     event Refunded(uint256 indexed jobId, address indexed to, address token, uint256 amount);
     /// @notice Native value (slashed stake or a dispute bond) was credited to `to`.
     event NativeCredited(address indexed to, uint256 amount);
     /// @notice `owner` withdrew its credited balance of `token`.
     event Withdrawn(address indexed token, address indexed owner, uint256 amount);
-    /// @notice The protocol fee changed.
-    event FeeUpdated(uint16 feeBps);
     /// @notice The treasury address changed.
     event TreasuryUpdated(address treasury);
     /// @notice A provider's bond (collateral for jobs paid in `token`) grew by `amount` to `total`.
@@ -46,14 +44,14 @@ interface IPaymentEscrow {
     error InsufficientFreeBond(address token, address provider, uint256 requested, uint256 free);
 
     function deposit(uint256 firstJobId, uint256 jobs, address token, address payer, uint256 amount) external payable;
-    function pay(uint256 jobId, address token, address[] calldata payees, uint256[] calldata amounts) external;
+    function pay(uint256 jobId, address token, address[] calldata payees, uint256[] calldata amounts, uint16 feeBps)
+        external;
     function refund(uint256 jobId, address token, address to, uint256 amount) external;
     function creditNative(address to) external payable;
     function withdraw(address token) external returns (uint256 amount);
     function balanceOf(address token, address owner) external view returns (uint256);
     function totalLocked(address token) external view returns (uint256);
     function treasury() external view returns (address);
-    function feeBps() external view returns (uint16);
     function bind(address market, address registry) external;
     function depositBond(address token, uint256 amount) external;
     function withdrawBond(address token, uint256 amount) external;

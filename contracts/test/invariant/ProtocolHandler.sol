@@ -36,7 +36,7 @@ contract ProtocolHandler {
     uint256 public constant MAX_ACTIVE = 8;
     uint32 internal constant WASI = 1;
     uint32 internal constant GPU = 2;
-    uint256 internal constant ACTIONS = 26;
+    uint256 internal constant ACTIONS = 27;
 
     // action ids (counters)
     uint256 internal constant A_SUBMIT = 0;
@@ -65,6 +65,7 @@ contract ProtocolHandler {
     uint256 internal constant A_DEREGISTER = 23;
     uint256 internal constant A_DEPOSIT_BOND = 24;
     uint256 internal constant A_WITHDRAW_BOND = 25;
+    uint256 internal constant A_SET_FEE = 26;
 
     IJobMarket public immutable market;
     PaymentEscrow public immutable escrow;
@@ -101,6 +102,8 @@ contract ProtocolHandler {
         uint8 finalCount; // assignees that had committed `finalDigest` and opened it (call or reveal)
         uint8 byzAtFinal; // byzantine assignees when the job finalized
         uint256 paidGross; // sum of PaymentEscrow.Paid amounts for the job (before fees)
+        uint256 fees; // sum of PaymentEscrow.Paid fees for the job (to the treasury)
+        uint16 feeBps; // the protocol fee in force at submission (the handler's own record, see `setFee`)
         uint256 refunded; // sum of PaymentEscrow.Refunded amounts for the job
         bool settled; // a handler `settle` succeeded after the deadlines
         uint256 bond; // dispute bond posted
@@ -122,6 +125,7 @@ contract ProtocolHandler {
     uint256 public wrongRefundee; // a refund to someone else than the requester
     uint256 public wrongToken; // a payout or refund in another token than the job's
     uint256 public unknownJobMoney; // Paid/Refunded for a job the handler never submitted
+    uint256 public wrongFee; // a Paid event whose fee is not the job's submission-time fee, or miscomputed
     uint256 public forgeryAccepted; // a finalize with an invalid opening, or short of the quorum, went through
     uint256 public sealMismatch; // SealCommitted with a seal the handler did not compute
     uint256 public forgeryAttempts;
@@ -130,6 +134,9 @@ contract ProtocolHandler {
     uint256 public lockedStakeUnbonded; // a provider unbonded (part of) its locked stake
     uint256 public lockedBondWithdrawn; // a provider withdrew (part of) its locked token bond
     uint256 public slashAttempts;
+    /// @dev The protocol fee of the market's current params version, as the handler set it: the fee every
+    /// job submitted now must pay, whatever governance sets later.
+    uint16 public currentFeeBps;
 
     uint256 public currentTime;
     uint256 internal _entropy;
@@ -156,6 +163,7 @@ contract ProtocolHandler {
         treasury = escrow_.treasury();
         minStake = registry_.minStake();
         disputeBond = market_.params().disputeBond;
+        currentFeeBps = market_.params().feeBps;
         _providers = providers_;
         _keys = keys_;
         _requesters = requesters_;
@@ -699,6 +707,17 @@ contract ProtocolHandler {
         ++done[A_WARP];
     }
 
+    /// @dev Governance changes the protocol fee (0..MAX_FEE_BPS), through `market.setParams` (a new params
+    /// version, every other field unchanged): it must apply to jobs submitted afterwards only.
+    function setFee(uint256 feeSeed) external act(A_SET_FEE, feeSeed) {
+        IJobMarketTypes.MarketParams memory p = market.params();
+        p.feeBps = uint16(_bound(feeSeed, 0, escrow.MAX_FEE_BPS()));
+        vm.prank(market.defaultAdmin()); // governance holds GOVERNOR_ROLE
+        market.setParams(p);
+        currentFeeBps = p.feeBps;
+        ++done[A_SET_FEE];
+    }
+
     // ================================================================== views for the invariants
 
     function providerList() external view returns (address[] memory) {
@@ -817,7 +836,8 @@ contract ProtocolHandler {
             "register",
             "deregister",
             "depositBond",
-            "withdrawBond"
+            "withdrawBond",
+            "setFee"
         ];
         uint256 total;
         uint256 worked;
@@ -1139,6 +1159,7 @@ contract ProtocolHandler {
         m.replicas = s.replicas;
         m.quorum = s.quorum;
         m.group = group;
+        m.feeBps = currentFeeBps;
         jobs = id;
         _active.push(id);
     }
@@ -1436,16 +1457,24 @@ contract ProtocolHandler {
         bytes32 t = l.topics[0];
         if (t == IPaymentEscrow.Paid.selector) {
             uint256 id = uint256(l.topics[1]);
-            (address tok, address[] memory payees, uint256[] memory amounts,) =
-                abi.decode(l.data, (address, address[], uint256[], uint256));
+            (address tok, address[] memory payees, uint256[] memory amounts, uint16 feeBps, uint256 fees) =
+                abi.decode(l.data, (address, address[], uint256[], uint16, uint256));
             if (id == 0 || id > jobs) ++unknownJobMoney;
             JobModel storage m = _m[id];
             if (tok != m.token) ++wrongToken;
+            // the fee is the job's own: the one in force at its submission (the handler's record), which
+            // is also its params version's, never the current one if governance changed it since
+            if (feeBps != m.feeBps) ++wrongFee;
+            if (feeBps != market.paramsAt(market.getJob(id).paramsVersion).feeBps) ++wrongFee;
+            uint256 expectedFees;
             for (uint256 k; k < payees.length; ++k) {
                 m.paidGross += amounts[k];
+                expectedFees += amounts[k] * m.feeBps / 10_000; // rounded down per payee
                 if (++paidCount[id][payees[k]] > 1) ++doublePaid;
                 if (!_listed(_lists[id], payees[k])) ++strangerPaid;
             }
+            if (fees != expectedFees) ++wrongFee;
+            m.fees += fees;
         } else if (t == IPaymentEscrow.Refunded.selector) {
             uint256 id = uint256(l.topics[1]);
             address to = address(uint160(uint256(l.topics[2])));

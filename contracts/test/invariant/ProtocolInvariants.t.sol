@@ -47,7 +47,7 @@ contract ProtocolInvariantsTest is Base {
         handler =
             new ProtocolHandler(market, escrow, registry, book, token, arbiter, providers, providerKeys, requesters);
         targetContract(address(handler));
-        bytes4[] memory selectors = new bytes4[](26);
+        bytes4[] memory selectors = new bytes4[](27);
         selectors[0] = ProtocolHandler.submit.selector;
         selectors[1] = ProtocolHandler.submitBatch.selector;
         selectors[2] = ProtocolHandler.bid.selector;
@@ -74,6 +74,7 @@ contract ProtocolInvariantsTest is Base {
         selectors[23] = ProtocolHandler.deregister.selector;
         selectors[24] = ProtocolHandler.depositBond.selector;
         selectors[25] = ProtocolHandler.withdrawBond.selector;
+        selectors[26] = ProtocolHandler.setFee.selector;
         targetSelector(FuzzSelector(address(handler), selectors));
     }
 
@@ -166,6 +167,9 @@ contract ProtocolInvariantsTest is Base {
         assertEq(handler.wrongRefundee(), 0, "a refund went to someone else than the requester");
         assertEq(handler.wrongToken(), 0, "money moved in another token than the job's");
         assertEq(handler.unknownJobMoney(), 0, "money moved for an unknown job");
+        // the fee is a per-job snapshot (the params version of its submission): governance changing it
+        // mid-job (ProtocolHandler.setFee) never changes what a job's workers are charged
+        assertEq(handler.wrongFee(), 0, "a job was charged another fee than the one at its submission");
     }
 
     // ------------------------------------------------------------------ (iv) settlement completeness

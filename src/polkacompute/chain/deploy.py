@@ -33,13 +33,12 @@ class DeployConfig:
     arbiter: str | None = None  # rules disputes; default: the deployer
     governance_delay: int = 2 * 86_400  # the timelock's minimum delay on every governance action
     admin_delay: int = 86_400  # a default-admin transfer is accepted only this long after it began
-    fee_bps: int = 100
     min_stake: int = 10**18
     unbonding_period: int = 86_400
     # MarketParams, field for field: collateral, mismatch and no-show slash (bps), reputation reward and
     # penalties, minimum commit and reveal windows, reveal grace, ruling period (seconds), maximum bid
     # window, job duration and dispute window (seconds), dispute bond (wei), the least price per replica
-    # that earns reputation (wei).
+    # that earns reputation (wei), the protocol fee (bps).
     market_params: tuple[int, ...] = (
         10_000,
         10_000,
@@ -56,6 +55,7 @@ class DeployConfig:
         7 * 86_400,
         10**17,
         10**15,
+        100,
     )
 
 
@@ -136,7 +136,7 @@ async def deploy(client: ChainClient, config: DeployConfig | None = None) -> Dep
     # Anyone may execute a proposal once its delay has passed (executor address(0)).
     admin = await create("Governance", config.governance_delay, [deployer], [ZERO_ADDRESS])
     delay, guardian = config.admin_delay, config.guardian or deployer
-    escrow = await create("PaymentEscrow", admin, delay, guardian, config.treasury or deployer, config.fee_bps)
+    escrow = await create("PaymentEscrow", admin, delay, guardian, config.treasury or deployer)
     registry = await create(
         "ProviderRegistry", admin, delay, guardian, escrow, config.min_stake, config.unbonding_period
     )

@@ -139,11 +139,6 @@ class EIP712DomainChanged:
 
 
 @dataclass(frozen=True)
-class FeeUpdated:
-    fee_bps: int
-
-
-@dataclass(frozen=True)
 class JobAssigned:
     job_id: int
     workers: list[str]
@@ -195,6 +190,7 @@ class Paid:
     token: str
     payees: list[str]
     amounts: list[int]
+    fee_bps: int
     fees: int
 
 
@@ -380,7 +376,6 @@ EVENTS: dict[str, type[Any]] = {
     "DisputeOpened": DisputeOpened,
     "DisputeResolved": DisputeResolved,
     "EIP712DomainChanged": EIP712DomainChanged,
-    "FeeUpdated": FeeUpdated,
     "JobAssigned": JobAssigned,
     "JobCancelled": JobCancelled,
     "JobFailed": JobFailed,
@@ -435,7 +430,6 @@ EVENT_ARGS: dict[str, tuple[str, ...]] = {
     "DisputeOpened": ("jobId", "bond"),
     "DisputeResolved": ("jobId", "resultUpheld"),
     "EIP712DomainChanged": (),
-    "FeeUpdated": ("feeBps",),
     "JobAssigned": ("jobId", "workers", "prices"),
     "JobCancelled": ("jobId",),
     "JobFailed": ("jobId",),
@@ -444,7 +438,7 @@ EVENT_ARGS: dict[str, tuple[str, ...]] = {
     "MarketBound": ("market",),
     "MinStakeUpdated": ("minStake",),
     "NativeCredited": ("to", "amount"),
-    "Paid": ("jobId", "token", "payees", "amounts", "fees"),
+    "Paid": ("jobId", "token", "payees", "amounts", "feeBps", "fees"),
     "ParamsUpdated": ("version", "params"),
     "Paused": ("account",),
     "ProviderDeregistered": ("provider",),

@@ -1,7 +1,7 @@
 """The escrow's ledger from events alone, as PaymentEscrow keeps it: budgets held per token, and what
-each owner may withdraw (payments less the fee at the rate of the time, fees to the treasury of the
-time, refunds, native credits such as slashed stake, slashed token bonds, zeroed by a withdrawal). The
-budgets held are also kept block by block (`EscrowSample`) for the dashboard's "value escrowed" series."""
+each owner may withdraw (payments less the job's own fee, fees to the treasury of the time, refunds,
+native credits such as slashed stake, slashed token bonds, zeroed by a withdrawal). The budgets held
+are also kept block by block (`EscrowSample`) for the dashboard's "value escrowed" series."""
 
 from __future__ import annotations
 
@@ -19,7 +19,6 @@ EVENTS = (
     "Refunded",
     "NativeCredited",
     "Withdrawn",
-    "FeeUpdated",
     "TreasuryUpdated",
     "BondSlashed",
 )
@@ -28,14 +27,12 @@ EVENTS = (
 def apply(session: Session, event: Event) -> None:
     a = event.args
     name = event.name
-    if name == "FeeUpdated":
-        session.merge(Meta(key="fee_bps", value=str(a["feeBps"])))
-    elif name == "TreasuryUpdated":
+    if name == "TreasuryUpdated":
         session.merge(Meta(key="treasury", value=str(a["treasury"])))
     elif name == "Deposited":
         _held(session, event, str(a["token"]), int(a["amount"]))
     elif name == "Paid":
-        token, bps = str(a["token"]), int(_meta(session, "fee_bps", "0"))
+        token, bps = str(a["token"]), int(a["feeBps"])  # the job's own fee, fixed at its submission
         for payee, amount in zip(a["payees"], a["amounts"], strict=True):
             _credit(session, token, str(payee), int(amount) - int(amount) * bps // BPS)
         if int(a["fees"]):

@@ -53,6 +53,7 @@ class MarketParams:
     max_dispute_window: int
     dispute_bond: int
     min_rewarded_price: int  # a job earns its workers reputation only if native and at least this per replica
+    fee_bps: int  # protocol fee on each worker payment, fixed per job at submission
 
     @classmethod
     def from_tuple(cls, values: tuple[Any, ...] | list[Any]) -> MarketParams:
