@@ -64,6 +64,7 @@ T = TypeVar("T")
 GossipHandler = Callable[[str, bytes], Coroutine[Any, Any, None]]  # (sender peer id, data)
 START_WITHIN = 10.0  # seconds for a host to listen
 SERVE_WITHIN = 30.0  # seconds to answer one request
+OPEN_WITHIN = 30.0  # seconds to open a stream, dial included: cut short, py-libp2p can keep a broken connection
 
 
 class Node:
@@ -246,19 +247,22 @@ class Node:
             await stream.reset()
 
     async def request(self, addr: str, protocol: str, payload: bytes, *, within: float = 5.0) -> bytes:
-        """Sends `payload` to the peer at `addr` (a multiaddr ending in /p2p/<peer id>) and returns its
-        response; NetworkError if it cannot be reached, refuses, or does not answer `within` seconds.
-        Requests to one peer and protocol share a stream, one at a time; a stream that fails is dropped
-        and the request tried once more on a new one (every protocol here tolerates a repeat)."""
+        """Sends `payload` to the peer at `addr` (a multiaddr ending in /p2p/<peer id>) and returns its response;
+        NetworkError if it cannot be reached, refuses, or does not answer `within` seconds once a stream is open
+        (opening one has OPEN_WITHIN). Requests to one peer and protocol share a stream, one at a time; a stream
+        that fails is dropped and the request tried once more on a new one (every protocol here tolerates a repeat)."""
         if self._token is None or self._host is None:
             raise NetworkError("the libp2p node is not started")
         if len(payload) > MAX_MESSAGE:
             raise NetworkError(f"a request is at most {MAX_MESSAGE} bytes, not {len(payload)}")
 
         async def exchange() -> bytes:
-            with trio.fail_after(within):
-                for attempt in range(2):
+            for attempt in range(2):
+                with trio.move_on_after(max(within, OPEN_WITHIN)) as opening:
                     line = await self._line(addr, protocol)
+                if opening.cancelled_caught:
+                    raise NetworkError(f"{protocol} to {addr}: no stream within {max(within, OPEN_WITHIN):.0f}s")
+                with trio.fail_after(within):
                     async with line.lock:
                         try:
                             await write_message(line.stream, payload)
@@ -290,7 +294,9 @@ class Node:
                 return line
             assert self._host is not None
             info = info_from_p2p_addr(multiaddr.Multiaddr(addr))
-            await self._host.connect(info)
+            with contextlib.suppress(AttributeError):  # py-libp2p dials no peer for 60 s after a failed dial:
+                self._host.get_network()._negative_peer_cache.evict(str(info.peer_id))  # type: ignore[attr-defined]
+            await self._host.connect(info)  # callers pace their own retries, a restarted peer is back at once
             stream = await self._host.new_stream(info.peer_id, [TProtocol(protocol)])
             line = self._lines[key] = Line(stream, trio.Lock())
             return line
