@@ -34,8 +34,6 @@ contract BidBook is IBidBook, AccessControlDefaultAdminRules, Pausable, EIP712 {
     IProviderRegistry public immutable registry;
     IJobMarket public market;
 
-    /// @notice A provider's current bid nonce: signed bids carrying an older one are revoked.
-    mapping(address provider => uint64) public bidNonce;
     mapping(uint256 jobId => uint256) private _counts;
     mapping(uint256 jobId => mapping(uint256 index => IJobMarketTypes.Bid)) private _bids;
 
@@ -113,14 +111,6 @@ contract BidBook is IBidBook, AccessControlDefaultAdminRules, Pausable, EIP712 {
         }
     }
 
-    /// @notice Revokes every bid the caller signed so far (they carry an older nonce): a leaked or
-    /// regretted signature can no longer assign it.
-    function revokeSignedBids() external {
-        uint64 nonce = bidNonce[msg.sender] + 1;
-        bidNonce[msg.sender] = nonce;
-        emit SignedBidsRevoked(msg.sender, nonce);
-    }
-
     /// @notice The job's on-chain bids and the valid, eligible signed bids, best first; bit i of
     /// `bookedMask` marks `ranked[i]` as an on-chain bid, whose collateral is locked already.
     /// @dev Reverts on a bad signature, an expired or overpriced signed bid, or a provider named twice;
@@ -184,10 +174,10 @@ contract BidBook is IBidBook, AccessControlDefaultAdminRules, Pausable, EIP712 {
             for (uint256 j; j < n; ++j) {
                 if (ranked[j].provider == s.provider) revert DuplicateBid(jobId, s.provider);
             }
-            if (s.nonce != bidNonce[s.provider]) continue; // revoked: dropped like an ineligible bid
-            (bool eligible, uint16 reputation) =
-                registry.eligibleReputation(s.provider, terms.capabilities, terms.collateral);
-            if (eligible) ranked[n++] = IJobMarketTypes.Bid(s.provider, s.price, reputation);
+            (bool eligible, uint16 reputation, uint8 nonce) =
+                registry.bidTerms(s.provider, terms.capabilities, terms.collateral);
+            // Revoked (`ProviderRegistry.revokeSignedBids`) or ineligible: dropped.
+            if (eligible && s.nonce == nonce) ranked[n++] = IJobMarketTypes.Bid(s.provider, s.price, reputation);
         }
         assembly ("memory-safe") {
             mstore(ranked, n) // drop the slots of ineligible signed bids

@@ -313,18 +313,18 @@ abstract contract JobMarketBase is IJobMarketTypes, Pausable, ReentrancyGuardTra
         _bound(3, p.reputationReward, 0, 1_000);
         _bound(4, p.mismatchPenalty, 0, 10_000);
         _bound(5, p.noShowPenalty, 0, 10_000);
-        _bound(6, p.minCommitWindow, 1, 1 days);
-        _bound(7, p.minRevealWindow, 1, 1 days);
-        _bound(8, p.revealGrace, 1, 7 days);
-        _bound(9, p.rulingPeriod, 1 hours, 30 days);
-        _bound(10, p.maxBidWindow, 60, 7 days);
-        _bound(11, p.maxJobDuration, 1 hours, 90 days);
+        _bound(6, p.feeBps, 0, 1_000);
+        _bound(7, p.minCommitWindow, 1, 1 days);
+        _bound(8, p.minRewardedPrice, 1, 1e24);
+        _bound(9, p.minRevealWindow, 1, 1 days);
+        _bound(10, p.revealGrace, 1, 7 days);
+        _bound(11, p.rulingPeriod, 1 hours, 30 days);
+        _bound(12, p.maxBidWindow, 60, 7 days);
+        _bound(13, p.maxJobDuration, 1 hours, 90 days);
         // A bid window must leave time for the job: it counts against the job's duration.
-        _bound(10, p.maxBidWindow, 60, p.maxJobDuration - 1);
-        _bound(12, p.maxDisputeWindow, 0, 30 days);
-        _bound(13, p.disputeBond, 0, 1e24);
-        _bound(14, p.minRewardedPrice, 1, 1e24);
-        _bound(15, p.feeBps, 0, 1_000);
+        _bound(12, p.maxBidWindow, 60, p.maxJobDuration - 1);
+        _bound(14, p.maxDisputeWindow, 0, 30 days);
+        _bound(15, p.disputeBond, 0, 1e24);
         uint16 version = paramsVersion + 1; // reverts once 65,535 versions exist
         paramsVersion = version;
         _paramsAt[version] = p;

@@ -40,6 +40,7 @@ contract ProviderRegistry is IProviderRegistry, AccessControlDefaultAdminRules, 
         uint16 reputation;
         uint32 capabilities;
         ProviderStatus status;
+        uint8 bidNonce; // signed bids carrying another nonce are revoked (in the hot word: read for free)
         uint96 unbonding;
         uint40 unbondingReleaseAt;
         bytes8 region;
@@ -300,6 +301,34 @@ contract ProviderRegistry is IProviderRegistry, AccessControlDefaultAdminRules, 
     /// @notice True if `provider` may take a job needing `requiredCapabilities` and `collateral`.
     function isEligible(address provider, uint32 requiredCapabilities, uint96 collateral) external view returns (bool) {
         return _eligible(_providers[provider], requiredCapabilities, collateral);
+    }
+
+    /// @notice Revokes every bid the caller signed so far: signed bids must carry the current nonce.
+    /// @dev The nonce wraps after 256 revocations, which can only re-enable the caller's own old bids,
+    /// and those still expire; kept in the provider's hot storage word so checking it costs no extra read.
+    function revokeSignedBids() external {
+        Provider storage p = _providers[msg.sender];
+        uint8 nonce;
+        unchecked {
+            nonce = p.bidNonce + 1;
+        }
+        p.bidNonce = nonce;
+        emit SignedBidsRevoked(msg.sender, nonce);
+    }
+
+    /// @notice The nonce the provider's signed bids must carry.
+    function bidNonceOf(address provider) external view returns (uint8) {
+        return _providers[provider].bidNonce;
+    }
+
+    /// @notice Eligibility, reputation and bid nonce in one call (what the bid book needs for a signed bid).
+    function bidTerms(address provider, uint32 requiredCapabilities, uint96 collateral)
+        external
+        view
+        returns (bool eligible, uint16 reputation, uint8 bidNonce)
+    {
+        Provider storage p = _providers[provider];
+        return (_eligible(p, requiredCapabilities, collateral), p.reputation, p.bidNonce);
     }
 
     /// @notice Eligibility and reputation in one call (what the market needs to rank a bid).

@@ -330,11 +330,11 @@ contract AuditFindingsTest is MarketFixture {
         vm.warp(block.timestamp + 60);
         IJobMarketTypes.SignedBid[] memory bids = new IJobMarketTypes.SignedBid[](4);
         for (uint256 i; i < 4; ++i) bids[i] = signBid(jobId, i, PRICE);
-        vm.expectEmit(address(book));
+        vm.expectEmit(address(registry));
         emit SignedBidsRevoked(providers[0], 1);
         vm.prank(providers[0]);
-        book.revokeSignedBids(); // provider 0's signature above no longer assigns it
-        assertEq(book.bidNonce(providers[0]), 1, "new nonce");
+        registry.revokeSignedBids(); // provider 0's signature above no longer assigns it
+        assertEq(registry.bidNonceOf(providers[0]), 1, "new nonce");
         assignSigned(jobId, bids);
         for (uint256 i; i < lists[jobId].length; ++i) {
             assertTrue(lists[jobId][i].worker != providers[0], "revoked bid not assigned");
@@ -370,5 +370,5 @@ contract AuditFindingsTest is MarketFixture {
         assertEq(info(providers[1]).reputation, 5_010, "nothing more from a 1-wei-class job");
     }
 
-    event SignedBidsRevoked(address indexed provider, uint64 nonce);
+    event SignedBidsRevoked(address indexed provider, uint8 nonce);
 }

@@ -151,32 +151,32 @@ contract JobMarketAdminTest is MarketFixture {
         p = defaultParams(); p.noShowPenalty = 10_001;
         expectOutOfBounds(p, 5, 10_001, 0, 10_000);
         p = defaultParams(); p.minCommitWindow = 0;
-        expectOutOfBounds(p, 6, 0, 1, 1 days);
+        expectOutOfBounds(p, 7, 0, 1, 1 days);
         p = defaultParams(); p.minRevealWindow = 1 days + 1;
-        expectOutOfBounds(p, 7, 1 days + 1, 1, 1 days);
+        expectOutOfBounds(p, 9, 1 days + 1, 1, 1 days);
         p = defaultParams(); p.revealGrace = 0;
-        expectOutOfBounds(p, 8, 0, 1, 7 days);
+        expectOutOfBounds(p, 10, 0, 1, 7 days);
         p = defaultParams(); p.rulingPeriod = 1 hours - 1;
-        expectOutOfBounds(p, 9, 1 hours - 1, 1 hours, 30 days);
+        expectOutOfBounds(p, 11, 1 hours - 1, 1 hours, 30 days);
         p = defaultParams(); p.maxBidWindow = 59;
-        expectOutOfBounds(p, 10, 59, 60, 7 days);
+        expectOutOfBounds(p, 12, 59, 60, 7 days);
         p = defaultParams(); p.maxBidWindow = 7 days + 1;
-        expectOutOfBounds(p, 10, 7 days + 1, 60, 7 days);
+        expectOutOfBounds(p, 12, 7 days + 1, 60, 7 days);
         p = defaultParams(); p.maxJobDuration = 1 hours - 1;
-        expectOutOfBounds(p, 11, 1 hours - 1, 1 hours, 90 days);
+        expectOutOfBounds(p, 13, 1 hours - 1, 1 hours, 90 days);
         p = defaultParams(); p.maxJobDuration = 90 days + 1;
-        expectOutOfBounds(p, 11, 90 days + 1, 1 hours, 90 days);
+        expectOutOfBounds(p, 13, 90 days + 1, 1 hours, 90 days);
         p = defaultParams(); p.maxDisputeWindow = 30 days + 1;
-        expectOutOfBounds(p, 12, 30 days + 1, 0, 30 days);
+        expectOutOfBounds(p, 14, 30 days + 1, 0, 30 days);
         p = defaultParams(); p.minRewardedPrice = 0;
-        expectOutOfBounds(p, 14, 0, 1, 1e24);
+        expectOutOfBounds(p, 8, 0, 1, 1e24);
         p = defaultParams(); p.minRewardedPrice = 1e24 + 1;
-        expectOutOfBounds(p, 14, 1e24 + 1, 1, 1e24);
+        expectOutOfBounds(p, 8, 1e24 + 1, 1, 1e24);
         // the protocol fee: at most PaymentEscrow.MAX_FEE_BPS (10%)
         p = defaultParams(); p.feeBps = 1_001;
-        expectOutOfBounds(p, 15, 1_001, 0, 1_000);
+        expectOutOfBounds(p, 6, 1_001, 0, 1_000);
         p = defaultParams(); p.feeBps = type(uint16).max;
-        expectOutOfBounds(p, 15, type(uint16).max, 0, 1_000);
+        expectOutOfBounds(p, 6, type(uint16).max, 0, 1_000);
         // every rejected update left the constructor's params in place
         assertEq(keccak256(abi.encode(market.params())), keccak256(abi.encode(defaultParams())), "unchanged");
     }
@@ -185,7 +185,7 @@ contract JobMarketAdminTest is MarketFixture {
         IJobMarketTypes.MarketParams memory p = defaultParams();
         p.disputeBond = 1e24 + 1;
         vm.prank(admin);
-        vm.expectRevert(abi.encodeWithSelector(IJobMarketTypes.ParameterOutOfBounds.selector, 13, 1e24 + 1, 0, 1e24));
+        vm.expectRevert(abi.encodeWithSelector(IJobMarketTypes.ParameterOutOfBounds.selector, 15, 1e24 + 1, 0, 1e24));
         market.setParams(p);
     }
 
@@ -195,17 +195,17 @@ contract JobMarketAdminTest is MarketFixture {
         p.maxBidWindow = 2 hours;
         vm.prank(admin);
         vm.expectRevert(
-            abi.encodeWithSelector(IJobMarketTypes.ParameterOutOfBounds.selector, 10, 2 hours, 60, 2 hours - 1)
+            abi.encodeWithSelector(IJobMarketTypes.ParameterOutOfBounds.selector, 12, 2 hours, 60, 2 hours - 1)
         );
         market.setParams(p);
     }
 
     function test_setParams_boundsInclusive() public {
-        IJobMarketTypes.MarketParams memory lo = IJobMarketTypes.MarketParams(1_000, 1_000, 0, 0, 0, 0, 1, 1, 1, 1 hours, 60, 1 hours, 0, 0, 1, 0);
+        IJobMarketTypes.MarketParams memory lo = IJobMarketTypes.MarketParams(1_000, 1_000, 0, 0, 0, 0, 0, 1, 1, 1, 1, 1 hours, 60, 1 hours, 0, 0);
         setParamsAs(admin, lo);
         assertEq(keccak256(abi.encode(market.params())), keccak256(abi.encode(lo)), "minimums");
         IJobMarketTypes.MarketParams memory hi =
-            IJobMarketTypes.MarketParams(50_000, 10_000, 10_000, 1_000, 10_000, 10_000, 1 days, 1 days, 7 days, 30 days, 7 days, 90 days, 30 days, 1e24, 1e24, 1_000);
+            IJobMarketTypes.MarketParams(50_000, 10_000, 10_000, 1_000, 10_000, 10_000, 1_000, 1 days, 1e24, 1 days, 7 days, 30 days, 7 days, 90 days, 30 days, 1e24);
         setParamsAs(admin, hi);
         assertEq(keccak256(abi.encode(market.params())), keccak256(abi.encode(hi)), "maximums");
         assertEq(market.params().feeBps, escrow.MAX_FEE_BPS(), "the market's fee bound is the escrow's");
@@ -219,7 +219,7 @@ contract JobMarketAdminTest is MarketFixture {
         new JobMarket(roles(), registry, escrow, book, address(ext), p);
         p = defaultParams();
         p.feeBps = 1_001;
-        vm.expectRevert(abi.encodeWithSelector(IJobMarketTypes.ParameterOutOfBounds.selector, 15, 1_001, 0, 1_000));
+        vm.expectRevert(abi.encodeWithSelector(IJobMarketTypes.ParameterOutOfBounds.selector, 6, 1_001, 0, 1_000));
         new JobMarket(roles(), registry, escrow, book, address(ext), p);
     }
 

@@ -8,8 +8,6 @@ import {IJobMarket, IJobMarketTypes} from "./IJobMarket.sol";
 interface IBidBook {
     event BidPlaced(uint256 indexed jobId, address indexed provider, uint80 price, uint32 sla, address evicted);
     event MarketBound(address market);
-    /// @notice Every bid `provider` signed before is revoked; new ones carry `nonce`.
-    event SignedBidsRevoked(address indexed provider, uint64 nonce);
 
     error ZeroAddress();
     error MarketAlreadyBound();
@@ -51,6 +49,5 @@ interface IBidBook {
         external
         view
         returns (bytes32);
-    function bidNonce(address provider) external view returns (uint64);
-    function revokeSignedBids() external;
+
 }

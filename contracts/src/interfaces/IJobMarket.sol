@@ -138,7 +138,7 @@ interface IJobMarketTypes {
     /// `Bid(bytes32 jobs,address provider,uint80 price,uint32 sla,uint32 expiry,uint64 nonce)` in the
     /// BidBook's domain, where `jobs = keccak256(abi.encodePacked(jobIds))`: one signature bids the same
     /// price on one job or on every job of a batch. `nonce` is the provider's bid nonce when it signed
-    /// (`BidBook.revokeSignedBids` revokes every bid signed before). `vs` is the EIP-2098 compact form.
+    /// (`ProviderRegistry.revokeSignedBids` revokes every bid signed before). `vs` is the EIP-2098 compact form.
     struct SignedBid {
         address provider;
         uint80 price;
@@ -187,6 +187,8 @@ interface IJobMarketTypes {
 
     /// @notice Governed parameters (bounds in `JobMarketBase._setParams`). Each change is a new version;
     /// a job keeps the version in force at its submission for its whole life.
+    /// @dev Packed so that each hot path reads one storage word: assignment and payment read the first
+    /// (fields 0 to 8), submission the second.
     struct MarketParams {
         uint16 collateralBps; // collateral locked per assignment, in bps of maxPricePerReplica
         uint16 mismatchSlashBps; // share of collateral slashed for a wrong or unopened result
@@ -194,7 +196,9 @@ interface IJobMarketTypes {
         uint16 reputationReward; // reputation gained by an agreeing worker
         uint16 mismatchPenalty; // reputation lost for a wrong or unopened result
         uint16 noShowPenalty; // reputation lost for never committing
+        uint16 feeBps; // protocol fee on each worker payment (at most PaymentEscrow.MAX_FEE_BPS)
         uint32 minCommitWindow; // an assignee has at least timeLimit + this from its assignment to commit
+        uint96 minRewardedPrice; // a job earns its workers reputation only if native and at least this per replica
         uint32 minRevealWindow; // revealDeadline is at least this after commitDeadline
         uint32 revealGrace; // after finalization (or an overturn), time for left-out assignees to reveal
         uint32 rulingPeriod; // the arbiter's time to rule; then anyone applies the default (result upheld)
@@ -202,8 +206,6 @@ interface IJobMarketTypes {
         uint32 maxJobDuration; // revealDeadline may be at most this far in the future at submission
         uint32 maxDisputeWindow;
         uint96 disputeBond; // native value a requester posts to dispute
-        uint96 minRewardedPrice; // a job earns its workers reputation only if native and at least this per replica
-        uint16 feeBps; // protocol fee on each worker payment (at most PaymentEscrow.MAX_FEE_BPS)
     }
 
     // One event per status transition (no generic status event, to keep the hot path cheap):
@@ -288,7 +290,7 @@ interface IJobMarketTypes {
     error DisputeNotAllowed(uint256 jobId);
     error DisputeWindowClosed(uint256 jobId, uint256 closedAt);
     error WrongBond(uint96 expected, uint256 received);
-    /// @param field Index of the field in MarketParams (0 = collateralBps ... 13 = disputeBond).
+    /// @param field Index of the field in MarketParams (0 = collateralBps ... 15 = disputeBond).
     error ParameterOutOfBounds(uint8 field, uint256 value, uint256 min, uint256 max);
     error ZeroAddress();
 }

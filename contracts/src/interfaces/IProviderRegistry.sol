@@ -54,6 +54,8 @@ interface IProviderRegistry {
     );
     event ReputationChanged(address indexed provider, uint256 indexed jobId, uint16 previous, uint16 current, bytes32 reason);
     event MinStakeUpdated(uint96 minStake);
+    /// @notice Every bid `provider` signed before is revoked; new ones carry `nonce`.
+    event SignedBidsRevoked(address indexed provider, uint8 nonce);
     event UnbondingPeriodUpdated(uint32 unbondingPeriod);
 
     error AlreadyRegistered(address provider);
@@ -94,4 +96,10 @@ interface IProviderRegistry {
         view
         returns (bool eligible, uint16 reputation);
     function providerInfo(address provider) external view returns (ProviderInfo memory);
+    function bidTerms(address provider, uint32 requiredCapabilities, uint96 collateral)
+        external
+        view
+        returns (bool eligible, uint16 reputation, uint8 bidNonce);
+    function bidNonceOf(address provider) external view returns (uint8);
+    function revokeSignedBids() external;
 }

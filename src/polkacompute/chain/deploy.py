@@ -36,9 +36,9 @@ class DeployConfig:
     min_stake: int = 10**18
     unbonding_period: int = 86_400
     # MarketParams, field for field: collateral, mismatch and no-show slash (bps), reputation reward and
-    # penalties, minimum commit and reveal windows, reveal grace, ruling period (seconds), maximum bid
-    # window, job duration and dispute window (seconds), dispute bond (wei), the least price per replica
-    # that earns reputation (wei), the protocol fee (bps).
+    # penalties, protocol fee (bps), minimum commit window (s), least price per replica that earns
+    # reputation (wei), minimum reveal window, reveal grace, ruling period, maximum bid window, job
+    # duration and dispute window (s), dispute bond (wei).
     market_params: tuple[int, ...] = (
         10_000,
         10_000,
@@ -46,7 +46,9 @@ class DeployConfig:
         10,
         1_000,
         300,
+        100,
         30,
+        10**15,
         30,
         300,
         3 * 86_400,
@@ -54,8 +56,6 @@ class DeployConfig:
         30 * 86_400,
         7 * 86_400,
         10**17,
-        10**15,
-        100,
     )
 
 

@@ -44,7 +44,9 @@ class MarketParams:
     reputation_reward: int
     mismatch_penalty: int
     no_show_penalty: int
+    fee_bps: int  # protocol fee on each worker payment, fixed per job at submission
     min_commit_window: int  # an assignee has at least time_limit + this from its assignment to commit
+    min_rewarded_price: int  # a job earns its workers reputation only if native and at least this per replica
     min_reveal_window: int  # reveal_deadline is at least this after commit_deadline
     reveal_grace: int  # after finalization, time for left-out assignees to reveal before settlement
     ruling_period: int  # the arbiter's time to rule on a dispute before the default ruling applies
@@ -52,8 +54,6 @@ class MarketParams:
     max_job_duration: int
     max_dispute_window: int
     dispute_bond: int
-    min_rewarded_price: int  # a job earns its workers reputation only if native and at least this per replica
-    fee_bps: int  # protocol fee on each worker payment, fixed per job at submission
 
     @classmethod
     def from_tuple(cls, values: tuple[Any, ...] | list[Any]) -> MarketParams:

@@ -79,13 +79,11 @@ class Work:
 
     async def bid_nonce(self, provider: str) -> int:
         """The nonce `provider`'s signed bids must carry."""
-        book = self._c.chain.contract("BidBook", self._c.deployment.address("BidBook"))
-        return int(await self._c.chain.call(book.functions.bidNonce(provider)))
+        return int(await self._c.chain.call(self._c.registry.functions.bidNonceOf(provider)))
 
     async def revoke_signed_bids(self) -> Receipt:
         """Revokes every bid the signer signed so far (they carry an older nonce)."""
-        book = self._c.chain.contract("BidBook", self._c.deployment.address("BidBook"))
-        return await self._c.chain.send(book.functions.revokeSignedBids())
+        return await self._c.chain.send(self._c.registry.functions.revokeSignedBids())
 
     def sign_seals(self, signer: Signer, seals: list[tuple[int, bytes]]) -> tuple[str, bytes, bytes]:
         """One signature authorizing all of `signer`'s (jobId, seal) pairs in a `commitSeals` call, in order."""
