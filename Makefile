@@ -83,8 +83,14 @@ artifacts: build
 size-check: build
 	$(PYTHON) contracts/tools/check_sizes.py
 
+## A new fuzz seed every run (unit fuzz and invariant tests explore new inputs each time), printed so a
+## failure can be replayed: make test-contracts FUZZ_SEED=0x...
+ifeq ($(origin FUZZ_SEED), undefined)
+FUZZ_SEED := 0x$(shell od -An -N8 -tx8 /dev/urandom | tr -d ' \n')
+endif
 test-contracts: build
-	cd contracts && forge test
+	@echo "forge fuzz seed: $(FUZZ_SEED) (replay: make test-contracts FUZZ_SEED=$(FUZZ_SEED))"
+	cd contracts && forge test --fuzz-seed $(FUZZ_SEED)
 
 ## Static analysis: fails on any medium or high finding not justified inline (see contracts/README.md).
 slither: build $(TOOLS_VENV)/.stamp
