@@ -183,7 +183,6 @@ contract FairnessHandler is IJobMarketTypes {
     uint256 public defaultRulings;
     uint256 public overturnSlashes; // slashes of honest workers in jobs the arbiter overturned (excluded)
     uint256 public byzSlashes;
-    uint256 public honestPaid;
     uint256 public evictions;
     uint256 public sybilBids;
     uint256 public selfDealt; // assignments where the requester is one of its own job's assignees
@@ -310,7 +309,9 @@ contract FairnessHandler is IJobMarketTypes {
         bool accepted = _mustFail(requester, budget, address(market), abi.encodeCall(IJobMarket.submitJob, (s)));
         if (accepted) {
             ++impossibleAccepted;
-            if (bytes(firstImpossible).length == 0) firstImpossible = string.concat("impossible job accepted, kind ", _u(kind));
+            if (bytes(firstImpossible).length == 0) {
+                firstImpossible = string.concat("impossible job accepted, kind ", _u(kind));
+            }
             _record(before + 1, s, requester);
         }
         ++done[A_IMPOSSIBLE];
@@ -569,7 +570,9 @@ contract FairnessHandler is IJobMarketTypes {
         if ((seed >> 8) % 8 == 0) {
             _advanceTo(latest + 1);
             j = market.getJob(id);
-            if (j.status != JobStatus.Open && j.status != JobStatus.Assigned && j.status != JobStatus.InProgress) return;
+            if (j.status != JobStatus.Open && j.status != JobStatus.Assigned && j.status != JobStatus.InProgress) {
+                return;
+            }
             address q = _freeProvider(id, seed, true, market.collateralOf(id));
             if (q == address(0)) return;
             bool accepted = _mustFail(q, 0, address(market), abi.encodeCall(IJobMarket.claimJob, (id, _lists[id])));
@@ -598,7 +601,11 @@ contract FairnessHandler is IJobMarketTypes {
         ++done[A_CLAIM];
     }
 
-    function _freeProvider(uint256 id, uint256 seed, bool honestOnly, uint96 collateral) internal view returns (address) {
+    function _freeProvider(uint256 id, uint256 seed, bool honestOnly, uint96 collateral)
+        internal
+        view
+        returns (address)
+    {
         for (uint256 k; k < _providers.length; ++k) {
             address p = _providers[_at(seed, k, _providers.length)];
             if (isHonest[p] != honestOnly) continue;
@@ -725,7 +732,9 @@ contract FairnessHandler is IJobMarketTypes {
             if (seed % 2 == 0) {
                 uint256 i = _payableIndex(id, j);
                 if (i != type(uint256).max) {
-                    _honest(address(0), 0, abi.encodeCall(IJobMarket.claimPayout, (id, _proof(id), uint8(i))), "claimPayout");
+                    _honest(
+                        address(0), 0, abi.encodeCall(IJobMarket.claimPayout, (id, _proof(id), uint8(i))), "claimPayout"
+                    );
                     j = market.getJob(id);
                 }
             }
@@ -906,7 +915,9 @@ contract FairnessHandler is IJobMarketTypes {
         bytes memory data = abi.encodeCall(IJobMarket.finalize, (id, digest, _proof(id), o));
         if (_mustFail(address(0), 0, address(market), data)) {
             ++forgeryAccepted;
-            if (bytes(firstUnfairSlash).length == 0) firstUnfairSlash = string.concat("forged finalize accepted, kind ", _u(kind));
+            if (bytes(firstUnfairSlash).length == 0) {
+                firstUnfairSlash = string.concat("forged finalize accepted, kind ", _u(kind));
+            }
         }
         _pendingOpen[id] = 0;
         ++done[A_FORGE];
@@ -1056,7 +1067,8 @@ contract FairnessHandler is IJobMarketTypes {
             if (!_ended(j)) {
                 ++livenessFailures;
                 if (bytes(firstLivenessFailure).length == 0) {
-                    firstLivenessFailure = string.concat("job ", _u(id), " not ended after its bound, status ", _u(uint8(j.status)));
+                    firstLivenessFailure =
+                        string.concat("job ", _u(id), " not ended after its bound, status ", _u(uint8(j.status)));
                 }
             }
         }
@@ -1072,7 +1084,9 @@ contract FairnessHandler is IJobMarketTypes {
             }
             if (escrow.totalLocked(address(0)) != 0) {
                 ++livenessFailures;
-                if (bytes(firstLivenessFailure).length == 0) firstLivenessFailure = "budget still locked with every job ended";
+                if (bytes(firstLivenessFailure).length == 0) {
+                    firstLivenessFailure = "budget still locked with every job ended";
+                }
             }
         }
         ++done[A_END];
@@ -1108,7 +1122,10 @@ contract FairnessHandler is IJobMarketTypes {
             JobInfo memory j = market.getJob(id);
             if (j.status == JobStatus.Disputed) {
                 (bool ok1, bytes memory r1) = address(market).call(abi.encodeCall(IJobMarket.applyDefaultRuling, (id)));
-                if (!ok1) return (false, string.concat("job ", _u(id), ": applyDefaultRuling reverted at its bound ", _hex(r1)));
+                if (!ok1) {
+                    return
+                        (false, string.concat("job ", _u(id), ": applyDefaultRuling reverted at its bound ", _hex(r1)));
+                }
                 j = market.getJob(id);
             }
             if (!_ended(j) && j.status != JobStatus.Cancelled) {
@@ -1117,7 +1134,12 @@ contract FairnessHandler is IJobMarketTypes {
                 j = market.getJob(id);
             }
             if (!_ended(j)) {
-                return (false, string.concat("job ", _u(id), " not terminal and settled at its bound, status ", _u(uint8(j.status))));
+                return (
+                    false,
+                    string.concat(
+                        "job ", _u(id), " not terminal and settled at its bound, status ", _u(uint8(j.status))
+                    )
+                );
             }
         }
         for (uint256 i; i < _providers.length; ++i) {
@@ -1179,8 +1201,11 @@ contract FairnessHandler is IJobMarketTypes {
                 uint256 at = type(uint256).max;
                 uint8 kind;
                 if (st == JobStatus.Assigned || st == JobStatus.InProgress) {
-                    if (m.committedMask & bit == 0) (at, kind) = (uint256(j.commitDeadline) - 1, D_COMMIT);
-                    else if (st == JobStatus.InProgress && m.revealedMask & bit == 0) (at, kind) = (j.revealDeadline, D_REVEAL);
+                    if (m.committedMask & bit == 0) {
+                        (at, kind) = (uint256(j.commitDeadline) - 1, D_COMMIT);
+                    } else if (st == JobStatus.InProgress && m.revealedMask & bit == 0) {
+                        (at, kind) = (j.revealDeadline, D_REVEAL);
+                    }
                 } else if (st == JobStatus.Finalized || st == JobStatus.Disputed || st == JobStatus.Resolved) {
                     if (m.committedMask & bit != 0 && m.revealedMask & bit == 0 && m.openedMask & bit == 0) {
                         (at, kind) = (_revealEnd(id, j), D_REVEAL);
@@ -1211,13 +1236,17 @@ contract FairnessHandler is IJobMarketTypes {
             vm.getRecordedLogs(); // a reverted call's logs are dropped
             ++honestReverts;
             if (bytes(firstHonestFailure).length == 0) {
-                firstHonestFailure = string.concat("honest ", what, " reverted at t=", _u(block.timestamp), ": ", _hex(ret));
+                firstHonestFailure =
+                    string.concat("honest ", what, " reverted at t=", _u(block.timestamp), ": ", _hex(ret));
             }
         }
     }
 
     /// @dev A call the rules must refuse; returns true if it went through (its logs are then taken in).
-    function _mustFail(address from, uint256 value, address target, bytes memory data) internal returns (bool accepted) {
+    function _mustFail(address from, uint256 value, address target, bytes memory data)
+        internal
+        returns (bool accepted)
+    {
         _drain();
         if (from != address(0)) vm.prank(from);
         (accepted,) = target.call{value: value}(data);
@@ -1308,7 +1337,8 @@ contract FairnessHandler is IJobMarketTypes {
         for (uint256 i; i < _lists[id].length; ++i) {
             (bytes32 d, bool openable) = _digestOf(id, i);
             bool committedIt = m.committedMask & (1 << i) != 0 && openable && d == digest;
-            bool openedIt = opened & (1 << i) != 0 || (m.revealedMask & (1 << i) != 0 && _revealedDigest[id][i] == digest);
+            bool openedIt =
+                opened & (1 << i) != 0 || (m.revealedMask & (1 << i) != 0 && _revealedDigest[id][i] == digest);
             if (committedIt && openedIt) ++count;
         }
         if (count < m.quorum) ++underQuorumFinalized;
@@ -1326,7 +1356,11 @@ contract FairnessHandler is IJobMarketTypes {
                 ++overturnSlashes;
             } else {
                 ++honestSlashed;
-                _unfair(string.concat("honest worker slashed: job ", _u(id), " index ", _u(i), " outcome ", _u(uint8(outcome))));
+                _unfair(
+                    string.concat(
+                        "honest worker slashed: job ", _u(id), " index ", _u(i), " outcome ", _u(uint8(outcome))
+                    )
+                );
             }
         } else {
             ++byzSlashes;
@@ -1339,7 +1373,9 @@ contract FairnessHandler is IJobMarketTypes {
                 || (m.revealedMask & (1 << i) != 0 && _revealedDigest[id][i] == m.finalDigest);
             if (committedIt && openedIt) {
                 ++openedSlashed;
-                _unfair(string.concat("worker that opened the finalized digest slashed: job ", _u(id), " index ", _u(i)));
+                _unfair(
+                    string.concat("worker that opened the finalized digest slashed: job ", _u(id), " index ", _u(i))
+                );
             }
         }
     }
@@ -1435,7 +1471,8 @@ contract FairnessHandler is IJobMarketTypes {
     }
 
     function _commitPhase(JobInfo memory j) internal view returns (bool) {
-        return (j.status == JobStatus.Assigned || j.status == JobStatus.InProgress) && block.timestamp < j.commitDeadline;
+        return
+            (j.status == JobStatus.Assigned || j.status == JobStatus.InProgress) && block.timestamp < j.commitDeadline;
     }
 
     function _assignmentFinal(JobInfo memory j) internal pure returns (bool) {
@@ -1771,7 +1808,10 @@ contract FairnessHandler is IJobMarketTypes {
         FairLog.log("self-dealt assignments", selfDealt);
         FairLog.log("tight jobs / last-second assignments", tightJobs * 1_000 + lastSecondAssigns);
         FairLog.log("pauses / honest duties done while the market was paused", pauses * 1_000 + pausedJobsLive);
-        FairLog.log("impossible / forgeries / garbage tried", impossibleTried * 1_000_000 + forgeriesTried * 1_000 + garbageTried);
+        FairLog.log(
+            "impossible / forgeries / garbage tried",
+            impossibleTried * 1_000_000 + forgeriesTried * 1_000 + garbageTried
+        );
     }
 
     // ================================================================== helpers

@@ -161,4 +161,43 @@ contract FairnessInvariantsTest is Base {
     function afterInvariant() public view {
         handler.summary();
     }
+
+    // ------------------------------------------------------------------ the one exclusion
+
+    /// @notice Why invariant 1 excludes overturned jobs: by the rules (README, "Disputes"), an arbiter that
+    /// overturns a true result slashes every worker that committed and opened it. Three honest workers of
+    /// a (3,2) job open the true digest; the requester disputes; the arbiter overturns; after the reveal
+    /// grace `settle` slashes all three (100% of the collateral, -1,000 reputation). A single party, the
+    /// arbiter, can thus slash an honest majority; the fairness invariant counts these slashes apart
+    /// (`overturnSlashes`). If the rule changes, this test and the exclusion go.
+    function test_exclusion_arbiterOverturnSlashesHonestOpeners() public {
+        registerProviders(3); // Base's providers 0-2, 100 ether of stake each
+        IJobMarketTypes.JobSpec memory s = spec(3, 2, 60);
+        s.disputeWindow = 1 days;
+        uint256 id = submit(s);
+        vm.warp(block.timestamp + 60);
+        IJobMarketTypes.SignedBid[] memory bids = new IJobMarketTypes.SignedBid[](3);
+        for (uint256 i; i < 3; ++i) {
+            bids[i] = signBid(id, i, PRICE);
+        }
+        assignSigned(id, bids);
+        bytes32 digest = sha256("the true output");
+        bytes32[] memory ds = new bytes32[](3);
+        (ds[0], ds[1], ds[2]) = (digest, digest, digest);
+        commitAll(id, ds);
+        market.finalize(id, digest, proofOf(id), openings(id, 3)); // all three opened the true digest
+        uint256 bond = market.params().disputeBond;
+        vm.prank(requester);
+        market.dispute{value: bond}(id);
+        vm.prank(arbiter);
+        market.resolveDispute(id, false); // overturned: wrongly
+        uint256 end = block.timestamp + market.params().revealGrace; // the grace after the ruling
+        if (end < market.getJob(id).revealDeadline) end = market.getJob(id).revealDeadline;
+        vm.warp(end + 1);
+        market.settle(id, proofOf(id));
+        for (uint256 i; i < 3; ++i) {
+            assertEq(info(providers[i]).stake, 100 ether - PRICE, "honest opener slashed 100% of its collateral");
+            assertEq(info(providers[i]).reputation, 5_000 - 1_000, "honest opener penalized");
+        }
+    }
 }
