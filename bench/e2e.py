@@ -23,6 +23,7 @@ import argparse
 import asyncio
 import contextlib
 import hashlib
+import json
 import signal
 import statistics
 import sys
@@ -40,7 +41,8 @@ from polkacompute.devnet.fleet import fleet_on_fresh_anvil
 from polkacompute.devnet.worker_demo import UPPERCASE_WAT
 from polkacompute.runtimes import WasiRuntime
 from polkacompute.sdk.client import AsyncClient
-from polkacompute.sdk.models import JobSpec
+from polkacompute.sdk.jobview import jobs_named
+from polkacompute.sdk.models import JobSpec, default_deadlines
 from polkacompute.store.http import publish
 from report import publish as publish_report
 
@@ -138,6 +140,64 @@ async def run_jobs(network: Network, deployment, gateway: str, jobs: int, per_bl
     }
 
 
+async def run_single(network: Network, deployment, gateway: str, jobs: int, bid_window: int) -> dict[str, object]:  # type: ignore[no-untyped-def]
+    """Submits `jobs` jobs one at a time (`submitJob`), each after the previous one ended and a block
+    passed, so every job meets an idle fleet: the path one requester takes on a quiet network. Gas is
+    every transaction that touched the job (its events), from receipts; the first job is a warm-up
+    (cold credit balances) and is left out of the medians."""
+    program = bytes(wasmtime.wat2wasm(UPPERCASE_WAT))
+    await publish(program, gateway)
+    runtime_id = "0x" + WasiRuntime().identity.hex()
+    blocks: list[int] = []
+    gas: list[int] = []
+    calls: list[list[str]] = []
+    async with AsyncClient(network, signer=dev_account(1), deployment=deployment) as pc:
+        reader = LogReader(pc.chain, pc.deployment.addresses)
+        params = await pc.market_params()
+        names = ["JobFinalized", "JobFailed", "JobCancelled"]
+        for i in range(jobs + 1):
+            data = f"single job {i}, bid window {bid_window}\n".encode()
+            await publish(data, gateway)
+            now = await pc.now()
+            commit, reveal = default_deadlines(now, bid_window, 30, params, network.block_time)
+            digests = hashlib.sha256(program).digest(), hashlib.sha256(data).digest()
+            spec = JobSpec(*digests, runtime_id, 3, 2, ETH // 100, commit, reveal,
+                           fuel_limit=10**7, time_limit=30, bid_window=bid_window)  # fmt: skip
+            spec.validate(params, now)
+            receipt = await pc.chain.send(pc.market.functions.submitJob(spec.to_tuple()), value=spec.budget)
+            submitted, tx_hash = int(receipt["blockNumber"]), receipt["transactionHash"].to_0x_hex()
+            job_id = next(int(e.args["jobId"]) for e in await reader.read(submitted, submitted, events=["JobSubmitted"])
+                          if e.tx_hash == tx_hash)  # fmt: skip
+            end = None
+            deadline = time.monotonic() + 120
+            while end is None and time.monotonic() < deadline:
+                await asyncio.sleep(0.2)
+                ends = await reader.read(submitted, await pc.chain.block_number(), events=names)
+                end = next((e for e in ends if int(e.args["jobId"]) == job_id), None)
+            if end is None:
+                raise RuntimeError(f"job {job_id} did not end within 120 s")
+            await asyncio.sleep(1.5)  # late transactions of the job (lone commits, reveals) land too
+            touched = [e for e in await reader.read(submitted, await pc.chain.block_number())
+                       if job_id in jobs_named(e)]  # fmt: skip
+            hashes = sorted({e.tx_hash for e in touched})
+            receipts = [await pc.chain.w3.eth.get_transaction_receipt(h) for h in hashes]
+            if i == 0:
+                continue  # warm-up
+            blocks.append(end.block_number - submitted)
+            gas.append(sum(int(r["gasUsed"]) for r in receipts))
+            txs = [await pc.chain.w3.eth.get_transaction(h) for h in hashes]
+            calls.append([pc.market.decode_function_input(tx["input"])[0].fn_name for tx in txs])
+    return {
+        "jobs": jobs,
+        "bid_window": bid_window,
+        "single_job_latency_blocks_p50": statistics.median(blocks),
+        "single_job_latency_blocks_max": max(blocks),
+        "single_job_gas_p50": int(statistics.median(gas)),
+        "single_job_gas_max": max(gas),
+        "calls_per_job": {" + ".join(sorted(c)): sum(1 for d in calls if sorted(d) == sorted(c)) for c in calls},
+    }
+
+
 def main() -> int:
     # A killed benchmark (timeout, Ctrl-C) must still stop its workers, gateway and anvil.
     signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))
@@ -148,6 +208,7 @@ def main() -> int:
     parser.add_argument("--flood-jobs", type=int, default=1920)
     parser.add_argument("--paced", type=int, default=24, help="jobs per block of the latency run")
     parser.add_argument("--paced-jobs", type=int, default=480)
+    parser.add_argument("--single-jobs", type=int, default=8, help="jobs of each single run (plus a warm-up)")
     parser.add_argument("--out", default=str(ROOT / "bench" / "results" / "e2e.json"))
     parser.add_argument("--keep", metavar="DIR", help="keep the fleet's state and logs in DIR")
     args = parser.parse_args()
@@ -156,12 +217,17 @@ def main() -> int:
         directory.mkdir(parents=True, exist_ok=True)
         with fleet_on_fresh_anvil(directory, 3) as (network, deployment, fleet):
             capacity = asyncio.run(raw_capacity(network, 1000))
+            # The idle-network runs first, on a fleet that has seen no load.
+            single = {mode: asyncio.run(run_single(network, deployment, fleet.gateway_url, args.single_jobs, window))
+                      for mode, window in (("bid", 1), ("instant", 0))}  # fmt: skip
             plan = (("flood", args.flood, args.flood_jobs), ("paced", args.paced, args.paced_jobs))
             runs = {name: asyncio.run(run_jobs(network, deployment, fleet.gateway_url, jobs, per_block))
                     for name, per_block, jobs in plan}  # fmt: skip
     for run in runs.values():
         run["chain_share"] = round(float(run["jobs_per_s"]) * float(run["txs_per_job"]) / capacity, 4)  # type: ignore[arg-type]
     flood, paced = runs["flood"], runs["paced"]
+    single_gas = max(int(r["single_job_gas_p50"]) for r in single.values())  # type: ignore[call-overload]
+    gas_reference = json.loads((ROOT / "bench" / "results" / "gas.json").read_text())["unbatched"]["3-2"]["total_gas"]
     # Throughput is what the fleet finalizes when offered more than it can take (the flood run);
     # latency is measured below that rate (the paced run), where queues do not grow.
     result: dict[str, object] = {
@@ -171,18 +237,32 @@ def main() -> int:
         "txs_per_job": flood["txs_per_job"],
         "latency_blocks_p50": paced["latency_blocks_p50"],
         "latency_s_p50": paced["latency_s_p50"],
-        "runs": runs,
-        "targets": {"jobs_per_s": 50, "or_chain_share": 0.5, "latency_blocks_p50": 4},
+        "flood_latency_blocks_p50": flood["latency_blocks_p50"],
+        "single_job_latency_blocks_p50": max(r["single_job_latency_blocks_p50"] for r in single.values()),  # type: ignore[type-var]
+        "single_job_gas_p50": single_gas,
+        "single_job_gas_over_bench_gas": round(single_gas / gas_reference, 3),
+        "runs": {**runs, "single": single},
+        "targets": {
+            "jobs_per_s": 50,
+            "or_chain_share": 0.5,
+            "latency_blocks_p50": 4,
+            "single_job_latency_blocks_p50": 4,
+            "single_job_gas_over_bench_gas": 1.1,
+        },
     }
     latency = paced["latency_blocks_p50"]
     met = {
         "throughput": float(flood["jobs_per_s"]) >= 50 or float(flood["chain_share"]) >= 0.5,  # type: ignore[arg-type]
         "latency": latency is not None and float(latency) <= 4,  # type: ignore[arg-type]
+        "single_job_latency": float(result["single_job_latency_blocks_p50"]) <= 4,  # type: ignore[arg-type]
+        "single_job_gas": float(result["single_job_gas_over_bench_gas"]) <= 1.1,  # type: ignore[arg-type]
     }
     result["targets_met_by"] = met
     result["targets_met"] = all(met.values())
     result["setup"] = ("anvil --block-time 1; 3 worker processes (1 sandbox process each) talking over libp2p, "
-                       "a gateway and the requester on this machine; (3,2) tiny wasm jobs, 1 s bid window")  # fmt: skip
+                       "a gateway and the requester on this machine; (3,2) tiny wasm jobs, 1 s bid window; "
+                       "single: one job at a time to the idle fleet, bid mode (1 s window) and instant mode, "
+                       "gas against bench/results/gas.json unbatched 3-2")  # fmt: skip
     return publish_report(result, args.out)
 
 

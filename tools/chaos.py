@@ -5,8 +5,10 @@ Usage: python tools/chaos.py [--jobs 300] [--workers 4] [--seed N] [--keep DIR] 
 anvil mines a block a second. A requester submits (3,2) jobs, in batches (1-block bid window) and one
 by one (instant mode), while a chaos loop kills a random worker with SIGKILL and restarts it a few
 seconds later, never more than one at a time (M - N = 1: every job keeps a quorum of live replicas).
-Once every job has run its course, time is moved past the reveal deadlines and a keeper settles what
-the protocol leaves to keepers. Then, from chain state and events alone:
+Then one worker is killed for good and five more instant-mode jobs are submitted (the devnet demo's
+kind, deadlines from `default_deadlines`): each must finalize with the live workers, and nobody but the
+dead worker may be slashed for them. Once every job has run its course, time is moved past the reveal
+deadlines and a keeper settles what the protocol leaves to keepers. Then, from chain state and events alone:
 - every job is terminal (finalized, failed or cancelled);
 - escrow conservation: the escrow's balance equals what it still locks plus everyone's credits, each
   job's budget went out exactly (payments + fees + refunds), and deposits equal all that went out;
@@ -40,7 +42,7 @@ from polkacompute.devnet.worker_demo import UPPERCASE_WAT
 from polkacompute.errors import PolkaComputeError
 from polkacompute.runtimes import WasiRuntime
 from polkacompute.sdk.client import AsyncClient
-from polkacompute.sdk.models import JobSpec, JobStatus
+from polkacompute.sdk.models import JobSpec, JobStatus, default_deadlines
 from polkacompute.store.http import publish
 
 ETH = 10**18
@@ -86,6 +88,24 @@ async def submit_all(pc: AsyncClient, program: bytes, gateway: str, jobs: int, r
                             value=sum(s.budget for s in specs))  # fmt: skip
         ids += range(first, first + count)
     return ids
+
+
+async def dead_worker(pc: AsyncClient, program: bytes, fleet: Fleet, account: int) -> tuple[int, list[int]]:
+    """Kills worker `account` for good and submits 5 instant-mode jobs, as the devnet demo does, with
+    the deadlines sized to the job and the chain; waits for them all to end."""
+    fleet.kill_worker(account)
+    runtime_id = "0x" + WasiRuntime().identity.hex()
+    ids = []
+    for i in range(5):
+        data = f"after worker {account} died: {i}\n".encode()
+        await publish(data, fleet.gateway_url)
+        now = max(await pc.now(), int(time.time()))
+        commit, reveal = default_deadlines(now, 0, 30, await pc.market_params(), pc.network.block_time)
+        spec = JobSpec(hashlib.sha256(program).digest(), hashlib.sha256(data).digest(), runtime_id, 3, 2, PRICE,
+                       commit, reveal, fuel_limit=10**7, time_limit=30)  # fmt: skip
+        ids.append((await pc.jobs.submit(spec)).id)
+    await until_terminal(pc, ids, 240)
+    return account, ids
 
 
 async def until_terminal(pc: AsyncClient, ids: list[int], seconds: float) -> None:
@@ -193,13 +213,23 @@ async def scenario(network: Network, deployment, fleet: Fleet, args: argparse.Na
         await asyncio.to_thread(chaos.join)
         await until_terminal(pc, ids, REVEAL_S)  # the fleet works through the rest with every worker back
         finalized_live = sum([(await pc.jobs.get(j)).status is JobStatus.FINALIZED for j in ids])
-        # Past every reveal deadline: workers settle their own unfinished jobs; a keeper settles the rest.
-        await pc.chain.w3.provider.make_request("evm_increaseTime", [REVEAL_S + 10])  # type: ignore[arg-type]
+        dead, after_death = await dead_worker(pc, program, fleet, rng.choice(accounts))
+        ids += after_death
+        # Past every reveal end (the grace after finalization included): workers settle their own
+        # unfinished jobs; a keeper settles the rest.
+        await pc.chain.w3.provider.make_request("evm_increaseTime", [3600])  # type: ignore[arg-type]
         await pc.chain.w3.provider.make_request("evm_mine", [])  # type: ignore[arg-type]
         await asyncio.sleep(10)
         keeper = await settle_leftovers(pc, ids)
         figures, problems = await audit(pc, ids)
-    return {**figures, "finalized_before_deadlines": finalized_live, "kills": chaos.kills, "keeper_settlements": keeper,
+        for job_id in after_death:  # the dead worker alone may be slashed, and only it
+            result = await pc.jobs.result(job_id)
+            if result.job.status is not JobStatus.FINALIZED:
+                problems.append(f"job {job_id}, submitted after worker {dead} died, ended {result.job.status.name}")
+            if wrong := [w for w in result.slashed if w != dev_account(dead).address]:
+                problems.append(f"job {job_id}, submitted after worker {dead} died: live workers slashed: {wrong}")
+    return {**figures, "jobs_after_a_death": len(after_death),
+            "finalized_before_deadlines": finalized_live, "kills": chaos.kills, "keeper_settlements": keeper,
             "elapsed_s": round(time.monotonic() - began, 1), "violations": problems}  # fmt: skip
 
 

@@ -7,6 +7,7 @@ import re
 import subprocess
 import sys
 import time
+from collections.abc import Awaitable, Callable
 from pathlib import Path
 
 from polkacompute.chain.accounts import dev_account
@@ -124,9 +125,11 @@ def wait_terminal(anvil: Network, deployment: Deployment, job_id: int, timeout: 
     return asyncio.run(go())
 
 
-def run_batch(fleet: Fleet, anvil: Network, deployment: Deployment, packages: list) -> tuple[list, list]:  # type: ignore[type-arg]
-    """Submits the packages as (3,2) jobs in one submitJobs with a 1-second bid window, waits for every
-    one to end; returns their results and every event of the blocks they took."""
+def run_batch(fleet: Fleet, anvil: Network, deployment: Deployment, packages: list, bid_window: int = 1,  # type: ignore[type-arg]
+              meanwhile: Callable[[list[int]], Awaitable[None]] | None = None) -> tuple[list, list]:  # fmt: skip
+    """Submits the packages as (3,2) jobs in one submitJobs with a `bid_window`-second bid window, runs
+    `meanwhile(job_ids)` if given, waits for every job to end; returns their results and every event of
+    the blocks they took."""
     from polkacompute.chain.events import LogReader
 
     async def go() -> tuple[list, list]:  # type: ignore[type-arg]
@@ -134,11 +137,14 @@ def run_batch(fleet: Fleet, anvil: Network, deployment: Deployment, packages: li
             start = await pc.chain.block_number() + 1
             now = await pc.now()
             specs = [JobSpec(p.program_digest, p.input_digest, p.runtime_id, 3, 2, ETH // 100, now + 600, now + 1200,
-                             fuel_limit=p.fuel, time_limit=p.time_s, bid_window=1) for p in packages]  # fmt: skip
+                             fuel_limit=p.fuel, time_limit=p.time_s, bid_window=bid_window)
+                     for p in packages]  # fmt: skip
             first = await pc.jobs.count() + 1
             await pc.chain.send(pc.market.functions.submitJobs([s.to_tuple() for s in specs]),
                                 value=sum(s.budget for s in specs))  # fmt: skip
             ids = list(range(first, first + len(specs)))
+            if meanwhile is not None:
+                await meanwhile(ids)
             for job_id in ids:
                 await pc.jobs.wait(job_id, timeout=90)
             results = [await pc.jobs.result(j) for j in ids]

@@ -19,7 +19,7 @@ from polkacompute.sdk.work import sign_bid
 from polkacompute.worker.messages import BidOffer, Opening, Openings, SealOffer
 from polkacompute.worker.state import Phase, WorkerState
 
-from .fleet import ROOT, Fleet, registered_peers, submit, wait_terminal
+from .fleet import ROOT, Fleet, registered_peers, run_batch, submit, wait_terminal
 
 
 def test_forged_wrong_and_malformed_messages_are_refused(fleet: Fleet, anvil, deployment) -> None:
@@ -92,3 +92,38 @@ def test_forged_wrong_and_malformed_messages_are_refused(fleet: Fleet, anvil, de
         assert (await post("nonsense", []))[0] == 404
 
     asyncio.run(run())
+
+
+def test_bids_of_unregistered_keys_cannot_delay_an_assignment(fleet: Fleet, anvil, deployment) -> None:
+    """Six 1-wei bids signed by throwaway keys reach every worker during a job's bid window: the workers
+    refuse them (not registered providers), rank only eligible bids, and the job is assigned to them and
+    finalized as usual (before the fix it stayed open, every worker retrying a reverting assignment)."""
+    runtime = get_runtime("wasi")
+    program = (ROOT / "templates" / "c-wordcount" / "build" / "wordcount.wasm").read_bytes()
+    package = pack(fleet.store, runtime, program, b"a job strangers bid on\n", fuel=10**9, time_s=60)
+    for index in (2, 3, 4):
+        fleet.start_worker(index)
+    hostile = Node(key_pair_of(dev_account(9)))
+    peers = registered_peers(anvil, deployment)
+    answers: list[tuple[int, str]] = []
+
+    async def flood(ids: list[int]) -> None:
+        book = deployment.address("BidBook")
+        signed = [sign_bid(dev_account(20 + i), ids, 1, sla=60, expiry=2**32 - 1, chain_id=anvil.chain_id, book=book)
+                  for i in range(6)]  # fmt: skip
+        bids = [BidOffer(tuple(ids), bid).to_json() for bid in signed]
+        await hostile.start()
+        try:
+            for worker in (2, 3, 4):
+                answer = json.loads(await hostile.request(peers[dev_account(worker).address], protocol_of("bids"),
+                                                          json.dumps(bids).encode()))  # fmt: skip
+                answers.append((int(answer["status"]), str(answer["text"])))
+        finally:
+            await hostile.stop()
+
+    results, events = run_batch(fleet, anvil, deployment, [package], bid_window=3, meanwhile=flood)
+    assert answers == [(200, "0")] * 3  # none kept
+    assert results[0].job.status is JobStatus.FINALIZED, fleet.logs()
+    assigned = [e for e in events if e.name == "JobAssigned"]
+    assert len(assigned) == 1
+    assert set(assigned[0].args["workers"]) <= {dev_account(i).address for i in (2, 3, 4)}

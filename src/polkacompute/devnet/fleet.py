@@ -196,7 +196,8 @@ def fleet_on_fresh_anvil(directory: Path, workers: int, *, block_time: int = 1) 
 
     port = free_port()
     anvil = launch(port, ["--block-time", str(block_time), "--silent", "--gas-limit", "300000000"], new_session=True)
-    network = Network("local", LOCAL_CHAIN_ID, f"http://127.0.0.1:{port}", local=True, poll_interval=0.05)
+    network = Network("local", LOCAL_CHAIN_ID, f"http://127.0.0.1:{port}", local=True, poll_interval=0.05,
+                      block_time=float(block_time))  # fmt: skip
     fleet = Fleet(directory, network.rpc_url)
     try:
 

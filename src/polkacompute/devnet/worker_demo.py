@@ -74,7 +74,10 @@ async def run_worker_demo(network: Network, deployment: Deployment, gateway: str
         spec = JobSpec(*digests, "0x" + runtime.identity.hex(), 3, 2, ETH // 100, commit, reveal,
                        fuel_limit=10**8, time_limit=30)  # fmt: skip
         handle = await pc.jobs.submit(spec)
-        say(f"job {handle.id} submitted: 3 replicas, quorum 2; the workers claim, run, commit and open it")
+        say(
+            f"job {handle.id} submitted: 3 replicas, quorum 2; the workers sign bids, one assigns them all in one call, "
+            "then they run, commit and open it"
+        )
         # Over libp2p gossip, as a requester running a node does: the workers take the job from the chain
         # at once and learn where its content is (they watch the chain all the same).
         reached = await announce_submission(pc, dev_account(1), handle.tx_hash, [handle.id], [gateway])

@@ -30,6 +30,7 @@ log = logging.getLogger("polkacompute.worker")
 TICK = 0.02  # seconds between looks at what is due
 MAX_EARLY_ROUNDS = 256  # job sets whose bids arrived before we saw the jobs (oldest dropped)
 VIEW_LAG = 2.0  # seconds a message waits for our view to catch up with what its sender saw
+MAX_REPUTATION = 10_000  # ProviderRegistry.MAX_REPUTATION (BidRanking's scale)
 
 
 @dataclass
@@ -40,6 +41,8 @@ class _Round:
     bid_deadline: int
     bids: dict[str, BidOffer] = field(default_factory=dict)
     due_since: float = 0.0  # monotonic time the window was first seen closed
+    ranked: list[BidOffer] = field(default_factory=list)  # the eligible bids, best first
+    ranked_for: int = -1  # how many bids `ranked` was made from (-1: to be made)
 
 
 class Aggregator:
@@ -54,16 +57,20 @@ class Aggregator:
         self._outgoing: dict[tuple[str, ...], list[Opening]] = {}  # our openings, by the peers they go to
         self._busy: set[Any] = set()  # what a transaction is on its way for
         self._sent: set[Any] = set()  # what our mined transactions did (until the jobs are forgotten)
+        self._failures: dict[Any, tuple[int, float]] = {}  # key -> (failed sends, monotonic time of the next try)
         self._tasks: set[asyncio.Task[None]] = set()
 
     # ------------------------------------------------------------------ incoming offers
 
     async def on_bid(self, data: dict[str, Any]) -> bool:
-        """Keeps a correctly signed bid on a set of jobs we bid on too, or may yet (a peer can see the
-        submission a poll before us: a few such early bids wait for our own)."""
+        """Keeps a correctly signed bid of a registered provider on a set of jobs we bid on too, or may
+        yet (a peer can see the submission a poll before us: a few such early bids wait for our own).
+        Whether the provider is eligible for the jobs is checked on-chain before ranking (`_eligible`)."""
         offer = BidOffer.from_json(data)
         w = self.w
         if not offer.valid(w.pc.network.chain_id, w.pc.deployment.address("BidBook")):
+            return False
+        if offer.bid.provider not in w.peers:  # a throwaway key: not a provider the registry's events named
             return False
         round_ = self.rounds.get(offer.job_ids)
         if round_ is not None:
@@ -144,8 +151,9 @@ class Aggregator:
         self.openings.pop(job_id, None)
         self.to_finalize.pop(job_id, None)
         self._drop_offers(job_id)
-        self._sent.discard(("finalize", job_id))
-        self._sent.discard(("commit", job_id))
+        for key in (("finalize", job_id), ("commit", job_id)):
+            self._sent.discard(key)
+            self._failures.pop(key, None)
 
     # ------------------------------------------------------------------ the leader's calls
 
@@ -170,6 +178,9 @@ class Aggregator:
                 self._sent.update(keys)
             except PolkaComputeError as exc:  # usually: another worker was first
                 log.info("%s not sent: %s", what, exc)
+                for key in keys:  # not again at once: 0.5 s, doubling to 8 s while it keeps failing
+                    failures = self._failures.get(key, (0, 0.0))[0] + 1
+                    self._failures[key] = (failures, time.monotonic() + min(8.0, 0.25 * 2**failures))
             finally:
                 self._busy.difference_update(keys)
 
@@ -185,7 +196,8 @@ class Aggregator:
         await asyncio.gather(*self._tasks, return_exceptions=True)
 
     def _pending(self, key: Any) -> bool:
-        return key in self._busy or key in self._sent
+        """On its way, done, or failed lately (backing off)."""
+        return key in self._busy or key in self._sent or self._failures.get(key, (0, 0.0))[1] > time.monotonic()
 
     async def _assign_due(self) -> None:
         w, grace = self.w, self.w.config.finalize_grace
@@ -194,6 +206,7 @@ class Aggregator:
             if first is None or first.assignees or first.status.terminal or w.now >= first.commit_deadline:
                 del self.rounds[key]
                 self._sent.discard(("assign", key))
+                self._failures.pop(("assign", key), None)
                 continue
             # Sent as soon as the next block can include it: on a chain whose next block is later than
             # the latest, one second of bid window is one block. A node mining a block per transaction
@@ -204,8 +217,10 @@ class Aggregator:
                 continue
             early = w.now < round_.bid_deadline
             round_.due_since = round_.due_since or time.monotonic()
-            ranked = sorted(round_.bids.values(), key=lambda o: (o.bid.price, o.bid.provider.lower()))
-            ranked = ranked[: 2 * first.replicas]  # the most signed bids the contract takes
+            if round_.ranked_for != len(round_.bids):  # who may act on the bids, in the contract's order
+                round_.ranked = await self._eligible(key, list(round_.bids.values()))
+                round_.ranked_for = len(round_.bids)
+            ranked = round_.ranked[: 2 * first.replicas]  # the most signed bids the contract takes
             rank = next((i for i, o in enumerate(ranked) if o.bid.provider == w.me), len(ranked))
             enough = len(ranked) >= first.replicas  # else wait a little for more bids to arrive
             if time.monotonic() - round_.due_since < rank * grace + (0 if enough else grace / 2):
@@ -216,7 +231,30 @@ class Aggregator:
             market = w.pc.market.functions
             fn = market.assignBatch(list(key), bids) if len(key) > 1 else market.assignWithSignedBids(key[0], bids)
             at_time = round_.bid_deadline if early else None
+            round_.ranked_for = -1  # a retry ranks again (a bidder may have become ineligible meanwhile)
             self._spawn([("assign", key)], f"assignment of {len(key)} jobs", w.pc.chain.send(fn, at_time=at_time))
+
+    async def _eligible(self, key: tuple[int, ...], offers: list[BidOffer]) -> list[BidOffer]:
+        """The offers the contract would count, best first as `BidRanking` orders them: the signer is
+        registered, active, staked and capable for the jobs, with its current bid nonce; the score is
+        price x (2 x MAX_REPUTATION - reputation), ties by address. Filtering before ranking and
+        truncation keeps bids of strangers from pushing eligible ones out."""
+        w = self.w
+        spec = w.state.job(key[0]).spec
+        collateral = int(spec["maxPricePerReplica"]) * (await w.market_params()).collateral_bps // 10_000
+        registry = w.pc.registry.functions
+        scored = []
+        for offer in offers:
+            try:
+                eligible, reputation, nonce = await w.pc.chain.call(
+                    registry.bidTerms(offer.bid.provider, int(spec["requiredCapabilities"]), collateral)
+                )
+            except PolkaComputeError as exc:
+                log.info("bid of %s not checked: %s", offer.bid.provider, exc)
+                continue
+            if eligible and nonce == offer.bid.nonce:
+                scored.append((offer.bid.price * (2 * MAX_REPUTATION - reputation), offer.bid.provider.lower(), offer))
+        return [offer for *_, offer in sorted(scored, key=lambda t: t[:2])]
 
     async def _commit_due(self) -> None:
         """Commits the seals offered for a batch of jobs once every assignee offered (or, after a grace
@@ -231,7 +269,7 @@ class Aggregator:
             if rank is None or w.me not in offers or self._pending(("commit", first_id)):
                 continue  # only assignees with an offer of their own send (and only once at a time)
             since = self._offers_since.setdefault(first_id, time.monotonic())
-            everyone = len(offers) == len(first.assignees)
+            everyone = sum(first.index_of(o) is not None for o in offers) == len(first.assignees)  # assignees only
             if time.monotonic() - since < rank * grace + (0 if everyone else grace):
                 continue
             usable = [o for o in offers.values() if self._fits(o)]

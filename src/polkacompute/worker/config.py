@@ -42,6 +42,7 @@ class WorkerConfig:
     p2p_port: int = 0
     poll_interval: float | None = None  # seconds between looks for new blocks (default: the network's, >= 50 ms)
     finalize_grace: float = 2.0  # seconds each assignee in line waits for the one before it (assign, commit, finalize)
+    claim_after: float = 6.0  # seconds an instant-mode job waits for the aggregated assignment before claiming
     alone_after: float = 15.0  # seconds without the aggregated commit or finalize before acting alone
     deadline_margin: int = 30  # chain seconds before a commit or reveal deadline when a worker acts alone anyway
     content_patience: float = 10.0  # seconds a job's missing content is looked for again before giving up

@@ -31,6 +31,7 @@ from polkacompute.runtimes import Runtime, get_runtime
 from polkacompute.sandbox import SandboxPool
 from polkacompute.sdk.client import AsyncClient
 from polkacompute.sdk.jobview import jobs_named
+from polkacompute.sdk.models import MarketParams
 from polkacompute.sdk.work import sign_bid
 from polkacompute.store import ContentStore, cid_from_digest
 from polkacompute.store.http import Gateway
@@ -47,7 +48,7 @@ log = logging.getLogger("polkacompute.worker")
 # What the worker follows (the node filters by topic, so the rest is never fetched or decoded).
 FOLLOWED = ("JobSubmitted", "JobAssigned", "BatchAssigned", "SealCommitted", "SealsCommitted", "ResultRevealed",
             "JobFinalized", "JobFailed", "JobCancelled", "DisputeOpened", "DisputeResolved", "Paid", "Slashed",
-            "WorkerSettled",
+            "WorkerSettled", "BidPlaced",
             "ProviderRegistered", "ProviderUpdated")  # fmt: skip
 BID_SLA = 600  # seconds promised in bids
 KEEPER_BATCH = 16  # settlements per keeper round
@@ -86,6 +87,7 @@ class Worker:
             except PolkaComputeError as exc:
                 log.warning("runtime %s unavailable, not offered: %s", name, exc)
         self.peers: dict[str, str] = {}  # provider address -> its registered peer id (URL or multiaddr)
+        self._params: tuple[float, MarketParams] | None = None  # (monotonic time read, params)
         self.sources: dict[int, list[str]] = {}  # job -> content sources its requester announced
         self.url = ""
         self.now = 0  # the latest block's timestamp, refreshed by a clock task
@@ -193,6 +195,7 @@ class Worker:
 
     async def _on_events(self, batch: list[Event]) -> None:
         submitted: list[Event] = []
+        booked: set[int] = set()
         for event in batch:
             job_ids = jobs_named(event)
             self.view.apply(event, job_ids)
@@ -200,12 +203,16 @@ class Worker:
                 self._learn_peer(event)
             elif event.name == "JobSubmitted":
                 submitted.append(event)
+            elif event.name == "BidPlaced":
+                booked.add(int(event.args["jobId"]))
             for job_id in job_ids:
                 self.poke(job_id)
                 if job_id not in self.driver.tasks and self._active(job_id):
                     self.driver.drive(job_id)
         if submitted:
             await self._consider(submitted)
+        if booked:
+            await self._rebid(booked)
 
     async def _announced(self, announcement: Announcement) -> None:
         """A requester's announcement: its jobs from the chain (the receipt it names), taken at once, with
@@ -248,15 +255,29 @@ class Worker:
                 self.metrics.jobs.labels("declined").inc()
                 self.state.advance(job_id, Phase.ABANDONED, reason=reason)
                 log.info("job %d: declined: %s", job_id, reason)
-            elif spec["bidWindow"] == 0:
-                self.driver.drive(job_id)  # instant mode: the job's task claims it
-            else:
+            else:  # instant mode (window 0) too: signed bids first, so one call assigns; claims are the fallback
                 terms = (spec["replicas"], spec["quorum"], spec["maxPricePerReplica"], spec["requiredCapabilities"])
                 rounds[(event.block_number, spec["bidWindow"], *terms)].append(job_id)
         for (block, window, *_), job_ids in rounds.items():
-            await self._bid(tuple(sorted(job_ids)), block, window)
+            submitted_at = int((await self.pc.chain.w3.eth.get_block(block))["timestamp"])
+            await self._bid(tuple(sorted(job_ids)), submitted_at + window)
 
-    async def _bid(self, job_ids: tuple[int, ...], block: int, window: int) -> None:
+    async def _rebid(self, booked: set[int]) -> None:
+        """Jobs of a set we bid on together got on-chain bids (`BidBook.bid`). `assignBatch` refuses a set
+        with on-chain bids (they must take part in the ranking), so the set is bid on again: the jobs
+        without on-chain bids together, each booked job alone (`assignWithSignedBids` ranks its on-chain
+        bids with the signed ones). Every worker sees the same events, so all split the same way."""
+        for key, round_ in list(self.aggregator.rounds.items()):
+            hit = booked.intersection(key)
+            if len(key) < 2 or not hit:
+                continue
+            del self.aggregator.rounds[key]
+            rest = tuple(j for j in key if j not in hit)
+            log.info("on-chain bids on jobs %s: bidding again on them alone", sorted(hit))
+            for job_ids in ([rest] if rest else []) + [(j,) for j in sorted(hit)]:
+                await self._bid(job_ids, round_.bid_deadline)
+
+    async def _bid(self, job_ids: tuple[int, ...], bid_deadline: int) -> None:
         specs = [self.state.job(j).spec for j in job_ids]
         price = max(self.config.pricing.quote(s["fuelLimit"]) for s in specs)
         expiry = min(s["commitDeadline"] for s in specs)
@@ -265,14 +286,19 @@ class Worker:
         bid = sign_bid(self.config.signer, list(job_ids), price, sla=BID_SLA, expiry=expiry,
                        chain_id=pc.network.chain_id, book=book, nonce=await pc.work.bid_nonce(self.me))  # fmt: skip
         offer = BidOffer(job_ids, bid)
-        submitted_at = int((await pc.chain.w3.eth.get_block(block))["timestamp"])
-        self.aggregator.expect_round(job_ids, submitted_at + window, offer)
+        self.aggregator.expect_round(job_ids, bid_deadline, offer)
         self.send_to([(a, 0) for a in self.peers if a != self.me], "bids", offer.to_json())
         for job_id in job_ids:
             self.state.advance(job_id, Phase.BID)
             self.metrics.jobs.labels("bid").inc()
             self.driver.drive(job_id)
         log.info("bid %d wei on %d jobs (%d..%d)", price, len(job_ids), job_ids[0], job_ids[-1])
+
+    async def market_params(self) -> MarketParams:
+        """The market's parameters, read again at most once a minute (governance changes them rarely)."""
+        if self._params is None or time.monotonic() - self._params[0] > 60:
+            self._params = (time.monotonic(), await self.pc.market_params())
+        return self._params[1]
 
     def _decline_reason(self, spec: dict[str, Any]) -> str:
         if bytes(spec["runtimeId"]) not in self.runtimes:

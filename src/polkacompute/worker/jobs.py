@@ -91,7 +91,9 @@ class JobDriver:
             if record.phase is Phase.SEEN and record.spec["bidWindow"]:
                 w.state.advance(job_id, Phase.BID)  # stopped between taking the job and its bid's offer
             elif record.phase is Phase.SEEN:
-                await self._claim(job_id)  # instant mode
+                await self._claim(job_id)  # instant mode, stopped before its bid's offer: claim at once
+            elif record.phase is Phase.BID and self._claim_due(job_id, job):
+                await self._claim(job_id)
             elif record.phase is Phase.BID:
                 self._bid_outcome(job_id, job)
             elif record.phase is Phase.ASSIGNED:
@@ -121,6 +123,13 @@ class JobDriver:
         return time.monotonic() - self._since.setdefault((job_id, step), time.monotonic())
 
     # ------------------------------------------------------------------ getting the job
+
+    def _claim_due(self, job_id: int, job: JobView) -> bool:
+        """Instant mode: our signed bid was offered for one aggregated assignment; we claim alone once
+        someone claimed (the aggregated call can no longer happen) or nobody assigned it in time."""
+        if job.bid_window or job.index_of(self.w.me) is not None or len(job.assignees) >= job.replicas:
+            return False
+        return bool(job.assignees) or self._waited(job_id, "claim") >= self.w.config.claim_after
 
     async def _claim(self, job_id: int) -> None:
         """Instant mode: append ourselves to the assignee list (retrying if others got in first)."""
