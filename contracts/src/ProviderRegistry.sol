@@ -26,9 +26,11 @@ contract ProviderRegistry is IProviderRegistry, AccessControlDefaultAdminRules, 
     /// deployment nobody (the default admin included) can grant or revoke them.
     bytes32 private constant NOBODY = keccak256("NOBODY");
 
-    /// @notice Reputation is an integer in [0, MAX_REPUTATION]; new providers start at INITIAL_REPUTATION.
+    /// @notice Reputation is an integer in [0, MAX_REPUTATION]; new providers start at INITIAL_REPUTATION,
+    /// a quarter of the scale: below the middle, so a fresh identity (a Sybil's, say) ranks behind
+    /// providers with a record, and reputation is earned on paid work (see `minRewardedPrice`).
     uint16 public constant MAX_REPUTATION = 10_000;
-    uint16 public constant INITIAL_REPUTATION = 5_000;
+    uint16 public constant INITIAL_REPUTATION = 2_500;
     uint256 public constant MAX_PEER_ID_LENGTH = 128;
     uint32 public constant MIN_UNBONDING_PERIOD = 60;
     uint32 public constant MAX_UNBONDING_PERIOD = 90 days;

@@ -12,7 +12,9 @@ contract AuditFindingsTest is MarketFixture {
     function test_finding1a_zeroDigestFinalizeRejected() public {
         uint256 jobId = committedJob(3, 2, 0);
         IJobMarketTypes.Opening[] memory forged = new IJobMarketTypes.Opening[](3);
-        for (uint8 i; i < 3; ++i) forged[i] = IJobMarketTypes.Opening(i, keccak256(abi.encode("any", i)));
+        for (uint8 i; i < 3; ++i) {
+            forged[i] = IJobMarketTypes.Opening(i, keccak256(abi.encode("any", i)));
+        }
         IJobMarketTypes.Proof memory proof = proofOf(jobId);
         vm.expectRevert(err(IJobMarketTypes.EmptyResultDigest.selector));
         market.finalize(jobId, bytes32(0), proof, forged);
@@ -20,7 +22,9 @@ contract AuditFindingsTest is MarketFixture {
         vm.expectRevert(abi.encodeWithSelector(IJobMarketTypes.InvalidOpening.selector, jobId, 0));
         market.finalize(jobId, WRONG, proof, forged);
         assertStatus(jobId, IJobMarketTypes.JobStatus.InProgress, "still running");
-        for (uint256 i; i < 3; ++i) assertEq(info(workerAt(jobId, i)).stake, 100 ether, "nobody slashed");
+        for (uint256 i; i < 3; ++i) {
+            assertEq(info(workerAt(jobId, i)).stake, 100 ether, "nobody slashed");
+        }
     }
 
     function test_finding1b_zeroDigestCannotFinalizeDisputableJob() public {
@@ -169,7 +173,9 @@ contract AuditFindingsTest is MarketFixture {
         uint256 latest = market.getJob(jobId).commitDeadline - 60 - 5 minutes;
         vm.warp(latest + 1);
         IJobMarketTypes.SignedBid[] memory bids = new IJobMarketTypes.SignedBid[](3);
-        for (uint256 i; i < 3; ++i) bids[i] = signBid(jobId, i, PRICE);
+        for (uint256 i; i < 3; ++i) {
+            bids[i] = signBid(jobId, i, PRICE);
+        }
         vm.expectRevert(abi.encodeWithSelector(IJobMarketTypes.AssignmentTooLate.selector, jobId, latest));
         market.assignWithSignedBids(jobId, bids);
         vm.warp(latest);
@@ -280,7 +286,7 @@ contract AuditFindingsTest is MarketFixture {
         market.settle(jobId, proofOf(jobId));
         address w2 = workerAt(jobId, 2);
         assertEq(info(w2).stake, 100 ether - PRICE / 2, "the job's own no-show rate");
-        assertEq(info(w2).reputation, 5_000 - 300, "the job's own penalty");
+        assertEq(info(w2).reputation, registry.INITIAL_REPUTATION() - 300, "the job's own penalty");
     }
 
     /// @dev The protocol fee is a field of the versioned market params (no longer escrow state): a job pays
@@ -296,13 +302,17 @@ contract AuditFindingsTest is MarketFixture {
         market.setParams(p);
         assertEq(market.params().feeBps, newFeeBps, "new fee in force");
         assertEq(market.getJob(a).paramsVersion, 1, "job a keeps its version");
-        for (uint8 i; i < 3; ++i) commitIndex(a, i, DIGEST);
+        for (uint8 i; i < 3; ++i) {
+            commitIndex(a, i, DIGEST);
+        }
         uint256 b = jobWith(3, 2, 0); // submitted after the change
         assertEq(market.getJob(b).paramsVersion, 2, "job b has the new version");
 
         address[] memory workers = new address[](3);
         uint256[] memory amounts = new uint256[](3);
-        for (uint256 i; i < 3; ++i) (workers[i], amounts[i]) = (workerAt(a, i), PRICE);
+        for (uint256 i; i < 3; ++i) {
+            (workers[i], amounts[i]) = (workerAt(a, i), PRICE);
+        }
         vm.expectEmit(address(escrow));
         emit IPaymentEscrow.Paid(a, address(0), workers, amounts, FEE_BPS, 3 * oldFee);
         market.finalize(a, DIGEST, proofOf(a), openings(a, 3));
@@ -312,9 +322,15 @@ contract AuditFindingsTest is MarketFixture {
         assertEq(credit(treasury), 3 * oldFee, "the treasury got the old fee");
 
         uint256[] memory before = new uint256[](3);
-        for (uint256 i; i < 3; ++i) before[i] = credit(workerAt(b, i));
-        for (uint8 i; i < 3; ++i) commitIndex(b, i, DIGEST);
-        for (uint256 i; i < 3; ++i) workers[i] = workerAt(b, i);
+        for (uint256 i; i < 3; ++i) {
+            before[i] = credit(workerAt(b, i));
+        }
+        for (uint8 i; i < 3; ++i) {
+            commitIndex(b, i, DIGEST);
+        }
+        for (uint256 i; i < 3; ++i) {
+            workers[i] = workerAt(b, i);
+        }
         vm.expectEmit(address(escrow));
         emit IPaymentEscrow.Paid(b, address(0), workers, amounts, newFeeBps, 3 * newFee);
         market.finalize(b, DIGEST, proofOf(b), openings(b, 3));
@@ -329,7 +345,9 @@ contract AuditFindingsTest is MarketFixture {
         uint256 jobId = submit(spec(3, 2, 60));
         vm.warp(block.timestamp + 60);
         IJobMarketTypes.SignedBid[] memory bids = new IJobMarketTypes.SignedBid[](4);
-        for (uint256 i; i < 4; ++i) bids[i] = signBid(jobId, i, PRICE);
+        for (uint256 i; i < 4; ++i) {
+            bids[i] = signBid(jobId, i, PRICE);
+        }
         vm.expectEmit(address(registry));
         emit SignedBidsRevoked(providers[0], 1);
         vm.prank(providers[0]);
@@ -343,6 +361,7 @@ contract AuditFindingsTest is MarketFixture {
     }
 
     function test_finding9_selfDealtAndTinyJobsEarnNoReputation() public {
+        uint16 initial = registry.INITIAL_REPUTATION();
         // a provider that is its own requester: paid, but no reputation
         address self = providers[0];
         vm.deal(self, 1_000 ether);
@@ -351,23 +370,31 @@ contract AuditFindingsTest is MarketFixture {
         uint256 own = market.submitJob{value: 3 * PRICE}(s);
         vm.warp(block.timestamp + 60);
         IJobMarketTypes.SignedBid[] memory bids = new IJobMarketTypes.SignedBid[](3);
-        for (uint256 i; i < 3; ++i) bids[i] = signBid(own, i, PRICE);
+        for (uint256 i; i < 3; ++i) {
+            bids[i] = signBid(own, i, PRICE);
+        }
         assignSigned(own, bids);
-        for (uint8 i; i < 3; ++i) commitIndex(own, i, DIGEST);
+        for (uint8 i; i < 3; ++i) {
+            commitIndex(own, i, DIGEST);
+        }
         market.finalize(own, DIGEST, proofOf(own), openings(own, 3));
-        assertEq(info(self).reputation, 5_000, "no reputation from its own job");
-        assertEq(info(providers[1]).reputation, 5_010, "the other workers earn it");
+        assertEq(info(self).reputation, initial, "no reputation from its own job");
+        assertEq(info(providers[1]).reputation, initial + 10, "the other workers earn it");
         // a job below the minimum rewarded price: paid, no reputation for anyone
         s = spec(3, 2, 60);
         s.maxPricePerReplica = 0.01 ether - 1;
         vm.prank(requester);
         uint256 tiny = market.submitJob{value: 3 * (0.01 ether - 1)}(s);
         vm.warp(block.timestamp + 60);
-        for (uint256 i; i < 3; ++i) bids[i] = signBid(tiny, i + 1, 0.01 ether - 1);
+        for (uint256 i; i < 3; ++i) {
+            bids[i] = signBid(tiny, i + 1, 0.01 ether - 1);
+        }
         assignSigned(tiny, bids);
-        for (uint8 i; i < 3; ++i) commitIndex(tiny, i, DIGEST);
+        for (uint8 i; i < 3; ++i) {
+            commitIndex(tiny, i, DIGEST);
+        }
         market.finalize(tiny, DIGEST, proofOf(tiny), openings(tiny, 3));
-        assertEq(info(providers[1]).reputation, 5_010, "nothing more from a 1-wei-class job");
+        assertEq(info(providers[1]).reputation, initial + 10, "nothing more from a 1-wei-class job");
     }
 
     event SignedBidsRevoked(address indexed provider, uint8 nonce);

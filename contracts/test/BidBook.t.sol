@@ -76,7 +76,10 @@ contract BidBookTest is Base {
     {
         bytes32 digest = book.bidDigest(jobs, provider, price, SLA, expiry, 0);
         (uint8 v, bytes32 r, bytes32 s) = vm.sign(key, digest);
-        return IJobMarketTypes.SignedBid(provider, price, SLA, expiry, 0, r, bytes32(uint256(s) | (uint256(v - 27) << 255)));
+        return
+            IJobMarketTypes.SignedBid(
+                provider, price, SLA, expiry, 0, r, bytes32(uint256(s) | (uint256(v - 27) << 255))
+            );
     }
 
     function signed(uint256 jobId, uint256 providerIndex, uint80 price)
@@ -183,9 +186,7 @@ contract BidBookTest is Base {
         fresh.bindMarket(IJobMarket(address(0x1234)));
         // Changed on purpose: not even the governance admin may bind (or re-bind) the market.
         vm.prank(admin);
-        vm.expectRevert(
-            abi.encodeWithSignature("AccessControlUnauthorizedAccount(address,bytes32)", admin, bytes32(0))
-        );
+        vm.expectRevert(abi.encodeWithSignature("AccessControlUnauthorizedAccount(address,bytes32)", admin, bytes32(0)));
         fresh.bindMarket(IJobMarket(address(0x1234)));
         // the fixture's book is bound already too
         vm.expectRevert(abi.encodeWithSelector(IBidBook.MarketAlreadyBound.selector));
@@ -204,7 +205,9 @@ contract BidBookTest is Base {
     function test_bid_afterAssignment_wrongStatus() public {
         uint256 jobId = assignedJob(2, 2);
         vm.prank(providers[4]);
-        vm.expectRevert(abi.encodeWithSelector(IBidBook.WrongStatus.selector, jobId, IJobMarketTypes.JobStatus.Assigned));
+        vm.expectRevert(
+            abi.encodeWithSelector(IBidBook.WrongStatus.selector, jobId, IJobMarketTypes.JobStatus.Assigned)
+        );
         book.bid(jobId, PRICE, SLA);
     }
 
@@ -213,7 +216,9 @@ contract BidBookTest is Base {
         vm.prank(requester);
         market.cancel(jobId);
         vm.prank(providers[0]);
-        vm.expectRevert(abi.encodeWithSelector(IBidBook.WrongStatus.selector, jobId, IJobMarketTypes.JobStatus.Cancelled));
+        vm.expectRevert(
+            abi.encodeWithSelector(IBidBook.WrongStatus.selector, jobId, IJobMarketTypes.JobStatus.Cancelled)
+        );
         book.bid(jobId, PRICE, SLA);
     }
 
@@ -345,7 +350,7 @@ contract BidBookTest is Base {
         assertEq(bids.length, 1, "one entry");
         assertEq(bids[0].provider, providers[0], "provider");
         assertEq(bids[0].price, 0.5 ether, "price");
-        assertEq(bids[0].reputation, 5_000, "reputation snapshot");
+        assertEq(bids[0].reputation, registry.INITIAL_REPUTATION(), "reputation snapshot");
     }
 
     function test_bid_replacingOwnBidKeepsOneEntry() public {
@@ -407,7 +412,9 @@ contract BidBookTest is Base {
 
     function test_bid_fullBookRejectsWorseOrEqualBid() public {
         uint256 jobId = bidJob(2);
-        for (uint256 i; i < 4; ++i) placeBid(jobId, i, uint80(0.5 ether + i * 0.1 ether));
+        for (uint256 i; i < 4; ++i) {
+            placeBid(jobId, i, uint80(0.5 ether + i * 0.1 ether));
+        }
         vm.prank(providers[4]);
         vm.expectRevert(abi.encodeWithSelector(IBidBook.BidNotCompetitive.selector, jobId, providers[4]));
         book.bid(jobId, 0.9 ether, SLA);
@@ -420,9 +427,12 @@ contract BidBookTest is Base {
     }
 
     function test_bid_fullBookReputationBreaksPriceTie() public {
+        uint16 initial = registry.INITIAL_REPUTATION(); // providers 0..3 bid at it
         uint256 jobId = bidJob(2);
-        for (uint256 i; i < 4; ++i) placeBid(jobId, i, PRICE);
-        setReputation(providers[4], 5_001);
+        for (uint256 i; i < 4; ++i) {
+            placeBid(jobId, i, PRICE);
+        }
+        setReputation(providers[4], initial + 1);
         // same price, higher reputation: a lower score, so it evicts the tie-break loser among equals
         address worst = providers[0];
         for (uint256 i = 1; i < 4; ++i) {
@@ -432,7 +442,7 @@ contract BidBookTest is Base {
         emit IBidBook.BidPlaced(jobId, providers[4], PRICE, SLA, worst);
         placeBid(jobId, 4, PRICE);
         // a lower reputation at the same price cannot enter
-        setReputation(providers[5], 4_999);
+        setReputation(providers[5], initial - 1);
         vm.prank(providers[5]);
         vm.expectRevert(abi.encodeWithSelector(IBidBook.BidNotCompetitive.selector, jobId, providers[5]));
         book.bid(jobId, PRICE, SLA);
@@ -507,24 +517,29 @@ contract BidBookTest is Base {
     }
 
     function test_bid_evictionReleasesTheEvictedCollateral() public {
+        uint16 initial = registry.INITIAL_REPUTATION();
         uint256 jobId = bidJob(2); // book of 4
         placeBid(jobId, 0, 0.7 ether);
         placeBid(jobId, 1, 1 ether);
         placeBid(jobId, 2, 0.8 ether);
         placeBid(jobId, 3, 0.9 ether);
-        for (uint256 i; i < 4; ++i) assertEq(lockedOf(i), PRICE, "every entry locked");
+        for (uint256 i; i < 4; ++i) {
+            assertEq(lockedOf(i), PRICE, "every entry locked");
+        }
         vm.expectEmit(address(registry));
         emit IProviderRegistry.CollateralLocked(providers[4], ids(jobId), NATIVE, uint96(PRICE), uint96(PRICE));
         vm.expectEmit(address(registry));
         emit IProviderRegistry.CollateralReleased(
-            jobId, addrs(providers[1]), NATIVE, uint96(PRICE), reps(5_000), 0, "BID_EVICTED"
+            jobId, addrs(providers[1]), NATIVE, uint96(PRICE), reps(initial), 0, "BID_EVICTED"
         );
         placeBid(jobId, 4, 0.6 ether);
         assertEq(lockedOf(1), 0, "evicted: released");
         assertEq(lockedOf(4), PRICE, "newcomer: locked");
         address[] memory list = book.bidders(jobId);
         assertEq(list.length, 4, "still four");
-        for (uint256 i; i < 4; ++i) assertTrue(list[i] != providers[1], "evicted bidder gone");
+        for (uint256 i; i < 4; ++i) {
+            assertTrue(list[i] != providers[1], "evicted bidder gone");
+        }
         // the evicted bidder's stake is all free again
         vm.prank(providers[1]);
         registry.deregister();
@@ -534,17 +549,22 @@ contract BidBookTest is Base {
     /// @dev A bid whose collateral cannot be locked reverts as a whole: it evicts nobody.
     function test_bid_notEligibleEvictsNobody() public {
         uint256 jobId = bidJob(2);
-        for (uint256 i; i < 4; ++i) placeBid(jobId, i, PRICE);
+        for (uint256 i; i < 4; ++i) {
+            placeBid(jobId, i, PRICE);
+        }
         assertTrue(lockElsewhere(providers[4], uint96(100 ether - PRICE / 2)), "provider 4 keeps too little free");
         vm.prank(providers[4]);
         vm.expectRevert(abi.encodeWithSelector(IBidBook.NotEligible.selector, jobId, providers[4]));
         book.bid(jobId, PRICE / 2, SLA);
         assertEq(book.bidsOf(jobId).length, 4, "book unchanged");
-        for (uint256 i; i < 4; ++i) assertEq(lockedOf(i), PRICE, "nobody released");
+        for (uint256 i; i < 4; ++i) {
+            assertEq(lockedOf(i), PRICE, "nobody released");
+        }
         assertFalse(hasProvider(book.bidsOf(jobId), providers[4]), "not entered");
     }
 
     function test_assign_releasesLosingBookEntries() public {
+        uint16 initial = registry.INITIAL_REPUTATION();
         uint256 jobId = bidJob(2);
         placeBid(jobId, 3, 0.7 ether);
         placeBid(jobId, 0, 0.4 ether);
@@ -553,7 +573,7 @@ contract BidBookTest is Base {
         vm.warp(block.timestamp + 60);
         vm.expectEmit(address(registry));
         emit IProviderRegistry.CollateralReleased(
-            jobId, addrs(providers[2], providers[3]), NATIVE, uint96(PRICE), reps(5_000, 5_000), 0, "BID_LOST"
+            jobId, addrs(providers[2], providers[3]), NATIVE, uint96(PRICE), reps(initial, initial), 0, "BID_LOST"
         );
         market.assign(jobId);
         assertTrue(status(jobId) == IJobMarketTypes.JobStatus.Assigned, "assigned");
@@ -586,21 +606,27 @@ contract BidBookTest is Base {
     }
 
     function test_cancel_releasesEveryBookEntry() public {
+        uint16 initial = registry.INITIAL_REPUTATION();
         uint256 jobId = bidJob(2);
         placeBid(jobId, 0, 0.5 ether);
         placeBid(jobId, 1, 0.6 ether);
         placeBid(jobId, 2, 0.7 ether);
         address[] memory all = new address[](3);
         uint16[] memory r = new uint16[](3);
-        for (uint256 i; i < 3; ++i) (all[i], r[i]) = (providers[i], 5_000);
+        for (uint256 i; i < 3; ++i) {
+            (all[i], r[i]) = (providers[i], initial);
+        }
         vm.expectEmit(address(registry));
         emit IProviderRegistry.CollateralReleased(jobId, all, NATIVE, uint96(PRICE), r, 0, "BID_RELEASED");
         vm.prank(requester);
         market.cancel(jobId);
-        for (uint256 i; i < 3; ++i) assertEq(lockedOf(i), 0, "released on cancel");
+        for (uint256 i; i < 3; ++i) {
+            assertEq(lockedOf(i), 0, "released on cancel");
+        }
     }
 
     function test_settleUnassignedOpenJob_releasesEveryBookEntry() public {
+        uint16 initial = registry.INITIAL_REPUTATION();
         // three replicas, quorum three, two bids: not enough to assign
         IJobMarketTypes.JobSpec memory js = spec(3, 3, 60);
         uint256 jobId = submit(js);
@@ -613,7 +639,7 @@ contract BidBookTest is Base {
         vm.warp(market.getJob(jobId).commitDeadline);
         vm.expectEmit(address(registry));
         emit IProviderRegistry.CollateralReleased(
-            jobId, addrs(providers[0], providers[1]), NATIVE, uint96(PRICE), reps(5_000, 5_000), 0, "BID_RELEASED"
+            jobId, addrs(providers[0], providers[1]), NATIVE, uint96(PRICE), reps(initial, initial), 0, "BID_RELEASED"
         );
         IJobMarketTypes.Proof memory empty;
         market.settle(jobId, empty);
@@ -630,7 +656,9 @@ contract BidBookTest is Base {
     /// is slashed.
     function test_jam_sybilBidsThatUnbondCannotMakeTheJobUnassignable() public {
         uint256 jobId = bidJob(2); // replicas 2, quorum 2, book of 4
-        for (uint256 i = 2; i < 6; ++i) placeBid(jobId, i, 1);
+        for (uint256 i = 2; i < 6; ++i) {
+            placeBid(jobId, i, 1);
+        }
         // honest providers cannot get in any more
         vm.prank(providers[0]);
         vm.expectRevert(abi.encodeWithSelector(IBidBook.BidNotCompetitive.selector, jobId, providers[0]));
@@ -659,7 +687,9 @@ contract BidBookTest is Base {
         assertTrue(status(jobId) == IJobMarketTypes.JobStatus.Assigned, "assignable");
         assertEq(lists[jobId].length, 2, "two jammers assigned");
         uint256 assignedLocked;
-        for (uint256 i = 2; i < 6; ++i) assignedLocked += lockedOf(i);
+        for (uint256 i = 2; i < 6; ++i) {
+            assignedLocked += lockedOf(i);
+        }
         assertEq(assignedLocked, 2 * PRICE, "the assigned keep their collateral locked, the losers are released");
         // the assigned jammers do not work: slashed as no-shows, the requester gets the whole budget back
         vm.warp(market.getJob(jobId).revealDeadline + 1);
@@ -788,8 +818,9 @@ contract BidBookTest is Base {
 
     function test_rank_equalScore_higherReputationFirst() public {
         uint256 jobId = bidJob(2);
-        // 0.3 * (20000 - 10000) == 0.2 * (20000 - 5000): equal scores
+        // 0.3 * (20000 - 10000) == 0.2 * (20000 - 5000): equal scores (both set, not left at the initial reputation)
         setReputation(providers[0], 10_000);
+        setReputation(providers[1], 5_000);
         placeBid(jobId, 0, 0.3 ether);
         placeBid(jobId, 1, 0.2 ether);
         IJobMarketTypes.Bid[] memory ranked = rankOf(jobId, 2, none());
@@ -809,10 +840,14 @@ contract BidBookTest is Base {
 
     function test_rank_fullTie_lowerAddressFirst() public {
         uint256 jobId = bidJob(2);
-        for (uint256 i; i < 4; ++i) placeBid(jobId, i, PRICE);
+        for (uint256 i; i < 4; ++i) {
+            placeBid(jobId, i, PRICE);
+        }
         IJobMarketTypes.Bid[] memory ranked = rankOf(jobId, 2, none());
         assertEq(ranked.length, 4, "four");
-        for (uint256 i = 1; i < 4; ++i) assertTrue(ranked[i - 1].provider < ranked[i].provider, "address asc");
+        for (uint256 i = 1; i < 4; ++i) {
+            assertTrue(ranked[i - 1].provider < ranked[i].provider, "address asc");
+        }
     }
 
     function test_rank_mixesOnChainAndSignedBids() public {
@@ -829,12 +864,14 @@ contract BidBookTest is Base {
         assertEq(ranked[1].provider, providers[1], "0.3");
         assertEq(ranked[2].provider, providers[2], "0.5");
         assertEq(ranked[3].provider, providers[0], "0.6");
-        assertEq(ranked[0].reputation, 5_000, "signed bid carries current reputation");
+        assertEq(ranked[0].reputation, registry.INITIAL_REPUTATION(), "signed bid carries current reputation");
     }
 
     function test_rank_bookedMask_onlyBookOrOnlySigned() public {
         uint256 a = bidJob(2);
-        for (uint256 i; i < 3; ++i) placeBid(a, i, uint80(PRICE - i));
+        for (uint256 i; i < 3; ++i) {
+            placeBid(a, i, uint80(PRICE - i));
+        }
         (IJobMarketTypes.Bid[] memory ranked, uint256 mask) = book.rank(a, PRICE, WASI, PRICE, 2, none());
         assertEq(ranked.length, 3, "three");
         assertEq(mask, 7, "every entry is a book entry");
@@ -849,7 +886,9 @@ contract BidBookTest is Base {
     function test_rank_tooManySignedBids() public {
         uint256 jobId = bidJob(2);
         IJobMarketTypes.SignedBid[] memory s = new IJobMarketTypes.SignedBid[](5);
-        for (uint256 i; i < 5; ++i) s[i] = signed(jobId, i, PRICE);
+        for (uint256 i; i < 5; ++i) {
+            s[i] = signed(jobId, i, PRICE);
+        }
         vm.expectRevert(abi.encodeWithSelector(IBidBook.TooManySignedBids.selector, 5, 4));
         book.rank(jobId, PRICE, WASI, PRICE, 2, s);
         // and through the market, which passes the job's replicas
@@ -1047,11 +1086,7 @@ contract BidBookTest is Base {
         uint32 sla,
         uint32 expiry,
         uint64 nonce
-    )
-        internal
-        view
-        returns (bytes32)
-    {
+    ) internal view returns (bytes32) {
         bytes32 domain = keccak256(
             abi.encode(
                 keccak256("EIP712Domain(string name,string version,uint256 chainId,address verifyingContract)"),
@@ -1112,7 +1147,11 @@ contract BidBookTest is Base {
         BidBook other = new BidBook(admin, ADMIN_DELAY, admin, registry);
         bytes32 here = book.bidDigest(jobs, providers[0], PRICE, SLA, 1, 0);
         assertTrue(other.bidDigest(jobs, providers[0], PRICE, SLA, 1, 0) != here, "other contract, other digest");
-        assertEq(other.bidDigest(jobs, providers[0], PRICE, SLA, 1, 0), handDigest(address(other), jobs, providers[0], PRICE, SLA, 1, 0), "hand");
+        assertEq(
+            other.bidDigest(jobs, providers[0], PRICE, SLA, 1, 0),
+            handDigest(address(other), jobs, providers[0], PRICE, SLA, 1, 0),
+            "hand"
+        );
     }
 
     // ------------------------------------------------------------------ fuzz: one ranking rule
@@ -1139,9 +1178,13 @@ contract BidBookTest is Base {
             }
             setReputation(providers[i], reps[i]);
         }
-        for (uint256 i; i < 4; ++i) placeBid(jobId, i, prices[i]);
+        for (uint256 i; i < 4; ++i) {
+            placeBid(jobId, i, prices[i]);
+        }
         IJobMarketTypes.SignedBid[] memory s = new IJobMarketTypes.SignedBid[](4);
-        for (uint256 i; i < 4; ++i) s[i] = signed(jobId, 4 + i, prices[4 + i]);
+        for (uint256 i; i < 4; ++i) {
+            s[i] = signed(jobId, 4 + i, prices[4 + i]);
+        }
 
         IJobMarketTypes.Bid[] memory ranked = rankOf(jobId, 4, s);
         assertEq(ranked.length, 8, "every bid");
@@ -1186,7 +1229,9 @@ contract BidBookTest is Base {
                 enters = ranksBefore(all[i], worst);
             }
             vm.prank(providers[i]);
-            if (!enters) vm.expectRevert(abi.encodeWithSelector(IBidBook.BidNotCompetitive.selector, jobId, providers[i]));
+            if (!enters) {
+                vm.expectRevert(abi.encodeWithSelector(IBidBook.BidNotCompetitive.selector, jobId, providers[i]));
+            }
             book.bid(jobId, all[i].price, SLA);
             if (enters) ++accepted;
         }

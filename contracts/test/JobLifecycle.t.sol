@@ -19,7 +19,9 @@ contract JobLifecycleTest is Base {
 
     function digests(uint256 n, bytes32 d) internal pure returns (bytes32[] memory out) {
         out = new bytes32[](n);
-        for (uint256 i; i < n; ++i) out[i] = d;
+        for (uint256 i; i < n; ++i) {
+            out[i] = d;
+        }
     }
 
     function worker(uint256 jobId, uint256 index) internal view returns (address) {
@@ -27,8 +29,11 @@ contract JobLifecycleTest is Base {
     }
 
     function test_individualCommits_finalizePaysAgreeingChargesFee() public {
+        uint16 initial = registry.INITIAL_REPUTATION();
         uint256 jobId = assignedJob(3, 2);
-        for (uint256 i; i < 3; ++i) commitAs(jobId, i, DIGEST);
+        for (uint256 i; i < 3; ++i) {
+            commitAs(jobId, i, DIGEST);
+        }
         assertTrue(status(jobId) == IJobMarketTypes.JobStatus.InProgress, "in progress");
         market.finalize(jobId, DIGEST, proofOf(jobId), openings(jobId, 3));
 
@@ -38,7 +43,7 @@ contract JobLifecycleTest is Base {
         for (uint256 i; i < 3; ++i) {
             assertEq(credit(providers[i]), PRICE - FEE, "worker paid");
             assertEq(info(providers[i]).locked, 0, "collateral released");
-            assertEq(info(providers[i]).reputation, 5_010, "reputation up");
+            assertEq(info(providers[i]).reputation, initial + 10, "reputation up");
         }
         assertEq(credit(treasury), 3 * FEE, "fees");
         assertEq(escrow.totalLocked(address(0)), 0, "escrow released everything");
@@ -91,24 +96,36 @@ contract JobLifecycleTest is Base {
 
     function test_batch_assignCommitFinalizeManyJobsInFourCalls() public {
         IJobMarketTypes.JobSpec[] memory specs = new IJobMarketTypes.JobSpec[](4);
-        for (uint256 i; i < 4; ++i) specs[i] = spec(3, 2, 60);
+        for (uint256 i; i < 4; ++i) {
+            specs[i] = spec(3, 2, 60);
+        }
         vm.prank(requester);
         uint256 first = market.submitJobs{value: 12 * PRICE}(specs);
         vm.warp(block.timestamp + 60);
         uint256[] memory ids = new uint256[](4);
-        for (uint256 i; i < 4; ++i) ids[i] = first + i;
+        for (uint256 i; i < 4; ++i) {
+            ids[i] = first + i;
+        }
         IJobMarketTypes.SignedBid[] memory bids = new IJobMarketTypes.SignedBid[](3);
-        for (uint256 i; i < 3; ++i) bids[i] = signBatchBid(ids, i, PRICE);
+        for (uint256 i; i < 3; ++i) {
+            bids[i] = signBatchBid(ids, i, PRICE);
+        }
         market.assignBatch(ids, bids);
-        for (uint256 i; i < 3; ++i) assertEq(info(providers[i]).locked, 4 * PRICE, "collateral for four jobs");
+        for (uint256 i; i < 3; ++i) {
+            assertEq(info(providers[i]).locked, 4 * PRICE, "collateral for four jobs");
+        }
         // rebuild the lists the way an SDK does from BatchAssigned, then one worker commits every seal
         IJobMarketTypes.JobInfo memory j0 = market.getJob(ids[0]);
         assertEq(j0.assigned, 3, "three assignees");
         address[] memory order = new address[](3);
-        for (uint256 i; i < 3; ++i) order[i] = providers[i];
+        for (uint256 i; i < 3; ++i) {
+            order[i] = providers[i];
+        }
         _sortAddresses(order); // equal price and reputation: lower address ranks first
         for (uint256 k; k < 4; ++k) {
-            for (uint256 i; i < 3; ++i) lists[ids[k]].push(IJobMarketTypes.Assignee(order[i], PRICE));
+            for (uint256 i; i < 3; ++i) {
+                lists[ids[k]].push(IJobMarketTypes.Assignee(order[i], PRICE));
+            }
         }
         IJobMarketTypes.SealBatch[] memory items = new IJobMarketTypes.SealBatch[](4);
         bytes32[3] memory chains;
@@ -125,11 +142,15 @@ contract JobLifecycleTest is Base {
             aggMask[ids[k]] = 7;
         }
         IJobMarketTypes.SealSignature[] memory sigs = new IJobMarketTypes.SealSignature[](2);
-        for (uint256 i = 1; i < 3; ++i) sigs[i - 1] = signSeals(providerIndexOf(order[i]), chains[i]);
+        for (uint256 i = 1; i < 3; ++i) {
+            sigs[i - 1] = signSeals(providerIndexOf(order[i]), chains[i]);
+        }
         vm.prank(order[0]); // the leader's own seals need no signature
         market.commitSeals(items, sigs);
         IJobMarketTypes.Finalization[] memory fins = new IJobMarketTypes.Finalization[](4);
-        for (uint256 k; k < 4; ++k) fins[k] = IJobMarketTypes.Finalization(ids[k], DIGEST, proofOf(ids[k]), openings(ids[k], 3));
+        for (uint256 k; k < 4; ++k) {
+            fins[k] = IJobMarketTypes.Finalization(ids[k], DIGEST, proofOf(ids[k]), openings(ids[k], 3));
+        }
         market.finalizeMany(fins);
         for (uint256 k; k < 4; ++k) {
             assertEq(market.resultOf(ids[k]), DIGEST, "finalized");
@@ -153,13 +174,17 @@ contract JobLifecycleTest is Base {
         book.bid(first, PRICE, 60);
         vm.warp(block.timestamp + 60);
         IJobMarketTypes.SignedBid[] memory bids = new IJobMarketTypes.SignedBid[](3);
-        for (uint256 i; i < 3; ++i) bids[i] = signBatchBid(ids, i, PRICE);
+        for (uint256 i; i < 3; ++i) {
+            bids[i] = signBatchBid(ids, i, PRICE);
+        }
         vm.expectRevert(abi.encodeWithSelector(IJobMarketTypes.BatchTermsDiffer.selector, first + 1));
         market.assignBatch(ids, bids);
         uint256[] memory one = new uint256[](1);
         one[0] = first;
         IJobMarketTypes.SignedBid[] memory oneBids = new IJobMarketTypes.SignedBid[](3);
-        for (uint256 i; i < 3; ++i) oneBids[i] = signBatchBid(one, i, PRICE);
+        for (uint256 i; i < 3; ++i) {
+            oneBids[i] = signBatchBid(one, i, PRICE);
+        }
         vm.expectRevert(abi.encodeWithSelector(IBidBook.BookNotEmpty.selector, first));
         market.assignBatch(one, oneBids);
         // the on-chain bid is binding: its collateral stays locked while the job is Open
@@ -185,22 +210,30 @@ contract JobLifecycleTest is Base {
         (ids[0], ids[1]) = (first, first + 1);
         vm.warp(block.timestamp + 60);
         IJobMarketTypes.SignedBid[] memory bids = new IJobMarketTypes.SignedBid[](3);
-        for (uint256 i; i < 3; ++i) bids[i] = signBatchBid(ids, i, PRICE);
+        for (uint256 i; i < 3; ++i) {
+            bids[i] = signBatchBid(ids, i, PRICE);
+        }
         vm.expectRevert(abi.encodeWithSelector(IJobMarketTypes.BatchTermsDiffer.selector, first + 1));
         market.assignBatch(ids, bids);
-        for (uint256 i; i < 3; ++i) assertEq(info(providers[i]).locked, 0, "nothing locked");
+        for (uint256 i; i < 3; ++i) {
+            assertEq(info(providers[i]).locked, 0, "nothing locked");
+        }
     }
 
     function test_cheaperBidsWin_unusedBudgetRefunded() public {
         uint256 jobId = submit(spec(3, 2, 60));
         vm.warp(block.timestamp + 60);
         IJobMarketTypes.SignedBid[] memory bids = new IJobMarketTypes.SignedBid[](4);
-        for (uint256 i; i < 4; ++i) bids[i] = signBid(jobId, i, uint80(PRICE / (i + 1)));
+        for (uint256 i; i < 4; ++i) {
+            bids[i] = signBid(jobId, i, uint80(PRICE / (i + 1)));
+        }
         assignSigned(jobId, bids);
         // the three cheapest (providers 3, 2, 1) win, best first
         assertEq(worker(jobId, 0), providers[3], "cheapest first");
         assertEq(worker(jobId, 2), providers[1], "third cheapest last");
-        for (uint256 i = 1; i < 4; ++i) commitAs(jobId, i, DIGEST);
+        for (uint256 i = 1; i < 4; ++i) {
+            commitAs(jobId, i, DIGEST);
+        }
         uint256 before = credit(requester);
         market.finalize(jobId, DIGEST, proofOf(jobId), openings(jobId, 3));
         uint256 paid = PRICE / 2 + PRICE / 3 + PRICE / 4;
@@ -209,6 +242,7 @@ contract JobLifecycleTest is Base {
     }
 
     function test_byzantineWorker_revealsWrongDigest_isSlashed() public {
+        uint16 initial = registry.INITIAL_REPUTATION();
         uint256 jobId = assignedJob(3, 2);
         commitAs(jobId, 0, DIGEST);
         commitAs(jobId, 1, DIGEST);
@@ -227,7 +261,7 @@ contract JobLifecycleTest is Base {
         market.reveal(jobId, proof, liar, WRONG, s);
         assertEq(info(providers[2]).stake, 100 ether - PRICE, "full collateral slashed");
         assertEq(info(providers[2]).locked, 0, "collateral released");
-        assertEq(info(providers[2]).reputation, 4_000, "reputation down");
+        assertEq(info(providers[2]).reputation, initial - 1_000, "reputation down");
         assertEq(credit(requester), PRICE, "liar's share refunded, no part of the slash");
         assertEq(credit(treasury), 2 * FEE + PRICE, "fees plus the whole slash");
     }
@@ -240,7 +274,9 @@ contract JobLifecycleTest is Base {
         market.finalize(jobId, DIGEST, proofOf(jobId), _openingsExcept(jobId, indexOf(jobId, 2)));
         IJobMarketTypes.Proof memory proof = proofOf(jobId);
         vm.expectRevert(
-            abi.encodeWithSelector(IJobMarketTypes.SettlementTooEarly.selector, jobId, market.getJob(jobId).revealDeadline + 1)
+            abi.encodeWithSelector(
+                IJobMarketTypes.SettlementTooEarly.selector, jobId, market.getJob(jobId).revealDeadline + 1
+            )
         );
         market.settle(jobId, proof);
         vm.warp(market.getJob(jobId).revealDeadline + 1);
@@ -299,7 +335,9 @@ contract JobLifecycleTest is Base {
 
     function test_quorumNotReached_rejected() public {
         uint256 jobId = assignedJob(3, 2);
-        for (uint256 i; i < 3; ++i) commitAs(jobId, i, DIGEST);
+        for (uint256 i; i < 3; ++i) {
+            commitAs(jobId, i, DIGEST);
+        }
         IJobMarketTypes.Proof memory proof = proofOf(jobId);
         IJobMarketTypes.Opening[] memory o = openings(jobId, 1);
         vm.expectRevert(abi.encodeWithSelector(IJobMarketTypes.QuorumNotReached.selector, jobId, 1, 2));
@@ -330,7 +368,9 @@ contract JobLifecycleTest is Base {
 
     function test_revealPath_quorumOfRevealsFinalizes_earlierRevealerClaims() public {
         uint256 jobId = assignedJob(3, 2);
-        for (uint256 i; i < 3; ++i) commitAs(jobId, i, DIGEST);
+        for (uint256 i; i < 3; ++i) {
+            commitAs(jobId, i, DIGEST);
+        }
         IJobMarketTypes.Proof memory proof = proofOf(jobId);
         _revealAs(jobId, 0, DIGEST);
         assertTrue(status(jobId) == IJobMarketTypes.JobStatus.InProgress, "one reveal is not a quorum");
@@ -358,11 +398,15 @@ contract JobLifecycleTest is Base {
         market.dispute{value: 1}(jobId);
         vm.prank(requester);
         market.dispute{value: 0.1 ether}(jobId);
-        vm.expectRevert(abi.encodeWithSelector(IJobMarketTypes.WrongStatus.selector, jobId, IJobMarketTypes.JobStatus.Disputed));
+        vm.expectRevert(
+            abi.encodeWithSelector(IJobMarketTypes.WrongStatus.selector, jobId, IJobMarketTypes.JobStatus.Disputed)
+        );
         market.claimPayout(jobId, proof, 0);
         vm.prank(arbiter);
         market.resolveDispute(jobId, true);
-        for (uint8 i; i < 3; ++i) market.claimPayout(jobId, proof, i);
+        for (uint8 i; i < 3; ++i) {
+            market.claimPayout(jobId, proof, i);
+        }
         uint256 share = uint256(0.1 ether) / 3;
         assertEq(credit(worker(jobId, 0)), PRICE - FEE + share, "paid plus a bond share");
         assertEq(credit(treasury), 3 * FEE + (0.1 ether - 3 * share), "fees plus rounding dust");
@@ -374,7 +418,9 @@ contract JobLifecycleTest is Base {
         IJobMarketTypes.JobSpec memory s = spec(3, 2, 60);
         s.disputeWindow = 1 days;
         uint256 jobId = _assigned(s);
-        for (uint256 i; i < 3; ++i) commitAs(jobId, providerIndexOf(worker(jobId, i)), DIGEST);
+        for (uint256 i; i < 3; ++i) {
+            commitAs(jobId, providerIndexOf(worker(jobId, i)), DIGEST);
+        }
         IJobMarketTypes.Proof memory proof = proofOf(jobId);
         market.finalize(jobId, DIGEST, proof, openings(jobId, 2));
         address w0 = worker(jobId, 0);
@@ -398,7 +444,9 @@ contract JobLifecycleTest is Base {
         IJobMarketTypes.JobSpec memory s = spec(3, 2, 60);
         s.disputeWindow = 1 days;
         uint256 jobId = _assigned(s);
-        for (uint256 i; i < 3; ++i) commitAs(jobId, providerIndexOf(worker(jobId, i)), DIGEST);
+        for (uint256 i; i < 3; ++i) {
+            commitAs(jobId, providerIndexOf(worker(jobId, i)), DIGEST);
+        }
         IJobMarketTypes.Proof memory proof = proofOf(jobId);
         address w0 = worker(jobId, 0);
         bytes32 s0 = salt(jobId, w0);
@@ -412,10 +460,14 @@ contract JobLifecycleTest is Base {
         market.dispute{value: 0.1 ether}(jobId);
         vm.prank(arbiter);
         market.resolveDispute(jobId, true);
-        for (uint8 i = 1; i < 3; ++i) market.claimPayout(jobId, proof, i);
+        for (uint8 i = 1; i < 3; ++i) {
+            market.claimPayout(jobId, proof, i);
+        }
         market.claimPayout(jobId, proof, 0);
         uint256 share = uint256(0.1 ether) / 3;
-        for (uint256 i; i < 3; ++i) assertEq(credit(worker(jobId, i)), PRICE - FEE + share, "one share each");
+        for (uint256 i; i < 3; ++i) {
+            assertEq(credit(worker(jobId, i)), PRICE - FEE + share, "one share each");
+        }
         assertEq(address(market).balance, 0, "bond fully distributed");
     }
 
@@ -477,7 +529,9 @@ contract JobLifecycleTest is Base {
         assertEq(book.bidsOf(jobId).length, 4, "book keeps the best 2M");
         // bids are binding: each book entry holds the job's collateral, the evicted one got it back
         assertEq(info(providers[0]).locked, 0, "evicted: released");
-        for (uint256 i = 1; i < 5; ++i) assertEq(info(providers[i]).locked, PRICE, "book entry: locked");
+        for (uint256 i = 1; i < 5; ++i) {
+            assertEq(info(providers[i]).locked, PRICE, "book entry: locked");
+        }
         vm.expectRevert(abi.encodeWithSelector(IJobMarketTypes.BiddingStillOpen.selector, jobId, block.timestamp + 60));
         market.assign(jobId);
         vm.warp(block.timestamp + 60);
@@ -491,7 +545,9 @@ contract JobLifecycleTest is Base {
         assertEq(info(providers[2]).locked, 0, "lost: released at assignment");
         assertEq(info(providers[1]).locked, 0, "lost: released at assignment");
         vm.prank(requester);
-        vm.expectRevert(abi.encodeWithSelector(IJobMarketTypes.WrongStatus.selector, jobId, IJobMarketTypes.JobStatus.Assigned));
+        vm.expectRevert(
+            abi.encodeWithSelector(IJobMarketTypes.WrongStatus.selector, jobId, IJobMarketTypes.JobStatus.Assigned)
+        );
         market.cancel(jobId);
     }
 
@@ -504,7 +560,9 @@ contract JobLifecycleTest is Base {
         assertEq(info(providers[0]).locked, PRICE, "bid binding while the job is Open");
         IJobMarketTypes.Proof memory empty;
         vm.expectRevert(
-            abi.encodeWithSelector(IJobMarketTypes.SettlementTooEarly.selector, jobId, market.getJob(jobId).commitDeadline)
+            abi.encodeWithSelector(
+                IJobMarketTypes.SettlementTooEarly.selector, jobId, market.getJob(jobId).commitDeadline
+            )
         );
         market.settle(jobId, empty);
         vm.warp(market.getJob(jobId).commitDeadline);
@@ -528,7 +586,10 @@ contract JobLifecycleTest is Base {
         uint32 expiry = uint32(block.timestamp + 1 days);
         bytes32 digest = book.bidDigest(keccak256(abi.encodePacked(ids)), provider, price, 600, expiry, 0);
         (uint8 v, bytes32 r, bytes32 s) = vm.sign(providerKeys[providerIndex], digest);
-        return IJobMarketTypes.SignedBid(provider, price, 600, expiry, 0, r, bytes32(uint256(s) | (uint256(v - 27) << 255)));
+        return
+            IJobMarketTypes.SignedBid(
+                provider, price, 600, expiry, 0, r, bytes32(uint256(s) | (uint256(v - 27) << 255))
+            );
     }
 
     function _sortAddresses(address[] memory a) internal pure {
@@ -547,7 +608,9 @@ contract JobLifecycleTest is Base {
         jobId = submit(s);
         vm.warp(block.timestamp + s.bidWindow);
         IJobMarketTypes.SignedBid[] memory bids = new IJobMarketTypes.SignedBid[](s.replicas);
-        for (uint256 i; i < s.replicas; ++i) bids[i] = signBid(jobId, i, PRICE);
+        for (uint256 i; i < s.replicas; ++i) {
+            bids[i] = signBid(jobId, i, PRICE);
+        }
         assignSigned(jobId, bids);
     }
 
@@ -568,7 +631,11 @@ contract JobLifecycleTest is Base {
         }
     }
 
-    function _openingsOf(uint256 jobId, uint256 p0, uint256 p1) internal view returns (IJobMarketTypes.Opening[] memory o) {
+    function _openingsOf(uint256 jobId, uint256 p0, uint256 p1)
+        internal
+        view
+        returns (IJobMarketTypes.Opening[] memory o)
+    {
         uint8 a = indexOf(jobId, p0);
         uint8 b = indexOf(jobId, p1);
         (a, b) = a < b ? (a, b) : (b, a);

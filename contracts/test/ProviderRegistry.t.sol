@@ -142,7 +142,9 @@ contract ProviderRegistryTest is Base {
     /// @dev `count` consecutive job ids starting at JOB.
     function _jobRange(uint256 count) internal pure returns (uint256[] memory arr) {
         arr = new uint256[](count);
-        for (uint256 i; i < count; ++i) arr[i] = JOB + i;
+        for (uint256 i; i < count; ++i) {
+            arr[i] = JOB + i;
+        }
     }
 
     /// @dev One provider: the common case, and what most tests exercise.
@@ -222,7 +224,9 @@ contract ProviderRegistryTest is Base {
 
     function _peerId(uint256 length) internal pure returns (bytes memory b) {
         b = new bytes(length);
-        for (uint256 i; i < length; ++i) b[i] = bytes1(uint8(i));
+        for (uint256 i; i < length; ++i) {
+            b[i] = bytes1(uint8(i));
+        }
     }
 
     // ------------------------------------------------------------------ constructor
@@ -318,9 +322,7 @@ contract ProviderRegistryTest is Base {
     }
 
     function test_constructor_revertsOnZeroMinStake() public {
-        vm.expectRevert(
-            abi.encodeWithSelector(IProviderRegistry.ParameterOutOfBounds.selector, 0, 1, type(uint96).max)
-        );
+        vm.expectRevert(abi.encodeWithSelector(IProviderRegistry.ParameterOutOfBounds.selector, 0, 1, type(uint96).max));
         new ProviderRegistry(admin, ADMIN_DELAY, admin, escrow, 0, UNBONDING);
     }
 
@@ -340,13 +342,13 @@ contract ProviderRegistryTest is Base {
         assertTrue(i.status == IProviderRegistry.ProviderStatus.Active, "active");
         assertEq(i.stake, 25 ether, "stake");
         assertEq(i.locked, 0, "locked");
-        assertEq(i.reputation, 5_000, "initial reputation");
+        assertEq(i.reputation, registry.INITIAL_REPUTATION(), "initial reputation");
         assertEq(i.capabilities, WASI | GPU, "capabilities");
         assertEq(i.unbonding, 0, "unbonding");
         assertEq(bytes32(i.region), bytes32(REGION), "region");
         assertEq(i.metadataDigest, META, "metadata");
         assertEq(keccak256(registry.peerIdOf(alice)), keccak256(peer), "peer id");
-        assertEq(registry.reputationOf(alice), 5_000, "reputationOf");
+        assertEq(registry.reputationOf(alice), registry.INITIAL_REPUTATION(), "reputationOf");
         assertEq(address(registry).balance, 25 ether, "registry holds the stake");
     }
 
@@ -355,7 +357,7 @@ contract ProviderRegistryTest is Base {
         vm.expectEmit(address(registry));
         emit IProviderRegistry.ProviderRegistered(alice, WASI, META, peer, REGION, 10 ether);
         vm.expectEmit(address(registry));
-        emit IProviderRegistry.ReputationChanged(alice, 0, 0, 5_000, "REGISTERED");
+        emit IProviderRegistry.ReputationChanged(alice, 0, 0, registry.INITIAL_REPUTATION(), "REGISTERED");
         _register(alice, 10 ether);
     }
 
@@ -365,9 +367,7 @@ contract ProviderRegistryTest is Base {
     }
 
     function test_register_revertsBelowMinStake() public {
-        vm.expectRevert(
-            abi.encodeWithSelector(IProviderRegistry.StakeBelowMinimum.selector, MIN_STAKE - 1, MIN_STAKE)
-        );
+        vm.expectRevert(abi.encodeWithSelector(IProviderRegistry.StakeBelowMinimum.selector, MIN_STAKE - 1, MIN_STAKE));
         _register(alice, MIN_STAKE - 1);
     }
 
@@ -404,12 +404,13 @@ contract ProviderRegistryTest is Base {
     }
 
     function test_register_againAfterDeregisterKeepsReputation() public {
+        uint16 initial = registry.INITIAL_REPUTATION();
         _register(alice, 20 ether);
         _lock(alice, 1 ether);
         _release(alice, 1 ether, 700);
         vm.prank(alice);
         registry.deregister();
-        assertEq(info(alice).reputation, 5_700, "reputation before");
+        assertEq(info(alice).reputation, initial + 700, "reputation before");
 
         vm.recordLogs();
         vm.prank(alice);
@@ -418,7 +419,7 @@ contract ProviderRegistryTest is Base {
 
         IProviderRegistry.ProviderInfo memory i = info(alice);
         assertTrue(i.status == IProviderRegistry.ProviderStatus.Active, "active again");
-        assertEq(i.reputation, 5_700, "reputation kept");
+        assertEq(i.reputation, initial + 700, "reputation kept");
         assertEq(i.stake, 15 ether, "new stake only");
         assertEq(i.unbonding, 20 ether, "earlier stake still unbonding");
         assertEq(i.capabilities, GPU, "new capabilities");
@@ -450,7 +451,7 @@ contract ProviderRegistryTest is Base {
         assertEq(bytes32(i.region), bytes32(bytes8("ap-south")), "region");
         assertEq(keccak256(registry.peerIdOf(alice)), keccak256(peer), "peer id");
         assertEq(i.stake, 10 ether, "stake untouched");
-        assertEq(i.reputation, 5_000, "reputation untouched");
+        assertEq(i.reputation, registry.INITIAL_REPUTATION(), "reputation untouched");
     }
 
     function test_updateProfile_revertsWhenNotRegistered() public {
@@ -869,13 +870,14 @@ contract ProviderRegistryTest is Base {
     // ------------------------------------------------------------------ releaseCollateral
 
     function test_releaseCollateral_unlocksAndChangesReputation() public {
+        uint16 initial = registry.INITIAL_REPUTATION();
         _register(alice, 50 ether);
         _lock(alice, 20 ether);
         vm.expectEmit(address(registry));
-        emit IProviderRegistry.CollateralReleased(JOB, _addrs(alice), NATIVE, 15 ether, _reps(5_010), 10, REASON);
+        emit IProviderRegistry.CollateralReleased(JOB, _addrs(alice), NATIVE, 15 ether, _reps(initial + 10), 10, REASON);
         _release(alice, 15 ether, 10);
         assertEq(info(alice).locked, 5 ether, "locked");
-        assertEq(info(alice).reputation, 5_010, "reputation");
+        assertEq(info(alice).reputation, initial + 10, "reputation");
     }
 
     function test_releaseCollateral_emitsOnlyCollateralReleased() public {
@@ -890,31 +892,34 @@ contract ProviderRegistryTest is Base {
     }
 
     function test_releaseCollateral_releasesAtMostLocked() public {
+        uint16 initial = registry.INITIAL_REPUTATION();
         _register(alice, 50 ether);
         _lock(alice, 10 ether);
         // the event carries the requested amount; what each provider actually released is capped
         vm.expectEmit(address(registry));
-        emit IProviderRegistry.CollateralReleased(JOB, _addrs(alice), NATIVE, 25 ether, _reps(5_000), 0, REASON);
+        emit IProviderRegistry.CollateralReleased(JOB, _addrs(alice), NATIVE, 25 ether, _reps(initial), 0, REASON);
         _release(alice, 25 ether, 0);
         assertEq(info(alice).locked, 0, "locked");
         assertEq(info(alice).stake, 50 ether, "stake untouched");
     }
 
     function test_releaseCollateral_zeroDeltaStillEmitsAndKeepsReputation() public {
+        uint16 initial = registry.INITIAL_REPUTATION();
         _register(alice, 50 ether);
         _lock(alice, 10 ether);
         vm.expectEmit(address(registry));
-        emit IProviderRegistry.CollateralReleased(JOB, _addrs(alice), NATIVE, 4 ether, _reps(5_000), 0, REASON);
+        emit IProviderRegistry.CollateralReleased(JOB, _addrs(alice), NATIVE, 4 ether, _reps(initial), 0, REASON);
         _release(alice, 4 ether, 0);
         assertEq(info(alice).locked, 6 ether, "locked");
-        assertEq(info(alice).reputation, 5_000, "reputation unchanged");
+        assertEq(info(alice).reputation, initial, "reputation unchanged");
     }
 
     function test_releaseCollateral_clampsReputationAtZero() public {
         _register(alice, 50 ether);
+        int32 delta = -int32(uint32(registry.INITIAL_REPUTATION())) - 1_000; // overshoots the floor by 1,000
         vm.expectEmit(address(registry));
-        emit IProviderRegistry.CollateralReleased(JOB, _addrs(alice), NATIVE, 0, _reps(0), -6_000, REASON);
-        _release(alice, 0, -6_000);
+        emit IProviderRegistry.CollateralReleased(JOB, _addrs(alice), NATIVE, 0, _reps(0), delta, REASON);
+        _release(alice, 0, delta);
         assertEq(registry.reputationOf(alice), 0, "floor");
         _release(alice, 0, type(int32).min);
         assertEq(registry.reputationOf(alice), 0, "still floor");
@@ -922,17 +927,20 @@ contract ProviderRegistryTest is Base {
 
     function test_releaseCollateral_clampsReputationAtMax() public {
         _register(alice, 50 ether);
+        uint16 max = registry.MAX_REPUTATION();
+        int32 delta = int32(uint32(max - registry.INITIAL_REPUTATION())) + 1_000; // overshoots the ceiling by 1,000
         vm.expectEmit(address(registry));
-        emit IProviderRegistry.CollateralReleased(JOB, _addrs(alice), NATIVE, 0, _reps(10_000), 6_000, REASON);
-        _release(alice, 0, 6_000);
-        assertEq(registry.reputationOf(alice), 10_000, "ceiling");
+        emit IProviderRegistry.CollateralReleased(JOB, _addrs(alice), NATIVE, 0, _reps(max), delta, REASON);
+        _release(alice, 0, delta);
+        assertEq(registry.reputationOf(alice), max, "ceiling");
         _release(alice, 0, type(int32).max);
-        assertEq(registry.reputationOf(alice), 10_000, "still ceiling");
+        assertEq(registry.reputationOf(alice), max, "still ceiling");
         _release(alice, 0, -1);
-        assertEq(registry.reputationOf(alice), 9_999, "comes back down");
+        assertEq(registry.reputationOf(alice), max - 1, "comes back down");
     }
 
     function test_releaseCollateral_manyProvidersEachCappedSeparately() public {
+        uint16 initial = registry.INITIAL_REPUTATION();
         _register(alice, 50 ether);
         _register(bob, 50 ether);
         _register(carol, 50 ether);
@@ -941,7 +949,7 @@ contract ProviderRegistryTest is Base {
         // carol has nothing locked
         vm.expectEmit(address(registry));
         emit IProviderRegistry.CollateralReleased(
-            JOB, _addrs(alice, bob, carol), NATIVE, 5 ether, _reps(5_010, 5_010, 5_010), 10, REASON
+            JOB, _addrs(alice, bob, carol), NATIVE, 5 ether, _reps(initial + 10, initial + 10, initial + 10), 10, REASON
         );
         _releaseMany(_addrs(alice, bob, carol), 5 ether, 10);
         assertEq(info(alice).locked, 5 ether, "alice released the amount");
@@ -954,6 +962,7 @@ contract ProviderRegistryTest is Base {
     }
 
     function test_releaseCollateral_manyProvidersEachClampedSeparately() public {
+        uint16 initial = registry.INITIAL_REPUTATION(); // carol stays there until the release
         _register(alice, 50 ether);
         _register(bob, 50 ether);
         _register(carol, 50 ether);
@@ -962,24 +971,25 @@ contract ProviderRegistryTest is Base {
 
         vm.expectEmit(address(registry));
         emit IProviderRegistry.CollateralReleased(
-            JOB, _addrs(alice, bob, carol), NATIVE, 0, _reps(10_000, 250, 5_200), 200, REASON
+            JOB, _addrs(alice, bob, carol), NATIVE, 0, _reps(10_000, 250, initial + 200), 200, REASON
         );
         _releaseMany(_addrs(alice, bob, carol), 0, 200);
         assertEq(registry.reputationOf(alice), 10_000, "alice clamped at the ceiling");
         assertEq(registry.reputationOf(bob), 250, "bob");
-        assertEq(registry.reputationOf(carol), 5_200, "carol");
+        assertEq(registry.reputationOf(carol), initial + 200, "carol");
 
         vm.expectEmit(address(registry));
         emit IProviderRegistry.CollateralReleased(
-            JOB, _addrs(alice, bob, carol), NATIVE, 0, _reps(9_700, 0, 4_900), -300, REASON
+            JOB, _addrs(alice, bob, carol), NATIVE, 0, _reps(9_700, 0, initial - 100), -300, REASON
         );
         _releaseMany(_addrs(alice, bob, carol), 0, -300);
         assertEq(registry.reputationOf(alice), 9_700, "alice");
         assertEq(registry.reputationOf(bob), 0, "bob clamped at the floor");
-        assertEq(registry.reputationOf(carol), 4_900, "carol");
+        assertEq(registry.reputationOf(carol), initial - 100, "carol");
     }
 
     function test_releaseCollateral_reputationsArrayFollowsProviderOrder() public {
+        uint16 initial = registry.INITIAL_REPUTATION(); // bob stays there until the release
         _register(alice, 50 ether);
         _register(bob, 50 ether);
         _register(carol, 50 ether);
@@ -999,7 +1009,7 @@ contract ProviderRegistryTest is Base {
         assertEq(who[2], bob, "order kept 2");
         assertEq(reps[0], 8_850, "carol");
         assertEq(reps[1], 0, "alice clamped");
-        assertEq(reps[2], 4_850, "bob");
+        assertEq(reps[2], initial - 150, "bob");
         assertEq(amount, 0, "amount");
         assertTrue(delta == -150, "delta");
         assertEq(reason, REASON, "reason");
@@ -1019,7 +1029,7 @@ contract ProviderRegistryTest is Base {
         assertEq(who.length, 0, "no providers");
         assertEq(reps.length, 0, "no reputations");
         assertEq(info(alice).locked, 10 ether, "locked untouched");
-        assertEq(info(alice).reputation, 5_000, "reputation untouched");
+        assertEq(info(alice).reputation, registry.INITIAL_REPUTATION(), "reputation untouched");
     }
 
     function test_releaseCollateral_onlyMarketOrBidBook() public {
@@ -1035,6 +1045,7 @@ contract ProviderRegistryTest is Base {
     /// @dev The bid book releases the collateral of evicted and lost bids, but only the market (a job's
     /// outcome) moves reputation.
     function test_releaseCollateral_bidBookReleasesButCannotMoveReputation() public {
+        uint16 initial = registry.INITIAL_REPUTATION();
         _register(alice, 50 ether);
         vm.prank(bookHook);
         assertTrue(registry.tryLockCollateral(alice, _jobs(JOB), NATIVE, 4 ether, 0), "locked by the book");
@@ -1044,11 +1055,11 @@ contract ProviderRegistryTest is Base {
         assertEq(info(alice).locked, 4 ether, "nothing released by the refused call");
 
         vm.expectEmit(address(registry));
-        emit IProviderRegistry.CollateralReleased(JOB, _addrs(alice), NATIVE, 4 ether, _reps(5_000), 0, "BID_EVICTED");
+        emit IProviderRegistry.CollateralReleased(JOB, _addrs(alice), NATIVE, 4 ether, _reps(initial), 0, "BID_EVICTED");
         vm.prank(bookHook);
         registry.releaseCollateral(_addrs(alice), JOB, NATIVE, 4 ether, 0, "BID_EVICTED");
         assertEq(info(alice).locked, 0, "released by the book");
-        assertEq(info(alice).reputation, 5_000, "reputation untouched");
+        assertEq(info(alice).reputation, initial, "reputation untouched");
     }
 
     // ------------------------------------------------------------------ slash
@@ -1229,12 +1240,15 @@ contract ProviderRegistryTest is Base {
     }
 
     function test_releaseCollateral_tokenReleasesBondAtMostLocked() public {
+        uint16 initial = registry.INITIAL_REPUTATION();
         _register(alice, 50 ether);
         _bond(alice, 10 ether);
         _lockToken(alice, _jobs(JOB), 6 ether);
         // the registry's own state and event first, then the escrow's bond (checks-effects-interactions)
         vm.expectEmit(address(registry));
-        emit IProviderRegistry.CollateralReleased(JOB, _addrs(alice), address(token), 4 ether, _reps(5_000), 0, REASON);
+        emit IProviderRegistry.CollateralReleased(
+            JOB, _addrs(alice), address(token), 4 ether, _reps(initial), 0, REASON
+        );
         vm.expectEmit(address(escrow));
         emit IPaymentEscrow.BondReleased(address(token), alice, 4 ether, 2 ether);
         _releaseToken(alice, 4 ether);
@@ -1346,14 +1360,15 @@ contract ProviderRegistryTest is Base {
     }
 
     function test_eligibleReputation_returnsBoth() public {
+        uint16 initial = registry.INITIAL_REPUTATION();
         _register(alice, 20 ether, WASI);
         _release(alice, 0, 250);
         (bool ok, uint16 rep) = registry.eligibleReputation(alice, WASI, 20 ether);
         assertTrue(ok, "eligible");
-        assertEq(rep, 5_250, "reputation");
+        assertEq(rep, initial + 250, "reputation");
         (ok, rep) = registry.eligibleReputation(alice, GPU, 0);
         assertFalse(ok, "ineligible");
-        assertEq(rep, 5_250, "reputation reported even when ineligible");
+        assertEq(rep, initial + 250, "reputation reported even when ineligible");
         (ok, rep) = registry.eligibleReputation(bob, 0, 0);
         assertFalse(ok, "unknown");
         assertEq(rep, 0, "unknown reputation");
@@ -1373,9 +1388,7 @@ contract ProviderRegistryTest is Base {
     }
 
     function test_setMinStake_revertsOnZero() public {
-        vm.expectRevert(
-            abi.encodeWithSelector(IProviderRegistry.ParameterOutOfBounds.selector, 0, 1, type(uint96).max)
-        );
+        vm.expectRevert(abi.encodeWithSelector(IProviderRegistry.ParameterOutOfBounds.selector, 0, 1, type(uint96).max));
         vm.prank(admin);
         registry.setMinStake(0);
     }
@@ -1514,6 +1527,7 @@ contract ProviderRegistryTest is Base {
     }
 
     function test_pause_doesNotBlockMarketHooks() public {
+        uint16 initial = registry.INITIAL_REPUTATION();
         _register(alice, 20 ether);
         _pause();
         assertTrue(_lock(alice, 5 ether), "lock");
@@ -1521,7 +1535,7 @@ contract ProviderRegistryTest is Base {
         _slash(alice, 1 ether);
         assertEq(info(alice).stake, 19 ether, "slashed while paused");
         assertEq(credit(treasury), 1 ether, "treasury credited while paused");
-        assertEq(info(alice).reputation, 5_001, "reputation changed while paused");
+        assertEq(info(alice).reputation, initial + 1, "reputation changed while paused");
     }
 
     // ------------------------------------------------------------------ fuzz
@@ -1572,7 +1586,7 @@ contract ProviderRegistryTest is Base {
     function testFuzz_reputationStaysInRange(int32 d1, int32 d2, int32 d3, int32 d4) public {
         _register(alice, 20 ether);
         int32[4] memory deltas = [d1, d2, d3, d4];
-        int256 expected = 5_000;
+        int256 expected = int256(uint256(registry.INITIAL_REPUTATION()));
         for (uint256 i; i < 4; ++i) {
             _release(alice, 0, deltas[i]);
             expected += deltas[i];
@@ -1681,8 +1695,7 @@ contract ProviderRegistryTest is Base {
         registry.releaseCollateral(_toDynamic(who), JOB, NATIVE, amount, delta, REASON);
         Vm.Log[] memory logs = vm.getRecordedLogs();
         assertEq(logs.length, 1, "one event");
-        (,,, uint16[] memory reps,,) =
-            abi.decode(logs[0].data, (address[], address, uint96, uint16[], int32, bytes32));
+        (,,, uint16[] memory reps,,) = abi.decode(logs[0].data, (address[], address, uint96, uint16[], int32, bytes32));
 
         for (uint256 i; i < 2; ++i) {
             int256 expected = int256(uint256(rep[i])) + delta;
@@ -1714,6 +1727,6 @@ contract ProviderRegistryTest is Base {
         assertTrue(registry.isEligible(alice, required, c) == expected, "isEligible");
         (bool ok, uint16 rep) = registry.eligibleReputation(alice, required, c);
         assertTrue(ok == expected, "eligibleReputation");
-        assertEq(rep, 5_000, "reputation");
+        assertEq(rep, registry.INITIAL_REPUTATION(), "reputation");
     }
 }

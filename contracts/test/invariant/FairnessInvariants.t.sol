@@ -197,7 +197,7 @@ contract FairnessInvariantsTest is Base {
         market.settle(id, proofOf(id));
         for (uint256 i; i < 3; ++i) {
             assertEq(info(providers[i]).stake, 100 ether - PRICE, "honest opener slashed 100% of its collateral");
-            assertEq(info(providers[i]).reputation, 5_000 - 1_000, "honest opener penalized");
+            assertEq(info(providers[i]).reputation, registry.INITIAL_REPUTATION() - 1_000, "honest opener penalized");
         }
     }
 }
