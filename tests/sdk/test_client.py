@@ -120,7 +120,7 @@ def test_provider_lifecycle_through_the_sync_client(anvil: Network, deployment: 
         info = pc.providers.info()
         assert info.status == 1
         assert info.stake == 20 * ETH
-        assert info.reputation == 5_000
+        assert info.reputation == 2_500
         assert info.region == "eu-west"
         pc.providers.add_stake(ETH)
         pc.providers.unbond(2 * ETH)
