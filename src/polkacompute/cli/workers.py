@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
+import os
 import signal
 import sys
 import time
@@ -33,12 +34,13 @@ from polkacompute.cli.common import (
     waiting,
     with_client,
 )
-from polkacompute.errors import ValidationError
+from polkacompute.errors import ConfigError, ValidationError
 from polkacompute.p2p import Node
 from polkacompute.p2p.status import Status, query_status
 from polkacompute.sdk.client import AsyncClient
 from polkacompute.store import ContentStore
 from polkacompute.store.http import Gateway
+from polkacompute.store.uploads import MAX_UPLOAD, QUOTA, UploadPolicy
 from polkacompute.worker.config import Pricing, WorkerConfig
 from polkacompute.worker.daemon import Worker
 from polkacompute.worker.state import WorkerState
@@ -265,12 +267,33 @@ def gateway_serve(
     port: Annotated[int, typer.Option(help="Port (0: any free one, printed).")] = 8080,
     host: Annotated[str, typer.Option(help="IP address to listen on.")] = "127.0.0.1",
     uploads: Annotated[bool, typer.Option(help="Accept POST /ipfs uploads (requesters publishing).")] = False,
+    upload_token_file: Annotated[
+        Path | None,
+        typer.Option(
+            help="File holding the token uploads must carry (Authorization: Bearer <token>); "
+            "or set POLKACOMPUTE_UPLOAD_TOKEN. Required for --uploads on a non-loopback --host."
+        ),
+    ] = None,
+    max_upload_mb: Annotated[int, typer.Option(help="Largest upload, in MiB.")] = MAX_UPLOAD >> 20,
+    upload_quota_mb: Annotated[
+        int, typer.Option(help="Most the store may hold, in MiB: uploads beyond it are refused.")
+    ] = QUOTA >> 20,
 ) -> None:
     """Serves a content store at http://HOST:PORT/ipfs/<cid> until Ctrl-C or SIGTERM."""
     setup_logging("human")
+    policy: UploadPolicy | bool = False
+    if uploads:
+        token = os.environ.get("POLKACOMPUTE_UPLOAD_TOKEN") or None
+        if upload_token_file is not None:
+            try:
+                token = upload_token_file.read_text().strip() or None
+            except OSError as exc:
+                raise ConfigError(f"cannot read the upload token: {exc}") from None
+        policy = UploadPolicy(token=token, max_upload=max_upload_mb << 20, quota=upload_quota_mb << 20)
+        policy.check_host(host)  # before anything listens
 
     async def main() -> None:
-        gateway = Gateway(ContentStore(store), uploads=uploads)
+        gateway = Gateway(ContentStore(store), uploads=policy)
         url = await gateway.start(host, port)
         print(json.dumps({"url": url}), flush=True)
         stop = asyncio.Event()

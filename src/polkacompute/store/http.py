@@ -17,26 +17,30 @@ from polkacompute.errors import ContentError
 from polkacompute.store.cid import cid_of
 from polkacompute.store.local import ContentStore
 from polkacompute.store.sources import first_verified
+from polkacompute.store.uploads import UploadPolicy, Uploads
 
 log = logging.getLogger(__name__)
 MAX_BLOB = 64 * 1024 * 1024  # the sandbox refuses larger programs anyway
 
 
 class Gateway:
-    """Serves `store` at http://host:port/ipfs/<cid>; with `uploads`, POST /ipfs stores a body (the
-    devnet's requester-facing gateway) up to `max_bytes`."""
+    """Serves `store` at http://host:port/ipfs/<cid>; with `uploads` (True: `UploadPolicy()`), POST /ipfs
+    stores a body (the devnet's requester-facing gateway) within that policy's limits."""
 
-    def __init__(self, store: ContentStore, *, uploads: bool = False, max_bytes: int = MAX_BLOB) -> None:
+    def __init__(self, store: ContentStore, *, uploads: bool | UploadPolicy = False, max_bytes: int = MAX_BLOB) -> None:
         self.store = store
         self.max_bytes = max_bytes
         self.app = web.Application(client_max_size=max_bytes)
         self.app.router.add_get("/ipfs/{cid}", self._get)
-        if uploads:
-            self.app.router.add_post("/ipfs", self._post)
+        self.uploads = UploadPolicy(max_upload=max_bytes) if uploads is True else uploads or None
+        if self.uploads is not None:
+            self.app.router.add_post("/ipfs", Uploads(store, self.uploads).handle)
         self._runner: web.AppRunner | None = None
         self.url = ""
 
     async def start(self, host: str = "127.0.0.1", port: int = 0) -> str:
+        if self.uploads is not None:
+            self.uploads.check_host(host)  # no unauthenticated uploads from other machines
         self._runner = web.AppRunner(self.app, access_log=None)
         await self._runner.setup()
         site = web.TCPSite(self._runner, host, port)
@@ -58,13 +62,6 @@ class Gateway:
             status = 404 if "is not in the store" in str(exc) else 400
             return web.Response(status=status, text=str(exc))
         return web.Response(body=data, content_type="application/octet-stream", headers={"X-Ipfs-Path": f"/ipfs/{cid}"})
-
-    async def _post(self, request: web.Request) -> web.Response:
-        data = await request.read()
-        codec = request.query.get("codec", "raw")
-        if codec not in ("raw", "dag-cbor"):
-            return web.Response(status=400, text="codec must be raw or dag-cbor")
-        return web.json_response({"cid": self.store.put(data, codec)})
 
 
 async def fetch(
@@ -106,12 +103,14 @@ async def _get(client: aiohttp.ClientSession, url: str, max_bytes: int) -> bytes
         return data
 
 
-async def publish(data: bytes, gateway: str, *, request_timeout: float = 10.0) -> str:
-    """Uploads `data` to a gateway that accepts uploads; returns its CID (checked locally)."""
+async def publish(data: bytes, gateway: str, *, token: str | None = None, request_timeout: float = 10.0) -> str:
+    """Uploads `data` to a gateway that accepts uploads (with its upload `token` if it has one); returns
+    its CID (checked locally)."""
     timeout = aiohttp.ClientTimeout(total=request_timeout)
+    headers = {"Authorization": f"Bearer {token}"} if token else {}
     async with (
         aiohttp.ClientSession(timeout=timeout) as client,
-        client.post(f"{gateway.rstrip('/')}/ipfs", data=data) as response,
+        client.post(f"{gateway.rstrip('/')}/ipfs", data=data, headers=headers) as response,
     ):
         if response.status != 200:
             raise ContentError(f"{gateway} refused the upload: HTTP {response.status} {await response.text()}")
