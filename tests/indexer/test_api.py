@@ -11,6 +11,7 @@ import time
 import urllib.request
 from pathlib import Path
 
+import httpx
 from fastapi.testclient import TestClient
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
@@ -43,7 +44,7 @@ def test_the_api_answers_from_the_index(anvil: Network, deployment: Deployment, 
             return {j: (await pc.jobs.get(j)).status for j in range(1, await pc.jobs.count() + 1)}
 
     chain = asyncio.run(prepare())
-    client = TestClient(create_dashboard(engine, anvil))
+    client = TestClient(create_dashboard(engine, anvil), base_url="http://127.0.0.1")  # a Host it answers
 
     stats = client.get("/api/stats").json()
     assert stats["jobs"] == len(chain)
@@ -137,7 +138,7 @@ def test_the_api_answers_from_the_index(anvil: Network, deployment: Deployment, 
 def test_the_stream_pushes_an_event_indexed_while_a_client_listens(anvil: Network, deployment: Deployment,
                                                                    tmp_path: Path) -> None:  # fmt: skip
     engine = open_store(f"sqlite:///{tmp_path / 'index.db'}")
-    client = TestClient(create_app(engine))
+    client = TestClient(create_app(engine), base_url="http://localhost")
     seen: list[dict] = []  # type: ignore[type-arg]
     opened = threading.Event()
 
@@ -180,8 +181,8 @@ def test_the_dashboard_command_indexes_and_serves(anvil: Network, deployment: De
     env = {**os.environ, "POLKACOMPUTE_DEPLOYMENTS": str(tmp_path / "deployments"), "POLKACOMPUTE_HOME": str(tmp_path)}
     port = free_port()
     proc = subprocess.Popen([sys.executable, "-m", "polkacompute.cli", "dashboard", "--port", str(port),
-                             "--confirmations", "0", "--rpc-url", anvil.rpc_url], env=env,
-                            stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)  # fmt: skip
+                             "--confirmations", "0", "--rpc-url", anvil.rpc_url, "--allowed-host", "dash.example"],
+                            env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)  # fmt: skip
     try:
         deadline = time.monotonic() + 60
         stats = None
@@ -197,6 +198,10 @@ def test_the_dashboard_command_indexes_and_serves(anvil: Network, deployment: De
         assert stats is not None
         assert stats["jobs"] == 1
         assert stats["by_status"] == {"OPEN": 1}
+        # The names it answers to: its bind address's and those given with --allowed-host; no other.
+        assert httpx.get(f"http://127.0.0.1:{port}/api/info", headers={"Host": "dash.example"}).status_code == 200
+        refused = httpx.get(f"http://127.0.0.1:{port}/api/info", headers={"Host": "rebound.example"})
+        assert (refused.status_code, refused.text) == (400, "Invalid host header")
     finally:
         proc.terminate()
         proc.wait(timeout=20)

@@ -71,15 +71,23 @@ def dashboard_cmd(
         list[str] | None,
         typer.Option(help="Content gateway to fetch results from before asking the assignees (repeatable)."),
     ] = None,
+    allowed_host: Annotated[
+        list[str] | None,
+        typer.Option(
+            help="Another name this server is reached by, answered in the Host header (repeatable; "
+            "the loopback names, or the --host address, are answered without it)."
+        ),
+    ] = None,
     network: NetworkOpt = "local",
     rpc_url: RpcOpt = None,
     chain_id: ChainIdOpt = None,
 ) -> None:
     """Serves the web dashboard and the indexer's API (with its live stream) for a network while
-    indexing it, until Ctrl-C."""
+    indexing it, until Ctrl-C. Requests whose Host header names another host are refused (400)."""
     import uvicorn
 
     from polkacompute.dashboard import create_dashboard
+    from polkacompute.indexer.limits import ApiLimits, allowed_hosts_for
 
     net = network_of(network, rpc_url, chain_id)
     url = _db_url(db, net.name)
@@ -88,8 +96,12 @@ def dashboard_cmd(
         async with AsyncClient(net) as pc:
             engine = open_store(url)
             indexer = Indexer(pc, engine, confirmations=confirmations)
-            app = create_dashboard(engine, net, indexer=indexer, gateways=gateway or [], follow_every=interval)
-            server = uvicorn.Server(uvicorn.Config(app, host=host, port=port, log_level="warning"))
+            limits = ApiLimits(allowed_hosts=allowed_hosts_for(host, allowed_host or []))
+            app = create_dashboard(engine, net, indexer=indexer, gateways=gateway or [], follow_every=interval,
+                                   limits=limits)  # fmt: skip
+            # Open live streams would hold a graceful shutdown up to their lifetime: cut them after 2 s.
+            server = uvicorn.Server(uvicorn.Config(app, host=host, port=port, log_level="warning",
+                                                   timeout_graceful_shutdown=2))  # fmt: skip
             console.print(f"PolkaCompute on {net.name}: http://{host}:{port}/ (API docs at /docs), index {url}")
             await server.serve()
 

@@ -11,30 +11,41 @@ from fastapi import FastAPI, HTTPException, Response
 from fastapi.staticfiles import StaticFiles
 from sqlalchemy import Engine, select
 from sqlalchemy.orm import Session
+from starlette.middleware import Middleware
 
 from polkacompute.chain.networks import Network
 from polkacompute.dashboard.results import ResultFetcher
 from polkacompute.errors import ContentError
 from polkacompute.indexer.api import create_app, read_with
 from polkacompute.indexer.indexer import Indexer
+from polkacompute.indexer.limits import ApiLimits, JobIdPath, RateLimit
 from polkacompute.indexer.schema import JobRow, ProviderRow
 from polkacompute.store.cid import cid_from_digest
 
 STATIC = Path(__file__).parent / "static"
+RESULT_PATH = r"/api/jobs/[^/]+/result"
 
 
 def create_dashboard(engine: Engine, network: Network, *, indexer: Indexer | None = None,
-                     gateways: Sequence[str] = (), follow_every: float = 1.0) -> FastAPI:  # fmt: skip
+                     gateways: Sequence[str] = (), follow_every: float = 1.0,
+                     limits: ApiLimits | None = None) -> FastAPI:  # fmt: skip
     """The API and web pages over the index in `engine` (and, with `indexer`, indexing as it serves).
 
-    Results are fetched from `gateways` first, then from the job's assignees."""
+    Results are fetched from `gateways` first, then from the job's assignees, at most
+    `limits.result_rate` a second per client (in bursts of `limits.result_burst`)."""
+    limits = limits or ApiLimits()
     results = ResultFetcher(gateways)
     info = {"network": network.name, "chain_id": network.chain_id, "symbol": network.currency}
-    app = create_app(engine, indexer=indexer, follow_every=follow_every, info=info, closing=[results.close])
+    app = create_app(engine, indexer=indexer, follow_every=follow_every, info=info, limits=limits,
+                     closing=[results.close])  # fmt: skip
+    # Each result request makes this server fetch from others: a token bucket per client IP. Appended, so
+    # it runs inside the trusted-host check (a foreign Host never spends a client's tokens).
+    app.user_middleware.append(Middleware(RateLimit, path=RESULT_PATH, rate=limits.result_rate,
+                                          burst=limits.result_burst))  # fmt: skip
 
     @app.get("/api/jobs/{job_id}/result", summary="A finalized job's result document (DAG-CBOR), by its CID",
              response_class=Response, responses={200: {"content": {"application/octet-stream": {}}}})  # fmt: skip
-    async def result(job_id: int) -> Response:
+    async def result(job_id: JobIdPath) -> Response:
         located = read_with(engine, _result_of, job_id)
         if located is None:
             raise HTTPException(404, f"job {job_id} is not indexed")

@@ -8,29 +8,32 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import json
-from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
+from collections.abc import AsyncGenerator, AsyncIterator, Awaitable, Callable, Sequence
 from typing import Annotated, Any
 
-from fastapi import FastAPI, Header, HTTPException, Query, Request
+from fastapi import FastAPI, HTTPException, Query, Request
 from fastapi.responses import StreamingResponse
 from sqlalchemy import Engine
 from sqlalchemy.orm import Session
+from starlette.middleware.trustedhost import TrustedHostMiddleware
+from starlette.types import Receive, Scope, Send
 
 from polkacompute import __version__
 from polkacompute.indexer import queries, series
 from polkacompute.indexer.indexer import Indexer
-
-STREAM_POLL = 0.2  # seconds between looks for new events (the stream's lag floor)
+from polkacompute.indexer.limits import AfterQuery, ApiLimits, BeforeQuery, JobIdPath, LastEventIdHeader, client_of
+from polkacompute.indexer.stream import StreamHub
 
 
 def create_app(engine: Engine, *, indexer: Indexer | None = None, follow_every: float = 1.0,
-               info: dict[str, Any] | None = None,
+               info: dict[str, Any] | None = None, limits: ApiLimits | None = None,
                closing: Sequence[Callable[[], Awaitable[None]]] = ()) -> FastAPI:  # fmt: skip
     """The API over `engine`; with `indexer`, it also runs the indexer's follow loop while it serves.
 
-    `info` is what /api/info reports (network name, chain id, currency); `closing` run at shutdown.
+    `info` is what /api/info reports (network name, chain id, currency); `limits` bound streams and
+    name the Host headers answered (`ApiLimits()`: loopback names only); `closing` run at shutdown.
     """
+    limits = limits or ApiLimits()
 
     @contextlib.asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
@@ -40,15 +43,21 @@ def create_app(engine: Engine, *, indexer: Indexer | None = None, follow_every: 
             yield
         finally:
             stop.set()
+            await hub.close()
             if task is not None:
                 await asyncio.gather(task, return_exceptions=True)
             for close in closing:
                 await close()
 
     app = FastAPI(title="PolkaCompute indexer", version=__version__, lifespan=lifespan)
+    # DNS rebinding: a page on another site whose name resolves here would otherwise be answered.
+    app.add_middleware(TrustedHostMiddleware, allowed_hosts=list(limits.allowed_hosts), www_redirect=False)
 
     def read(fn: Any, *args: Any, **kwargs: Any) -> Any:
         return read_with(engine, fn, *args, **kwargs)
+
+    hub = StreamHub(read, limits)
+    app.state.streams = hub
 
     @app.get("/api/info", summary="The network indexed and this server's version")
     def about() -> dict[str, Any]:
@@ -64,13 +73,13 @@ def create_app(engine: Engine, *, indexer: Indexer | None = None, follow_every: 
 
     @app.get("/api/jobs", summary="Jobs, newest first, filtered; page back with `before`")
     def jobs(status: str | None = None, requester: str | None = None, provider: str | None = None,
-             runtime: str | None = None, before: int | None = None,
+             runtime: str | None = None, before: BeforeQuery = None,
              limit: Annotated[int, Query(ge=1, le=queries.MAX_PAGE)] = 50) -> list[dict[str, Any]]:  # fmt: skip
         return read(queries.jobs, status=status, requester=requester, provider=provider, runtime=runtime,  # type: ignore[no-any-return]
                     before=before, limit=limit)  # fmt: skip
 
     @app.get("/api/jobs/{job_id}", summary="A job with its timeline of events")
-    def job(job_id: int) -> dict[str, Any]:
+    def job(job_id: JobIdPath) -> dict[str, Any]:
         return _found(read(queries.job, job_id), f"job {job_id} is not indexed")
 
     @app.get("/api/providers", summary="Providers, sorted by reputation, earnings or stake")
@@ -86,26 +95,36 @@ def create_app(engine: Engine, *, indexer: Indexer | None = None, follow_every: 
     def escrow() -> dict[str, Any]:
         return read(queries.escrow)  # type: ignore[no-any-return]
 
-    @app.get("/api/stream", summary="New events as they are indexed (Server-Sent Events)")
-    async def stream(request: Request, after: int | None = None,
-                     last_event_id: Annotated[int | None, Header()] = None) -> StreamingResponse:  # fmt: skip
+    @app.get("/api/stream", summary="New events as they are indexed (Server-Sent Events)",
+             responses={429: {"description": "Too many streams from this client or in total"}})  # fmt: skip
+    async def stream(request: Request, after: AfterQuery = None,
+                     last_event_id: LastEventIdHeader = None) -> StreamingResponse:  # fmt: skip
         """From the event after `after` (or the `Last-Event-ID` a reconnecting EventSource sends), else
-        from now on."""
-        start = after if after is not None else last_event_id
-
-        async def events() -> AsyncIterator[str]:
-            last = start if start is not None else await asyncio.to_thread(read, queries.last_event_id)
-            yield ": stream open\n\n"
-            while not await request.is_disconnected():
-                batch = await asyncio.to_thread(read, queries.events_after, last)
-                for event in batch:
-                    last = event["id"]
-                    yield f"id: {event['id']}\nevent: chain\ndata: {json.dumps(event)}\n\n"
-                await asyncio.sleep(STREAM_POLL)
-
-        return StreamingResponse(events(), media_type="text/event-stream", headers={"Cache-Control": "no-cache"})
+        from now on. The server ends a stream after a while (`retry:` says when to reconnect)."""
+        client = client_of(request.scope)
+        refused = hub.slots.take(client)
+        if refused is not None:
+            raise HTTPException(429, refused, headers={"Retry-After": str(max(1, limits.stream_retry_ms // 1000))})
+        return _Stream(hub.events(after if after is not None else last_event_id),
+                       release=lambda: hub.slots.give_back(client))  # fmt: skip
 
     return app
+
+
+class _Stream(StreamingResponse):
+    """An SSE response that gives its stream slot back however it ends (finished, disconnected, failed)."""
+
+    def __init__(self, events: AsyncGenerator[str, None], *, release: Callable[[], None]) -> None:
+        super().__init__(events, media_type="text/event-stream",
+                         headers={"Cache-Control": "no-cache", "X-Accel-Buffering": "no"})  # fmt: skip
+        self._events, self._release = events, release
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        try:
+            await super().__call__(scope, receive, send)
+        finally:
+            self._release()
+            await self._events.aclose()  # leaves the hub now, not when the generator is collected
 
 
 def read_with(engine: Engine, fn: Any, *args: Any, **kwargs: Any) -> Any:

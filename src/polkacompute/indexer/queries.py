@@ -169,12 +169,14 @@ def events_after(session: Session, after: int, limit: int = 500) -> list[dict[st
         select(EventRow, Block.timestamp).outerjoin(Block, Block.number == EventRow.block_number)
         .where(EventRow.id > after).order_by(EventRow.id).limit(limit)
     ).all()  # fmt: skip
-    out = []
-    for e, ts in rows:
-        named = session.scalars(select(EventJob.job_id).where(EventJob.event_id == e.id)).all()
-        out.append({"id": e.id, "name": e.name, "contract": e.contract, "block": e.block_number, "time": ts,
-                    "tx": e.tx_hash, "jobs": list(named), "args": public(e.args)})  # fmt: skip
-    return out
+    named: dict[int, list[int]] = {e.id: [] for e, _ in rows}
+    if named:  # the jobs of the whole batch in one query (not one per event)
+        for event_id, job_id in session.execute(select(EventJob.event_id, EventJob.job_id)
+                                                .where(EventJob.event_id.in_(list(named)))
+                                                .order_by(EventJob.event_id, EventJob.job_id)):  # fmt: skip
+            named[event_id].append(job_id)
+    return [{"id": e.id, "name": e.name, "contract": e.contract, "block": e.block_number, "time": ts,
+             "tx": e.tx_hash, "jobs": named[e.id], "args": public(e.args)} for e, ts in rows]  # fmt: skip
 
 
 def last_event_id(session: Session) -> int:
