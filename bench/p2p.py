@@ -43,6 +43,7 @@ from aiohttp import web
 from libp2p.crypto.ed25519 import create_new_key_pair
 
 from polkacompute.chain.accounts import dev_account
+from polkacompute.net import LOCAL
 from polkacompute.p2p import Node, key_pair_of
 from polkacompute.p2p.channel import P2PChannel
 from polkacompute.p2p.content import fetch_from_peers, serve_content
@@ -84,7 +85,7 @@ async def peer(index: int, store_dir: str | None) -> None:
     signer = dev_account(index)
     given_up = _GivenUp()
     logging.getLogger("polkacompute.worker.channel").addHandler(given_up)
-    node = Node(key_pair_of(signer))
+    node = Node(key_pair_of(signer), outbound=LOCAL)  # every peer is on loopback
     received: list[tuple[str, int, float, str]] = []
     start_at = interval = 0.0
 
@@ -103,7 +104,7 @@ async def peer(index: int, store_dir: str | None) -> None:
     app = web.Application()
     channels: dict[str, Channel] = {
         "p2p": P2PChannel(node, {"openings": on_openings("p2p")}),
-        "http": HttpChannel(app, {"openings": on_openings("http")}),
+        "http": HttpChannel(app, {"openings": on_openings("http")}, outbound=LOCAL),
     }
     if store_dir:
         serve_content(node, ContentStore(Path(store_dir)))
@@ -229,7 +230,7 @@ def openings(peers: int, rounds: int, interval: float, assigned: int, store_dir:
 async def fetch_rate(server: str, store_dir: str) -> str:
     """MB/s of a 10 MB object fetched from `server` (median of 3), as a JSON string."""
     cid = (Path(store_dir) / "cid").read_text()
-    node = Node(create_new_key_pair())  # a fresh identity: not one of the peers
+    node = Node(create_new_key_pair(), outbound=LOCAL)  # a fresh identity: not one of the peers
     await node.start()
     rates = []
     try:

@@ -45,6 +45,25 @@ class NetworkError(PolkaComputeError):
     exit_code = 3
 
 
+class SourceUnavailable(NetworkError):
+    """A remote named by the chain, a peer or a requester (a gateway, an assignee, a worker) did not serve.
+
+    The message is generic on purpose: what the remote answered, or whether anything listens there, is
+    logged and never passed on (a server that echoed it would be a port scanner; docs/security.md)."""
+
+    def __init__(self, message: str = "source unavailable", *, hint: str | None = None) -> None:
+        super().__init__(message, hint=hint)
+
+
+class OutboundRefused(SourceUnavailable):
+    """The outbound policy refuses the address: loopback, private, link-local, CGNAT, multicast, unspecified
+    or a cloud metadata address, or a malformed source URL (docs/security.md, "Outbound requests")."""
+
+    def __init__(self, message: str = "refused by the outbound policy", *, hint: str | None = None) -> None:
+        super().__init__(message, hint=hint or "private and loopback addresses are reached only on a local devnet "
+                                              "or with --allow-net CIDR (docs/security.md)")  # fmt: skip
+
+
 class ChainIdMismatch(NetworkError):
     """The endpoint serves another chain than the network expects."""
 

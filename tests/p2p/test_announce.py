@@ -4,6 +4,7 @@ import asyncio
 import json
 
 from polkacompute.chain.accounts import dev_account
+from polkacompute.net import LOCAL
 from polkacompute.p2p import Node, key_pair_of
 from polkacompute.p2p.announce import TOPIC, Announcement, Announcements, Announcer
 
@@ -14,9 +15,9 @@ TX = "0x" + "ab" * 32
 def test_announcements_reach_every_worker_in_order_and_forgeries_are_dropped() -> None:
     async def run() -> None:
         requester = dev_account(1)
-        announcer_node = Node(key_pair_of(requester))
+        announcer_node = Node(key_pair_of(requester), outbound=LOCAL)
         announcer = Announcer(announcer_node, requester, CHAIN, MARKET)
-        workers = [Node(key_pair_of(dev_account(i))) for i in (2, 3, 4)]
+        workers = [Node(key_pair_of(dev_account(i)), outbound=LOCAL) for i in (2, 3, 4)]
         heard: list[list[tuple[int, tuple[int, ...]]]] = [[] for _ in workers]
         receivers = []
         for node, log in zip(workers, heard, strict=True):
@@ -25,7 +26,7 @@ def test_announcements_reach_every_worker_in_order_and_forgeries_are_dropped() -
                 log.append((a.seq, a.job_ids))
 
             receivers.append(Announcements(node, CHAIN, MARKET, deliver))
-        forger_node = Node(key_pair_of(dev_account(5)))
+        forger_node = Node(key_pair_of(dev_account(5)), outbound=LOCAL)
         forger_node.subscribe(TOPIC, lambda sender, data: asyncio.sleep(0))
         everyone = [announcer_node, *workers, forger_node]
         for node in everyone:

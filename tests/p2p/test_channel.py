@@ -9,6 +9,7 @@ import pytest
 from aiohttp import web
 
 from polkacompute.chain.accounts import dev_account
+from polkacompute.net import LOCAL
 from polkacompute.p2p import Node, key_pair_of, peer_id_of
 from polkacompute.p2p.channel import P2PChannel
 from polkacompute.worker.channel import Channel, HttpChannel
@@ -24,7 +25,7 @@ def test_messages_arrive_batched_and_are_checked_one_by_one() -> None:
             received.append(message)
             return int(message["n"]) % 2 == 0  # the handler decides what it keeps
 
-        a_node, b_node = Node(key_pair_of(dev_account(2))), Node(key_pair_of(dev_account(3)))
+        a_node, b_node = (Node(key_pair_of(dev_account(i)), outbound=LOCAL) for i in (2, 3))
         a = P2PChannel(a_node, {})
         b = P2PChannel(b_node, {"openings": keep_even})
         original = b._dispatch
@@ -79,10 +80,10 @@ def test_a_receiver_that_comes_up_late_still_gets_every_message(caplog: pytest.L
             return True
 
         port = free_port()
-        b_node = Node(key_pair_of(dev_account(3)), port=port)
+        b_node = Node(key_pair_of(dev_account(3)), outbound=LOCAL, port=port)
         P2PChannel(b_node, {"openings": keep})  # serves the topic on b_node
         b_addr = f"/ip4/127.0.0.1/tcp/{port}/p2p/{b_node.peer_id}"
-        a_node = Node(key_pair_of(dev_account(2)))
+        a_node = Node(key_pair_of(dev_account(2)), outbound=LOCAL)
         a = P2PChannel(a_node, {}, attempts=30, backoff=0.05)
         await a_node.start()
         await a.start()
@@ -124,7 +125,7 @@ def test_a_list_not_acknowledged_in_time_is_sent_again() -> None:
             received.update(m["n"] for m in messages)
             return 200, str(len(messages))
 
-        a_node, b_node = Node(key_pair_of(dev_account(2))), Node(key_pair_of(dev_account(3)))
+        a_node, b_node = (Node(key_pair_of(dev_account(i)), outbound=LOCAL) for i in (2, 3))
         a = P2PChannel(a_node, {}, request_timeout=0.5, backoff=0.05)
         b = P2PChannel(b_node, {"openings": _keep_all})
         b._dispatch = dispatch  # type: ignore[method-assign]
@@ -154,14 +155,14 @@ def test_what_is_given_up_is_logged_with_peer_topic_and_count(transport: str, ca
     caplog.set_level(logging.WARNING, logger="polkacompute.worker.channel")
 
     async def run() -> None:
-        node = Node(key_pair_of(dev_account(2)))
+        node = Node(key_pair_of(dev_account(2)), outbound=LOCAL)
         channel: Channel
         if transport == "libp2p":
             channel = P2PChannel(node, {}, attempts=3, backoff=0.01)
             dead = f"/ip4/127.0.0.1/tcp/{free_port()}/p2p/{peer_id_of(dev_account(3))}"
             await node.start()
         else:
-            channel = HttpChannel(web.Application(), {}, attempts=3, backoff=0.01)
+            channel = HttpChannel(web.Application(), {}, attempts=3, backoff=0.01, outbound=LOCAL)
             dead = f"http://127.0.0.1:{free_port()}"
         await channel.start()
         try:
@@ -198,7 +199,7 @@ def test_one_list_in_flight_per_peer_and_a_bounded_outbox(caplog: pytest.LogCapt
             busy -= 1
             return 200, str(len(messages))
 
-        a_node, b_node = Node(key_pair_of(dev_account(2))), Node(key_pair_of(dev_account(3)))
+        a_node, b_node = (Node(key_pair_of(dev_account(i)), outbound=LOCAL) for i in (2, 3))
         a = P2PChannel(a_node, {}, request_timeout=30, max_queued=10)
         b = P2PChannel(b_node, {"openings": _keep_all})
         b._dispatch = dispatch  # type: ignore[method-assign]

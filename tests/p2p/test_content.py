@@ -8,6 +8,7 @@ import pytest
 
 from polkacompute.chain.accounts import dev_account
 from polkacompute.errors import ContentError
+from polkacompute.net import LOCAL
 from polkacompute.p2p import Node, key_pair_of
 from polkacompute.p2p.content import CHUNK, FOUND, PROTOCOL, fetch_from_peers, serve_content
 from polkacompute.store import ContentStore, cid_of
@@ -20,7 +21,7 @@ def test_content_is_fetched_in_chunks_checked_and_stored(tmp_path: Path) -> None
     async def run() -> None:
         holder_store, fetcher_store = ContentStore(tmp_path / "holder"), ContentStore(tmp_path / "fetcher")
         cid, small = holder_store.put(big), holder_store.put(b"")
-        holder, liar, fetcher = (Node(key_pair_of(dev_account(i))) for i in (2, 3, 4))
+        holder, liar, fetcher = (Node(key_pair_of(dev_account(i)), outbound=LOCAL) for i in (2, 3, 4))
         serve_content(holder, holder_store)
 
         async def lie(peer: str, request: bytes) -> bytes:  # the right size, the wrong bytes

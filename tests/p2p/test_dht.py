@@ -8,6 +8,7 @@ import pytest
 
 from polkacompute.chain.accounts import dev_account
 from polkacompute.errors import NetworkError
+from polkacompute.net import LOCAL
 from polkacompute.p2p import Node, key_pair_of
 from polkacompute.p2p.content import fetch_from_peers, serve_content
 from polkacompute.store import ContentStore
@@ -18,7 +19,7 @@ def test_providers_are_found_through_a_chain_of_peers_and_content_fetched_from_t
         holder_store = ContentStore(tmp_path / "holder")
         data = os.urandom(100_000)
         cid = holder_store.put(data)
-        nodes = [Node(key_pair_of(dev_account(i)), dht=True) for i in range(2, 6)]
+        nodes = [Node(key_pair_of(dev_account(i)), outbound=LOCAL, dht=True) for i in range(2, 6)]
         serve_content(nodes[0], holder_store)
         for node in nodes:
             await node.start()
@@ -42,7 +43,7 @@ def test_providers_are_found_through_a_chain_of_peers_and_content_fetched_from_t
 
 def test_a_node_without_a_dht_says_so() -> None:
     async def run() -> None:
-        node = Node(key_pair_of(dev_account(2)))
+        node = Node(key_pair_of(dev_account(2)), outbound=LOCAL)
         await node.start()
         try:
             with pytest.raises(NetworkError, match="runs no DHT"):

@@ -7,12 +7,13 @@ import pytest
 
 from polkacompute.chain.accounts import dev_account
 from polkacompute.errors import NetworkError
+from polkacompute.net import LOCAL
 from polkacompute.p2p import Node, key_pair_of
 
 
 def test_gossip_reaches_every_subscriber_through_one_bootstrap_peer() -> None:
     async def run() -> None:
-        nodes = [Node(key_pair_of(dev_account(i))) for i in range(2, 7)]
+        nodes = [Node(key_pair_of(dev_account(i)), outbound=LOCAL) for i in range(2, 7)]
         got: dict[str, list[tuple[str, bytes]]] = {n.peer_id: [] for n in nodes}
 
         def keep(node: Node):  # type: ignore[no-untyped-def]
@@ -51,10 +52,10 @@ def test_gossip_reaches_every_subscriber_through_one_bootstrap_peer() -> None:
 
 def test_a_dead_bootstrap_peer_is_skipped_and_a_node_without_topics_cannot_publish() -> None:
     async def run() -> None:
-        node = Node(key_pair_of(dev_account(2)))
+        node = Node(key_pair_of(dev_account(2)), outbound=LOCAL)
         await node.start()
         try:
-            dead = f"/ip4/127.0.0.1/tcp/1/p2p/{Node(key_pair_of(dev_account(3))).peer_id}"
+            dead = f"/ip4/127.0.0.1/tcp/1/p2p/{Node(key_pair_of(dev_account(3)), outbound=LOCAL).peer_id}"
             assert await node.connect([dead], within=2) == 0
             with pytest.raises(NetworkError, match="subscribe before starting"):
                 await node.publish("jobs", b"x")

@@ -13,6 +13,7 @@ from libp2p.security.insecure.transport import PLAINTEXT_PROTOCOL_ID, InsecureTr
 
 from polkacompute.chain.accounts import dev_account
 from polkacompute.errors import NetworkError
+from polkacompute.net import LOCAL
 from polkacompute.p2p import Node, key_pair_of, peer_id_of
 
 ECHO = "/polkacompute/test-echo/1"
@@ -22,12 +23,12 @@ def test_identity_is_derived_from_the_account_key() -> None:
     assert peer_id_of(dev_account(2)) == peer_id_of(dev_account(2))  # the same on every start
     assert peer_id_of(dev_account(2)) != peer_id_of(dev_account(3))
     assert peer_id_of(dev_account(2)).startswith("12D3KooW")  # ed25519
-    assert Node(key_pair_of(dev_account(2))).peer_id == peer_id_of(dev_account(2))
+    assert Node(key_pair_of(dev_account(2)), outbound=LOCAL).peer_id == peer_id_of(dev_account(2))
 
 
 def test_requests_go_both_ways_and_handlers_see_who_asks() -> None:
     async def run() -> None:
-        a, b = Node(key_pair_of(dev_account(2))), Node(key_pair_of(dev_account(3)))
+        a, b = Node(key_pair_of(dev_account(2)), outbound=LOCAL), Node(key_pair_of(dev_account(3)), outbound=LOCAL)
         seen: list[str] = []
 
         async def echo(peer: str, data: bytes) -> bytes:
@@ -58,7 +59,7 @@ def test_requests_go_both_ways_and_handlers_see_who_asks() -> None:
 
 def test_an_unreachable_peer_is_a_network_error_in_bounded_time() -> None:
     async def run() -> None:
-        a, b = Node(key_pair_of(dev_account(2))), Node(key_pair_of(dev_account(3)))
+        a, b = Node(key_pair_of(dev_account(2)), outbound=LOCAL), Node(key_pair_of(dev_account(3)), outbound=LOCAL)
         a.handle(ECHO, lambda peer, data: asyncio.sleep(0, data))
         await a.start()
         await b.start()
@@ -77,7 +78,7 @@ def test_a_plaintext_peer_is_refused() -> None:
     """A default py-libp2p host also speaks plaintext; ours offers Noise alone, so this peer gets nowhere."""
 
     async def run() -> None:
-        node = Node(key_pair_of(dev_account(2)))
+        node = Node(key_pair_of(dev_account(2)), outbound=LOCAL)
         node.handle(ECHO, lambda peer, data: asyncio.sleep(0, data))
         await node.start()
         try:

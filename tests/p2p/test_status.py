@@ -10,6 +10,7 @@ from eth_account.messages import encode_defunct
 
 from polkacompute.chain.accounts import dev_account
 from polkacompute.errors import NetworkError
+from polkacompute.net import LOCAL
 from polkacompute.p2p import Node, key_pair_of
 from polkacompute.p2p.status import PROTOCOL, Status, query_status, serve_status
 
@@ -22,7 +23,7 @@ def snapshot() -> dict[str, object]:
 
 def test_a_worker_answers_with_its_status_signed_by_its_account() -> None:
     async def run() -> None:
-        worker, asker = Node(key_pair_of(dev_account(2))), Node(key_pair_of(dev_account(3)))
+        worker, asker = (Node(key_pair_of(dev_account(i)), outbound=LOCAL) for i in (2, 3))
         serve_status(worker, dev_account(2), CHAIN, snapshot)
         await worker.start()
         await asker.start()
@@ -44,7 +45,7 @@ def test_a_worker_answers_with_its_status_signed_by_its_account() -> None:
 
 def test_a_status_signed_by_another_key_than_the_address_it_names_is_refused() -> None:
     async def run() -> None:
-        liar, asker = Node(key_pair_of(dev_account(4))), Node(key_pair_of(dev_account(3)))
+        liar, asker = (Node(key_pair_of(dev_account(i)), outbound=LOCAL) for i in (4, 3))
 
         async def forged(peer: str, nonce: bytes) -> bytes:  # claims dev 2's address, signs with dev 4's key
             status = Status(dev_account(2).address, liar.peer_id, CHAIN, "0.1.0", 0, 0, (), 0.0)

@@ -11,6 +11,7 @@ from polkacompute.chain.accounts import dev_account
 from polkacompute.chain.deploy import Deployment
 from polkacompute.chain.networks import Network
 from polkacompute.errors import PolkaComputeError
+from polkacompute.net import LOCAL
 from polkacompute.runtimes import get_runtime, pack, run_package
 from polkacompute.sandbox import RunResult, Sandbox
 from polkacompute.sdk import AsyncClient, JobStatus
@@ -47,7 +48,7 @@ def test_three_workers_finalize_a_3_2_job_and_the_requester_verifies_it(fleet: F
         result = wait_terminal(anvil, deployment, job_id)
 
     async def fetch_result() -> RunResult:
-        data = await fetch(result_cid_for(result.result_digest), list(fleet.worker_urls.values()))
+        data = await fetch(result_cid_for(result.result_digest), list(fleet.worker_urls.values()), outbound=LOCAL)
         return RunResult.decode(data)
 
     fetched = asyncio.run(fetch_result())

@@ -6,6 +6,7 @@ import subprocess
 import time
 
 from polkacompute.chain.accounts import dev_account
+from polkacompute.net import LOCAL
 from polkacompute.runtimes import get_runtime, pack
 from polkacompute.sandbox import RunResult, Status
 from polkacompute.sdk import AsyncClient, JobStatus
@@ -89,7 +90,8 @@ def test_a_program_that_is_not_wasm_is_a_canonical_rejection(fleet: Fleet, anvil
     wait_log(fleet, "worker2", f"job {job_id}: executed: rejected")
 
     async def outcome() -> RunResult:
-        data = await fetch(cid_from_digest(result.result_digest, "dag-cbor"), list(fleet.worker_urls.values()))
+        urls = list(fleet.worker_urls.values())
+        data = await fetch(cid_from_digest(result.result_digest, "dag-cbor"), urls, outbound=LOCAL)
         return RunResult.decode(data)
 
     decoded = asyncio.run(outcome())

@@ -8,6 +8,7 @@ import subprocess
 
 from polkacompute.chain.accounts import dev_account
 from polkacompute.chain.events import LogReader
+from polkacompute.net import LOCAL
 from polkacompute.p2p import Node, key_pair_of, peer_id_of
 from polkacompute.p2p.announce import TOPIC, Announcement, Announcer
 from polkacompute.sdk import AsyncClient, JobSpec, JobStatus
@@ -35,9 +36,9 @@ def test_announced_jobs_run_on_workers_that_only_know_what_gossip_told_them(flee
             )
             addrs = [bytes(e.args["peerId"]).decode() for e in registered]
             market = pc.deployment.address("JobMarket")
-            node = Node(key_pair_of(dev_account(1)), dht=True)
+            node = Node(key_pair_of(dev_account(1)), outbound=LOCAL, dht=True)
             announcer = Announcer(node, dev_account(1), anvil.chain_id, market)
-            forger = Node(key_pair_of(dev_account(9)))
+            forger = Node(key_pair_of(dev_account(9)), outbound=LOCAL)
             forger.subscribe(TOPIC, lambda sender, data: asyncio.sleep(0))
             await node.start()
             await forger.start()

@@ -35,6 +35,7 @@ from polkacompute.cli.common import (
     with_client,
 )
 from polkacompute.errors import ConfigError, ValidationError
+from polkacompute.net.policy import LOCAL, OutboundPolicy
 from polkacompute.p2p import Node
 from polkacompute.p2p.status import Status, query_status
 from polkacompute.sdk.client import AsyncClient
@@ -110,6 +111,14 @@ def worker_run(
         ),
     ] = True,
     p2p_port: Annotated[int, typer.Option(help="libp2p TCP port (0: any free one).")] = 0,
+    allow_net: Annotated[
+        list[str] | None,
+        typer.Option(
+            help="Let announced sources and registered peers in this network be reached (a CIDR, repeatable): "
+            "loopback, private, link-local and metadata addresses are refused off a local devnet "
+            "(docs/security.md)."
+        ),
+    ] = None,
     log_format: Annotated[str, typer.Option(help="human or json.")] = "human",
     network: NetworkOpt = "local",
     rpc_url: RpcOpt = None,
@@ -128,6 +137,7 @@ def worker_run(
         public_url=public_url,
         content_sources=tuple(content or ()), max_fuel=max_fuel, executor_processes=processes,
         finalize_grace=finalize_grace, p2p=p2p, p2p_port=p2p_port,
+        outbound=OutboundPolicy.for_network(net, allow=allow_net or ()),
         pricing=Pricing(per_gigafuel=native(price_per_gigafuel, "price_per_gigafuel"),
                         minimum=native(min_price, "min_price")),
     )  # fmt: skip
@@ -217,7 +227,8 @@ def worker_ping(
     chain = network_of(network, rpc_url, chain_id).chain_id
 
     async def ask() -> tuple[Status, float]:
-        node = Node(create_new_key_pair())  # a throwaway identity: asking needs none
+        # A throwaway identity (asking needs none); the one address it dials is the operator's own choice.
+        node = Node(create_new_key_pair(), outbound=LOCAL)
         await node.start()
         try:
             start = time.perf_counter()

@@ -20,6 +20,7 @@ from polkacompute.indexer.api import create_app, read_with
 from polkacompute.indexer.indexer import Indexer
 from polkacompute.indexer.limits import ApiLimits, JobIdPath, RateLimit
 from polkacompute.indexer.schema import JobRow, ProviderRow
+from polkacompute.net.policy import OutboundPolicy
 from polkacompute.store.cid import cid_from_digest
 
 STATIC = Path(__file__).parent / "static"
@@ -28,13 +29,14 @@ RESULT_PATH = r"/api/jobs/[^/]+/result"
 
 def create_dashboard(engine: Engine, network: Network, *, indexer: Indexer | None = None,
                      gateways: Sequence[str] = (), follow_every: float = 1.0,
-                     limits: ApiLimits | None = None) -> FastAPI:  # fmt: skip
+                     limits: ApiLimits | None = None, outbound: OutboundPolicy | None = None) -> FastAPI:  # fmt: skip
     """The API and web pages over the index in `engine` (and, with `indexer`, indexing as it serves).
 
     Results are fetched from `gateways` first, then from the job's assignees, at most
     `limits.result_rate` a second per client (in bursts of `limits.result_burst`)."""
     limits = limits or ApiLimits()
-    results = ResultFetcher(gateways)
+    # Assignees register any address: results are fetched under the outbound policy (docs/security.md).
+    results = ResultFetcher(gateways, outbound or OutboundPolicy.for_network(network))
     info = {"network": network.name, "chain_id": network.chain_id, "symbol": network.currency}
     app = create_app(engine, indexer=indexer, follow_every=follow_every, info=info, limits=limits,
                      closing=[results.close])  # fmt: skip
@@ -54,8 +56,8 @@ def create_dashboard(engine: Engine, network: Network, *, indexer: Indexer | Non
             raise HTTPException(409, f"job {job_id} has no result (it is not finalized)")
         try:
             data = await results.fetch(cid, peers)
-        except ContentError as exc:
-            raise HTTPException(502, str(exc)) from None
+        except ContentError:  # never what a source said, or whether it listens (the log has it)
+            raise HTTPException(502, f"job {job_id}'s result is unavailable from its sources") from None
         return Response(data, media_type="application/octet-stream", headers={"X-Result-Cid": cid})
 
     if (STATIC / "index.html").exists():  # after the API routes: they take precedence over files

@@ -13,6 +13,7 @@ import wasmtime
 from polkacompute.chain.accounts import dev_account
 from polkacompute.chain.deploy import Deployment
 from polkacompute.chain.networks import Network
+from polkacompute.net.policy import OutboundPolicy
 from polkacompute.p2p.announce import announce_submission
 from polkacompute.runtimes import WasiRuntime
 from polkacompute.sandbox import RunResult
@@ -88,7 +89,8 @@ async def run_worker_demo(network: Network, deployment: Deployment, gateway: str
         say(f"job {handle.id} ended {job.status.name}")
         return WorkerDemoResult(handle.id, job.status, "", b"", False, result.paid)
     result_cid = cid_from_digest(result.result_digest, "dag-cbor")
-    fetched = RunResult.decode(await fetch(result_cid, workers))  # fetch verifies the bytes against the CID
+    document = await fetch(result_cid, workers, outbound=OutboundPolicy.for_network(network))  # checked: its CID
+    fetched = RunResult.decode(document)
     verified = fetched.digest == result.result_digest
     say(f"job {handle.id} FINALIZED; result {result_cid} fetched from a worker and checked against the chain")
     return WorkerDemoResult(handle.id, job.status, result_cid, fetched.output, verified, result.paid)

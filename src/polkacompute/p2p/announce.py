@@ -25,7 +25,8 @@ from eth_account.messages import encode_defunct
 from eth_utils.crypto import keccak
 
 from polkacompute.chain.accounts import Signer
-from polkacompute.errors import NetworkError
+from polkacompute.errors import NetworkError, ValidationError
+from polkacompute.net.policy import OutboundPolicy
 from polkacompute.p2p.identity import key_pair_of
 from polkacompute.p2p.node import Node
 
@@ -38,6 +39,7 @@ TOPIC = "polkacompute/jobs/1"
 HISTORY = "/polkacompute/announcements/1"
 KEEP = 256  # announcements an announcer keeps for receivers that missed some
 DOMAIN = "polkacompute-announcement-v1"
+MAX_SOURCES = 8  # content sources one announcement may name (each is tried by every worker that runs the job)
 
 
 @dataclass(frozen=True)
@@ -87,6 +89,8 @@ class Announcer:
         node.subscribe(TOPIC, _ignore)  # a node gossips on the topics it is subscribed to
 
     async def announce(self, tx_hash: str, job_ids: list[int], sources: list[str]) -> Announcement:
+        if len(sources) > MAX_SOURCES:
+            raise ValidationError("sources", f"at most {MAX_SOURCES} content sources (workers drop the rest)")
         seq = self._sent[-1].seq + 1 if self._sent else 1
         unsigned = Announcement(self._signer.address, self.epoch, seq, tx_hash, tuple(job_ids), tuple(sources),
                                 self._node.addrs[0])  # fmt: skip
@@ -138,6 +142,9 @@ class Announcements:
         await self._accept(announcement)
 
     def _valid(self, a: Announcement, sender: str) -> bool:
+        if len(a.sources) > MAX_SOURCES:
+            self._drop(f"announcement {a.requester}#{a.seq} names {len(a.sources)} sources (at most {MAX_SOURCES})")
+            return False
         if not a.peer.endswith("/p2p/" + sender):
             self._drop(f"announcement {a.requester}#{a.seq} names peer {a.peer}, but {sender} published it")
             return False
@@ -176,12 +183,14 @@ class Announcements:
 
 
 async def announce_submission(pc: AsyncClient, signer: Signer, tx_hash: str, job_ids: list[int], sources: list[str],
-                              *, settle: float = 1.0) -> int:  # fmt: skip
+                              *, settle: float = 1.0, outbound: OutboundPolicy | None = None) -> int:  # fmt: skip
     """Announces a submission to the workers registered on-chain, from a node run for the purpose (the
     requester's own identity); returns how many workers it reached. `settle` seconds let the peers learn
-    its subscription before the message goes, and the message leave before the node stops."""
+    its subscription before the message goes, and the message leave before the node stops. The workers'
+    registered addresses are dialed under `outbound` (default: the network's policy)."""
     workers = [p for p in (await pc.providers.peer_ids()).values() if p.startswith("/")]
-    node = Node(key_pair_of(signer), dht=True)  # workers' DHTs query every peer they are connected to
+    outbound = outbound or OutboundPolicy.for_network(pc.network)
+    node = Node(key_pair_of(signer), dht=True, outbound=outbound)  # workers' DHTs query every peer they reach
     announcer = Announcer(node, signer, pc.network.chain_id, pc.deployment.address("JobMarket"))
     await node.start()
     try:

@@ -6,6 +6,10 @@ task in the host's nursery (`TrioToken.run_sync_soon`) and its result comes back
 `loop.call_soon_threadsafe`; a protocol handler written for asyncio runs on the caller's loop
 (`asyncio.run_coroutine_threadsafe`) and wakes the waiting trio task when done.
 
+Every dial, ours or py-libp2p's own (its DHT's lookups), goes through the one transport it has, which
+applies the outbound policy (`polkacompute.net.dial`): addresses named by the chain or by peers are
+checked, and DNS names resolved and pinned, before a connection is opened.
+
 Security is Noise alone: a default py-libp2p host also accepts plaintext and secio, so a peer that
 offers only those is refused (`tests/p2p`). A request and its response are length-prefixed messages on
 a stream the asker keeps open per peer and protocol (opening and negotiating a stream per request cost
@@ -42,6 +46,8 @@ from libp2p.stream_muxer.yamux.yamux import Yamux
 from libp2p.tools.anyio_service import background_trio_service
 
 from polkacompute.errors import NetworkError
+from polkacompute.net.dial import PolicedTCP, dialable
+from polkacompute.net.policy import OutboundPolicy
 from polkacompute.p2p.framing import MAX_MESSAGE, Line, read_message, write_message
 
 log = logging.getLogger(__name__)
@@ -68,10 +74,13 @@ OPEN_WITHIN = 30.0  # seconds to open a stream, dial included: cut short, py-lib
 
 
 class Node:
-    """One libp2p host. `start`/`stop` from asyncio; `handle` a protocol; `request` a peer."""
+    """One libp2p host. `start`/`stop` from asyncio; `handle` a protocol; `request` a peer. It dials only
+    what `outbound` allows (`OutboundPolicy.for_network(network)`; `polkacompute.net.LOCAL` on a devnet)."""
 
-    def __init__(self, key_pair: KeyPair, *, host: str = "127.0.0.1", port: int = 0, dht: bool = False) -> None:
+    def __init__(self, key_pair: KeyPair, *, outbound: OutboundPolicy, host: str = "127.0.0.1", port: int = 0,
+                 dht: bool = False) -> None:  # fmt: skip
         self._key_pair = key_pair
+        self._outbound = outbound
         self._listen = multiaddr.Multiaddr(f"/ip4/{host}/tcp/{port}")
         self._handlers: dict[str, Handler] = {}
         self._thread: threading.Thread | None = None
@@ -127,7 +136,7 @@ class Node:
     async def _main(self, started: concurrent.futures.Future[None]) -> None:
         noise = NoiseTransport(self._key_pair, noise_privkey=X25519PrivateKey.new())
         host = new_host(key_pair=self._key_pair, sec_opt={TProtocol(NOISE): noise},  # Noise only
-                        muxer_opt={TProtocol(YAMUX): Yamux})  # fmt: skip
+                        muxer_opt={TProtocol(YAMUX): Yamux}, transports=[PolicedTCP(self._outbound)])  # fmt: skip
         assert isinstance(host, BasicHost)
         self._host = host
         self._token = trio.lowlevel.current_trio_token()
@@ -204,8 +213,8 @@ class Node:
 
         async def dial(addr: str) -> bytes:
             assert self._host is not None
-            info = info_from_p2p_addr(multiaddr.Multiaddr(addr))
             with trio.fail_after(within):
+                info = info_from_p2p_addr(await dialable(self._outbound, addr))  # refused here: not dialed
                 await self._host.connect(info)
                 if self._dht is not None:
                     await self._dht.add_peer(info.peer_id)
@@ -293,7 +302,7 @@ class Node:
                 line.reused = True
                 return line
             assert self._host is not None
-            info = info_from_p2p_addr(multiaddr.Multiaddr(addr))
+            info = info_from_p2p_addr(await dialable(self._outbound, addr))  # OutboundRefused: not dialed
             with contextlib.suppress(AttributeError):  # py-libp2p dials no peer for 60 s after a failed dial:
                 self._host.get_network()._negative_peer_cache.evict(str(info.peer_id))  # type: ignore[attr-defined]
             await self._host.connect(info)  # callers pace their own retries, a restarted peer is back at once

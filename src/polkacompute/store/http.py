@@ -13,7 +13,9 @@ from collections.abc import Awaitable, Callable, Sequence
 import aiohttp
 from aiohttp import web
 
-from polkacompute.errors import ContentError
+from polkacompute.errors import ContentError, SourceUnavailable
+from polkacompute.net.http import OutboundHttp
+from polkacompute.net.policy import OutboundPolicy
 from polkacompute.store.cid import cid_of
 from polkacompute.store.local import ContentStore
 from polkacompute.store.sources import first_verified
@@ -71,36 +73,31 @@ async def fetch(
     store: ContentStore | None = None,
     max_bytes: int = MAX_BLOB,
     request_timeout: float = 10.0,
-    session: aiohttp.ClientSession | None = None,
+    session: OutboundHttp | None = None,
+    outbound: OutboundPolicy | None = None,
 ) -> bytes:
     """The bytes of `cid` from the first gateway that serves the right ones (and into `store`).
 
-    `sources` are gateway base URLs. The local store, if given, is tried first.
+    `sources` are gateway base URLs, named by anyone (a requester's announcement, an assignee's
+    registration, the operator): each is reached under an outbound policy, `session`'s (a client shared
+    by many fetches) or `outbound` (give one of the two): as scheme://host:port plus `/ipfs/<cid>`, at an
+    address the policy allows, with no redirect, within `request_timeout` seconds and `max_bytes` bytes a
+    source (`polkacompute.net`). The local store, if given, is tried first. ContentError if no source
+    serves the right bytes; why each one failed is logged.
     """
-    own = session is None
-    client = session or aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=request_timeout))
+    if (session is None) == (outbound is None):
+        raise TypeError("fetch: give outbound= (the policy for these sources) or session= (a client applying one)")
+    client = session or OutboundHttp(outbound or OutboundPolicy())
 
     def read(base: str) -> Callable[[], Awaitable[bytes]]:
-        return lambda: _get(client, f"{base.rstrip('/')}/ipfs/{cid}", max_bytes)
+        return lambda: client.get(base, f"/ipfs/{cid}", within=request_timeout, max_bytes=max_bytes)
 
     try:
-        gateways = [(base, read(base)) for base in sources]
-        return await first_verified(cid, gateways, store=store, errors=(aiohttp.ClientError, TimeoutError))
+        gateways = [(base, read(base)) for base in dict.fromkeys(sources)]
+        return await first_verified(cid, gateways, store=store, errors=(SourceUnavailable,))
     finally:
-        if own:
+        if session is None:
             await client.close()
-
-
-async def _get(client: aiohttp.ClientSession, url: str, max_bytes: int) -> bytes:
-    async with client.get(url) as response:
-        if response.status != 200:
-            raise ContentError(f"HTTP {response.status}")
-        if (response.content_length or 0) > max_bytes:
-            raise ContentError(f"{response.content_length} bytes is over the {max_bytes}-byte limit")
-        data = await response.content.read(max_bytes + 1)
-        if len(data) > max_bytes:
-            raise ContentError(f"more than {max_bytes} bytes")
-        return data
 
 
 async def publish(data: bytes, gateway: str, *, token: str | None = None, request_timeout: float = 10.0) -> str:

@@ -29,10 +29,11 @@ from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-import aiohttp
 from aiohttp import web
 
-from polkacompute.errors import NetworkError
+from polkacompute.errors import NetworkError, OutboundRefused
+from polkacompute.net.http import OutboundHttp
+from polkacompute.net.policy import OutboundPolicy
 
 log = logging.getLogger(__name__)
 
@@ -143,6 +144,9 @@ class Channel:
                 await asyncio.sleep(pause * random.uniform(0.5, 1.0))  # noqa: S311
             try:  # a peer that is slow rather than gone gets longer each time, up to 4x
                 status, text = await self._post(peer, topic, messages, self._timeout * 2 ** min(attempt, 2))
+            except OutboundRefused as exc:  # the same address would be refused again (why is logged)
+                why = str(exc)
+                break
             except NetworkError as exc:
                 why = str(exc) or type(exc).__name__
                 continue
@@ -176,30 +180,30 @@ class Channel:
 
 
 class HttpChannel(Channel):
-    """Peers are gateway URLs (what each worker registered as its peer id)."""
+    """Peers are gateway URLs (what each worker registered as its peer id), reached under `outbound`: a
+    peer's URL is reduced to scheme://host:port, its address must be one the policy allows, redirects are
+    not followed, and an answer is read within the request's deadline and at most `MAX_ANSWER` bytes."""
 
-    def __init__(self, app: web.Application, handlers: dict[str, Handler], **options: Any) -> None:
+    def __init__(self, app: web.Application, handlers: dict[str, Handler], *, outbound: OutboundPolicy,
+                 **options: Any) -> None:  # fmt: skip
         super().__init__(handlers, **options)
-        self._session: aiohttp.ClientSession | None = None
+        self._outbound = outbound
+        self._client: OutboundHttp | None = None
         app.router.add_post("/p2p/{topic}", self._handle)
 
     async def start(self) -> None:
-        self._session = aiohttp.ClientSession()
+        self._client = OutboundHttp(self._outbound)
         await super().start()
 
     async def stop(self, *, within: float = 1.0) -> None:
         await super().stop(within=within)
-        if self._session is not None:
-            await self._session.close()
+        if self._client is not None:
+            await self._client.close()
 
     async def _post(self, peer: str, topic: str, messages: list[dict[str, Any]], within: float) -> tuple[int, str]:
-        assert self._session is not None
-        url = f"{peer.rstrip('/')}/p2p/{topic}"
-        try:
-            async with self._session.post(url, json=messages, timeout=aiohttp.ClientTimeout(total=within)) as answer:
-                return answer.status, await answer.text()
-        except (aiohttp.ClientError, TimeoutError) as exc:
-            raise NetworkError(f"POST {url}: {exc or type(exc).__name__}") from exc
+        assert self._client is not None
+        status, body = await self._client.post_json(peer, f"/p2p/{topic}", messages, within=within)
+        return status, body.decode(errors="replace")
 
     async def _handle(self, request: web.Request) -> web.Response:
         try:

@@ -8,6 +8,7 @@ from pathlib import Path
 from polkacompute.chain.accounts import Signer
 from polkacompute.chain.networks import Network
 from polkacompute.errors import ValidationError
+from polkacompute.net.policy import OutboundPolicy
 
 
 @dataclass(frozen=True)
@@ -38,6 +39,7 @@ class WorkerConfig:
     port: int = 0
     public_url: str | None = None  # what other workers use to reach the gateway (default: http://host:port)
     content_sources: tuple[str, ...] = ()  # gateways to fetch programs and inputs from (requesters', IPFS...)
+    outbound: OutboundPolicy | None = None  # whom of those others name it may reach (default: the network's)
     p2p: bool = True  # messages, announcements and content between workers over libp2p (else over HTTP)
     p2p_port: int = 0
     poll_interval: float | None = None  # seconds between looks for new blocks (default: the network's, >= 50 ms)

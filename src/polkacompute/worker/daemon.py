@@ -18,10 +18,10 @@ from collections import defaultdict
 from collections.abc import Coroutine
 from typing import Any
 
-import aiohttp
-
 from polkacompute.chain.events import Cursor, Event, LogReader
 from polkacompute.errors import ContractError, PolkaComputeError
+from polkacompute.net.http import OutboundHttp
+from polkacompute.net.policy import OutboundPolicy
 from polkacompute.p2p import Node, key_pair_of
 from polkacompute.p2p.announce import Announcement, Announcements
 from polkacompute.p2p.channel import P2PChannel
@@ -68,15 +68,19 @@ class Worker:
         self.driver = JobDriver(self)
         agg = self.aggregator
         handlers: dict[str, Handler] = {"bids": agg.on_bid, "seals": agg.on_seals, "openings": agg.on_openings}
+        # Whom this worker may reach of what others name (announced sources, registered peers): docs/security.md
+        policy = (config.outbound or OutboundPolicy.for_network(config.network)).trusting(config.content_sources)
+        self.outbound = policy
         self.node: Node | None = None
         self.channel: Channel
         if config.p2p:  # workers find each other by the multiaddr they registered as their peer id
-            self.node = Node(key_pair_of(config.signer), host=config.host, port=config.p2p_port, dht=True)
+            self.node = Node(key_pair_of(config.signer), host=config.host, port=config.p2p_port, dht=True,
+                             outbound=policy)  # fmt: skip
             self.channel = P2PChannel(self.node, handlers)
             serve_content(self.node, self.store)
             serve_status(self.node, config.signer, config.network.chain_id, self._status)
         else:  # --http-channel: each worker's gateway URL is its peer id
-            self.channel = HttpChannel(self.gateway.app, handlers)
+            self.channel = HttpChannel(self.gateway.app, handlers, outbound=policy)
         self.metrics = Metrics()
         self.metrics.attach(self.gateway.app)
         self.runtimes: dict[bytes, Runtime] = {}
@@ -112,7 +116,7 @@ class Worker:
                 await self.node.start()
             self.address = self.node.addrs[0] if self.node is not None else self.url  # what we register
             await self.channel.start()
-            self.http = aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=10))  # content fetches
+            self.http = OutboundHttp(self.outbound)  # content fetches
             self.pool = SandboxPool(config.executor_processes, cache_dir=config.directory / "modules")
             background: list[asyncio.Task[None]] = []
             try:
