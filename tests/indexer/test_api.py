@@ -202,6 +202,18 @@ def test_the_dashboard_command_indexes_and_serves(anvil: Network, deployment: De
         assert httpx.get(f"http://127.0.0.1:{port}/api/info", headers={"Host": "dash.example"}).status_code == 200
         refused = httpx.get(f"http://127.0.0.1:{port}/api/info", headers={"Host": "rebound.example"})
         assert (refused.status_code, refused.text) == (400, "Invalid host header")
+
+        # An open live stream does not hold the shutdown: the server ends it and stops within seconds.
+        with httpx.Client(timeout=httpx.Timeout(5, read=30)) as client, \
+                client.stream("GET", f"http://127.0.0.1:{port}/api/stream") as stream:  # fmt: skip
+            lines = stream.iter_lines()
+            assert next(lines) == "retry: 2000"
+            proc.terminate()
+            stopping = time.monotonic()
+            for _ in lines:  # until the server ends the stream (an httpx error if it were reset)
+                pass
+        proc.wait(timeout=10)
+        assert time.monotonic() - stopping < 5
     finally:
         proc.terminate()
         proc.wait(timeout=20)

@@ -101,6 +101,8 @@ def create_app(engine: Engine, *, indexer: Indexer | None = None, follow_every: 
                      last_event_id: LastEventIdHeader = None) -> StreamingResponse:  # fmt: skip
         """From the event after `after` (or the `Last-Event-ID` a reconnecting EventSource sends), else
         from now on. The server ends a stream after a while (`retry:` says when to reconnect)."""
+        if hub.draining:
+            raise HTTPException(503, "the server is stopping", headers={"Retry-After": "5"})
         client = client_of(request.scope)
         refused = hub.slots.take(client)
         if refused is not None:

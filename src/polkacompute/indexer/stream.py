@@ -61,6 +61,7 @@ class StreamHub:
         self.slots = StreamSlots(limits.streams_total, limits.streams_per_client)
         self.cursor = 0  # the newest event id handed out (the "now" a stream without a start begins at)
         self.polls = 0  # database looks for new events so far (one per poll, whatever the number of clients)
+        self.draining = False  # the server is stopping: streams are ended and no new one starts
         self._listeners: set[_Listener] = set()
         self._task: asyncio.Task[None] | None = None
         self._loop: asyncio.AbstractEventLoop | None = None
@@ -78,7 +79,7 @@ class StreamHub:
                 return
             last = self.cursor if start is None else start
             yield f"retry: {limits.stream_retry_ms}\n: stream open\n\n"
-            while last < self.cursor and loop.time() < deadline:  # what it missed, from the database
+            while last < self.cursor and loop.time() < deadline and not listener.ended:  # missed: from the database
                 batch = await asyncio.to_thread(self._read, queries.events_after, last, CATCH_UP)
                 for event in batch:
                     last = event["id"]
@@ -135,6 +136,13 @@ class StreamHub:
             self._ready.set()
             for listener in self._listeners:
                 listener.end()
+
+    def drain(self) -> None:
+        """Ends every stream now and refuses new ones (for a server about to stop: open streams would
+        otherwise hold its graceful shutdown)."""
+        self.draining = True
+        for listener in list(self._listeners):
+            listener.end()
 
     async def close(self) -> None:
         for listener in self._listeners:
