@@ -154,7 +154,7 @@ def test_provider_register_stake_unbond_info(devnet_cli: tuple[Path, dict[str, s
     info = json.loads(polkacompute("--json", "provider", "info", address, cwd=cwd, env=rpc).stdout)
     assert (info["stake"], info["region"]) == (6 * 10**18, "us-east")
     table = polkacompute("provider", "info", address, cwd=cwd, env=rpc)
-    assert "5000 / 10000" in table.stdout
+    assert "2500 / 10000" in table.stdout
     bad = polkacompute("provider", "stake", "lots", "--dev", "6", cwd=cwd, env=rpc)
     assert bad.returncode == 2
     assert "'lots' is not a number" in bad.stderr

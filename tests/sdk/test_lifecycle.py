@@ -56,7 +56,7 @@ def test_job_lifecycle_signed_bids_aggregated_seals_finalize(anvil: Network, dep
             fee = PRICE // 100
             for w in workers:
                 assert await pc.escrow.balance(w.address) == PRICE - fee
-                assert (await pc.providers.info(w.address)).reputation == 5_010
+                assert (await pc.providers.info(w.address)).reputation == 2_510  # INITIAL_REPUTATION + the reward
 
     asyncio.run(run())
 

@@ -109,7 +109,7 @@ def test_bids_of_unregistered_keys_cannot_delay_an_assignment(fleet: Fleet, anvi
 
     async def flood(ids: list[int]) -> None:
         book = deployment.address("BidBook")
-        signed = [sign_bid(dev_account(20 + i), ids, 1, sla=60, expiry=2**32 - 1, chain_id=anvil.chain_id, book=book)
+        signed = [sign_bid(dev_account(12 + i), ids, 1, sla=60, expiry=2**32 - 1, chain_id=anvil.chain_id, book=book)
                   for i in range(6)]  # fmt: skip
         bids = [BidOffer(tuple(ids), bid).to_json() for bid in signed]
         await hostile.start()
