@@ -16,6 +16,7 @@ from polkacompute.chain.accounts import home
 from polkacompute.cli.common import ChainIdOpt, NetworkOpt, RpcOpt, console, emit, network_of, run, waiting
 from polkacompute.indexer import Indexer, open_store
 from polkacompute.indexer.schema import EventRow, JobRow, ProviderRow
+from polkacompute.net.policy import OutboundPolicy
 from polkacompute.sdk.client import AsyncClient
 
 
@@ -79,6 +80,14 @@ def dashboard_cmd(
             "the loopback names, or the --host address, are answered without it)."
         ),
     ] = None,
+    allow_net: Annotated[
+        list[str] | None,
+        typer.Option(
+            help="Let assignees' registered addresses in this network be fetched from (a CIDR, repeatable): "
+            "loopback, private, link-local and metadata addresses are refused off a local devnet "
+            "(docs/security.md)."
+        ),
+    ] = None,
     network: NetworkOpt = "local",
     rpc_url: RpcOpt = None,
     chain_id: ChainIdOpt = None,
@@ -92,6 +101,7 @@ def dashboard_cmd(
 
     net = network_of(network, rpc_url, chain_id)
     url = _db_url(db, net.name)
+    outbound = OutboundPolicy.for_network(net, allow=allow_net or ())
 
     async def go() -> None:
         async with AsyncClient(net) as pc:
@@ -99,7 +109,7 @@ def dashboard_cmd(
             indexer = Indexer(pc, engine, confirmations=confirmations)
             limits = ApiLimits(allowed_hosts=allowed_hosts_for(host, allowed_host or []))
             app = create_dashboard(engine, net, indexer=indexer, gateways=gateway or [], follow_every=interval,
-                                   limits=limits)  # fmt: skip
+                                   limits=limits, outbound=outbound)  # fmt: skip
             loop = asyncio.get_running_loop()
 
             class Server(uvicorn.Server):

@@ -1,9 +1,10 @@
 """HTTP to remotes named by the chain, a peer or a requester, under an `OutboundPolicy`.
 
-- The address: aiohttp resolves the name, then calls this module's socket factory with each address
-  it is about to connect to; the factory refuses an address the policy refuses, so what is reached is
-  exactly what was checked (a DNS answer that changes between check and connect changes nothing), IP
-  literals and names alike. A literal IP host is also refused before any connection is tried.
+- The address: a name is resolved by this module's resolver, which keeps only the addresses the policy
+  allows (none: OutboundRefused, nothing is connected to); then aiohttp calls this module's socket
+  factory with each address it is about to connect to, and the factory refuses an address the policy
+  refuses, so what is reached is exactly what was checked (IP literals included, and whatever DNS
+  answers in between). A literal IP host is refused before any of that.
 - The URL: built from the source's scheme, host and port (`OutboundPolicy.origin`) and the caller's
   path; redirects are never followed (a 3xx is a failure).
 - Bounds: each request has one total deadline (connect, send, answer, body) and a total byte cap on the
@@ -25,10 +26,11 @@ from types import TracebackType
 from typing import TYPE_CHECKING, Any
 
 import aiohttp
+from aiohttp.abc import AbstractResolver, ResolveResult
 from yarl import URL
 
 from polkacompute.errors import OutboundRefused, SourceUnavailable
-from polkacompute.net.policy import OutboundPolicy
+from polkacompute.net.policy import OutboundPolicy, refuse
 
 if TYPE_CHECKING:
     from aiohappyeyeballs import AddrInfoType
@@ -126,8 +128,11 @@ class OutboundHttp:
     def _session(self, trusted: bool) -> aiohttp.ClientSession:
         session = self._sessions.get(trusted)
         if session is None or session.closed:
-            connector = aiohttp.TCPConnector(socket_factory=None if trusted else self._checked_socket,
-                                             limit=self._connections)  # fmt: skip
+            if trusted:  # the operator's own sources: as given
+                connector = aiohttp.TCPConnector(limit=self._connections)
+            else:
+                connector = aiohttp.TCPConnector(limit=self._connections, resolver=_PolicyResolver(self.policy),
+                                                 socket_factory=self._checked_socket)  # fmt: skip
             session = aiohttp.ClientSession(
                 connector=connector,
                 trust_env=False,  # no proxy from the environment: the address checked is the one reached
@@ -145,6 +150,27 @@ class OutboundHttp:
         if why is not None:
             raise PolicyRefusal(errno.EACCES, f"refused by the outbound policy: {sockaddr[0]} is {why}")
         return socket.socket(family=family, type=kind, proto=proto)
+
+
+class _PolicyResolver(AbstractResolver):
+    """The system resolver's answer, less the addresses the policy refuses; OutboundRefused if nothing is
+    left (raised through aiohttp as it is: not an OSError)."""
+
+    def __init__(self, policy: OutboundPolicy) -> None:
+        self._policy = policy
+        self._resolver = aiohttp.ThreadedResolver()
+
+    async def resolve(
+        self, host: str, port: int = 0, family: socket.AddressFamily = socket.AF_INET
+    ) -> list[ResolveResult]:
+        found = await self._resolver.resolve(host, port, family)
+        allowed = [r for r in found if self._policy.refusal(r["host"]) is None]
+        if not allowed:
+            refuse(host, "; ".join(f"{r['host']} is {self._policy.refusal(r['host'])}" for r in found))
+        return allowed
+
+    async def close(self) -> None:
+        await self._resolver.close()
 
 
 class _Failed(Exception):
