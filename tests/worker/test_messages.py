@@ -11,6 +11,7 @@ from typing import Any
 
 from polkacompute.chain.accounts import dev_account
 from polkacompute.errors import NetworkError
+from polkacompute.net import LOCAL
 from polkacompute.p2p import Node, key_pair_of
 from polkacompute.p2p.channel import protocol_of
 from polkacompute.runtimes import get_runtime, pack
@@ -47,7 +48,7 @@ def test_forged_wrong_and_malformed_messages_are_refused(fleet: Fleet, anvil, de
     def bundle(signer: Any, opening: Opening) -> list[dict[str, Any]]:
         return [Openings.signed(signer, [opening], chain_id, market).to_json()]
 
-    hostile = Node(key_pair_of(stranger))  # a peer of the network, on its own
+    hostile = Node(key_pair_of(stranger), outbound=LOCAL)  # a peer of the network, on its own
     addr = registered_peers(anvil, deployment)[dev_account(3).address]
 
     async def post(topic: str, body: Any) -> tuple[int, str]:
@@ -103,7 +104,7 @@ def test_bids_of_unregistered_keys_cannot_delay_an_assignment(fleet: Fleet, anvi
     package = pack(fleet.store, runtime, program, b"a job strangers bid on\n", fuel=10**9, time_s=60)
     for index in (2, 3, 4):
         fleet.start_worker(index)
-    hostile = Node(key_pair_of(dev_account(9)))
+    hostile = Node(key_pair_of(dev_account(9)), outbound=LOCAL)
     peers = registered_peers(anvil, deployment)
     answers: list[tuple[int, str]] = []
 
