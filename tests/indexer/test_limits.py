@@ -140,6 +140,19 @@ def test_a_stream_ends_after_its_lifetime_and_resumes_where_it_left_off(engine: 
         assert resumed[0]["jobs"] == [1, 2]
 
 
+def test_a_stopping_server_ends_its_streams_and_refuses_new_ones(engine: Engine) -> None:
+    app = create_app(engine)
+    with serving(app) as url, client(url) as http, http.stream("GET", "/api/stream") as stream:
+        lines = stream.iter_lines()
+        assert next(lines) == "retry: 2000"
+        started = time.monotonic()
+        app.state.streams.drain()  # what `polkacompute dashboard` does on SIGINT and SIGTERM
+        assert [line for line in lines if line] == [": stream open"]  # ended cleanly, at once
+        assert time.monotonic() - started < 2
+        refused = http.get("/api/stream")
+        assert (refused.status_code, refused.json()["detail"]) == (503, "the server is stopping")
+
+
 def test_every_stream_is_fed_by_one_poller(engine: Engine) -> None:
     """Twenty clients, one query per poll: the old stream queried once per client per poll, and once
     more per event for its jobs."""

@@ -110,13 +110,12 @@ def dashboard_cmd(
             limits = ApiLimits(allowed_hosts=allowed_hosts_for(host, allowed_host or []))
             app = create_dashboard(engine, net, indexer=indexer, gateways=gateway or [], follow_every=interval,
                                    limits=limits, outbound=outbound)  # fmt: skip
-            loop = asyncio.get_running_loop()
 
             class Server(uvicorn.Server):
                 def handle_exit(self, sig: int, frame: FrameType | None) -> None:
                     # Open live streams would hold the graceful shutdown: they end first (and anything
                     # else still running after 2 s is cancelled).
-                    loop.call_soon_threadsafe(app.state.streams.drain)
+                    app.state.streams.drain()
                     super().handle_exit(sig, frame)
 
             server = Server(uvicorn.Config(app, host=host, port=port, log_level="warning", timeout_graceful_shutdown=2))

@@ -139,14 +139,17 @@ class StreamHub:
 
     def drain(self) -> None:
         """Ends every stream now and refuses new ones (for a server about to stop: open streams would
-        otherwise hold its graceful shutdown)."""
+        otherwise hold its graceful shutdown). Safe from any thread and from a signal handler."""
         self.draining = True
+        if self._loop is not None and not self._loop.is_closed():
+            self._loop.call_soon_threadsafe(self._end_all)
+
+    def _end_all(self) -> None:
         for listener in list(self._listeners):
             listener.end()
 
     async def close(self) -> None:
-        for listener in self._listeners:
-            listener.end()
+        self._end_all()
         if self._task is not None and not self._task.done():
             self._task.cancel()
             await asyncio.gather(self._task, return_exceptions=True)
