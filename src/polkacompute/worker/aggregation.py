@@ -218,12 +218,17 @@ class Aggregator:
             early = w.now < round_.bid_deadline
             round_.due_since = round_.due_since or time.monotonic()
             if round_.ranked_for != len(round_.bids):  # who may act on the bids, in the contract's order
-                round_.ranked = await self._eligible(key, list(round_.bids.values()))
-                round_.ranked_for = len(round_.bids)
+                offers = list(round_.bids.values())  # bids arriving while they are checked: ranked next tick
+                round_.ranked = await self._eligible(key, offers)
+                round_.ranked_for = len(offers)
             ranked = round_.ranked[: 2 * first.replicas]  # the most signed bids the contract takes
             rank = next((i for i, o in enumerate(ranked) if o.bid.provider == w.me), len(ranked))
-            enough = len(ranked) >= first.replicas  # else wait a little for more bids to arrive
-            if time.monotonic() - round_.due_since < rank * grace + (0 if enough else grace / 2):
+            # Short of a bid per replica, wait a little for more: half a grace period in bid mode (the
+            # assignment is final either way); in instant mode half of `claim_after`, since a replica
+            # left open is claimed later and the job loses the aggregated path.
+            patience = grace / 2 if first.bid_window else w.config.claim_after / 2
+            enough = len(ranked) >= first.replicas
+            if time.monotonic() - round_.due_since < rank * grace + (0 if enough else patience):
                 continue
             if len(ranked) < first.quorum:
                 continue
