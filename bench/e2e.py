@@ -215,7 +215,9 @@ def main() -> int:
     with tempfile.TemporaryDirectory() as tmp:
         directory = Path(args.keep or tmp)
         directory.mkdir(parents=True, exist_ok=True)
-        with fleet_on_fresh_anvil(directory, 3) as (network, deployment, fleet):
+        # 100 each: the flood keeps up to ~2,000 jobs of 0.01 (their collateral) in flight per worker; at
+        # the devnet's 10 a slow machine measures the stake, not the protocol.
+        with fleet_on_fresh_anvil(directory, 3, stake=100) as (network, deployment, fleet):
             capacity = asyncio.run(raw_capacity(network, 1000))
             # The idle-network runs first, on a fleet that has seen no load.
             single = {mode: asyncio.run(run_single(network, deployment, fleet.gateway_url, args.single_jobs, window))

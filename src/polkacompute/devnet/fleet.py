@@ -52,6 +52,7 @@ class Fleet:
     dashboard_url: str = ""
     worker_urls: list[str] = field(default_factory=list)
     members: dict[str, Member] = field(default_factory=dict)
+    stake: int = 10  # native units each worker stakes at registration (its collateral for jobs in flight)
 
     @property
     def record_file(self) -> Path:
@@ -105,7 +106,7 @@ class Fleet:
 
     def _worker(self, account: int) -> Member:
         name = f"worker{account}"
-        args = ["worker", "run", "--dev", str(account), "--stake", "10", "--content", self.gateway_url,
+        args = ["worker", "run", "--dev", str(account), "--stake", str(self.stake), "--content", self.gateway_url,
                 "--dir", str(self.directory / "workers" / name)]  # fmt: skip
         return Member(name, args, r"serving (http://\S+);")
 
@@ -184,10 +185,11 @@ def _pin_port(member: Member) -> None:
 
 
 @contextmanager
-def fleet_on_fresh_anvil(directory: Path, workers: int, *, block_time: int = 1) -> Iterator[tuple[Any, Any, Fleet]]:
+def fleet_on_fresh_anvil(directory: Path, workers: int, *, block_time: int = 1,
+                         stake: int = 10) -> Iterator[tuple[Any, Any, Fleet]]:  # fmt: skip
     """A private anvil mining a block every `block_time` seconds, the protocol deployed on it and
-    `workers` staked workers with a gateway: yields (network, deployment, fleet), stops them all after
-    (benchmarks and the chaos test run on it)."""
+    `workers` workers with a gateway, each staking `stake` native units: yields (network, deployment,
+    fleet), stops them all after (benchmarks and the chaos test run on it)."""
     from polkacompute.chain.accounts import dev_account
     from polkacompute.chain.client import ChainClient
     from polkacompute.chain.deploy import deploy, save_deployment
@@ -198,7 +200,7 @@ def fleet_on_fresh_anvil(directory: Path, workers: int, *, block_time: int = 1) 
     anvil = launch(port, ["--block-time", str(block_time), "--silent", "--gas-limit", "300000000"], new_session=True)
     network = Network("local", LOCAL_CHAIN_ID, f"http://127.0.0.1:{port}", local=True, poll_interval=0.05,
                       block_time=float(block_time))  # fmt: skip
-    fleet = Fleet(directory, network.rpc_url)
+    fleet = Fleet(directory, network.rpc_url, stake=stake)
     try:
 
         async def deploy_it() -> Any:

@@ -76,8 +76,8 @@ async def run_worker_demo(network: Network, deployment: Deployment, gateway: str
                        fuel_limit=10**8, time_limit=30)  # fmt: skip
         handle = await pc.jobs.submit(spec)
         say(
-            f"job {handle.id} submitted: 3 replicas, quorum 2; the workers sign bids, one assigns them all in one call, "
-            "then they run, commit and open it"
+            f"job {handle.id} submitted: 3 replicas, quorum 2; the workers sign bids, one assigns them all "
+            "in one call, then they run, commit and open it"
         )
         # Over libp2p gossip, as a requester running a node does: the workers take the job from the chain
         # at once and learn where its content is (they watch the chain all the same).

@@ -222,7 +222,10 @@ class Aggregator:
                 round_.ranked = await self._eligible(key, offers)
                 round_.ranked_for = len(offers)
             ranked = round_.ranked[: 2 * first.replicas]  # the most signed bids the contract takes
-            rank = next((i for i, o in enumerate(ranked) if o.bid.provider == w.me), len(ranked))
+            # The line of senders must be the same for every worker: by price and address, not by the
+            # contract's score, whose reputations each worker reads at its own moment.
+            line = sorted(ranked, key=lambda o: (o.bid.price, o.bid.provider.lower()))
+            rank = next((i for i, o in enumerate(line) if o.bid.provider == w.me), len(line))
             # Short of a bid per replica, wait a little for more: half a grace period in bid mode (the
             # assignment is final either way); in instant mode half of `claim_after`, since a replica
             # left open is claimed later and the job loses the aggregated path.
