@@ -43,6 +43,7 @@ class _Round:
     due_since: float = 0.0  # monotonic time the window was first seen closed
     ranked: list[BidOffer] = field(default_factory=list)  # the eligible bids, best first
     ranked_for: int = -1  # how many bids `ranked` was made from (-1: to be made)
+    ranking: asyncio.Task[None] | None = None  # the check of `ranked` on its way
 
 
 class Aggregator:
@@ -218,9 +219,9 @@ class Aggregator:
             early = w.now < round_.bid_deadline
             round_.due_since = round_.due_since or time.monotonic()
             if round_.ranked_for != len(round_.bids):  # who may act on the bids, in the contract's order
-                offers = list(round_.bids.values())  # bids arriving while they are checked: ranked next tick
-                round_.ranked = await self._eligible(key, offers)
-                round_.ranked_for = len(offers)
+                if round_.ranking is None or round_.ranking.done():  # checked beside this loop, not in it
+                    round_.ranking = asyncio.create_task(self._rank(key, round_))
+                continue
             ranked = round_.ranked[: 2 * first.replicas]  # the most signed bids the contract takes
             # The line of senders must be the same for every worker: by price and address, not by the
             # contract's score, whose reputations each worker reads at its own moment.
@@ -242,6 +243,14 @@ class Aggregator:
             round_.ranked_for = -1  # a retry ranks again (a bidder may have become ineligible meanwhile)
             self._spawn([("assign", key)], f"assignment of {len(key)} jobs", w.pc.chain.send(fn, at_time=at_time))
 
+    async def _rank(self, key: tuple[int, ...], round_: _Round) -> None:
+        offers = list(round_.bids.values())  # bids arriving while these are checked: ranked after
+        try:
+            round_.ranked = await self._eligible(key, offers)
+            round_.ranked_for = len(offers)
+        except PolkaComputeError as exc:
+            log.info("bids on jobs %d..%d not ranked: %s", key[0], key[-1], exc)
+
     async def _eligible(self, key: tuple[int, ...], offers: list[BidOffer]) -> list[BidOffer]:
         """The offers the contract would count, best first as `BidRanking` orders them: the signer is
         registered, active, staked and capable for the jobs, with its current bid nonce; the score is
@@ -251,17 +260,20 @@ class Aggregator:
         spec = w.state.job(key[0]).spec
         collateral = int(spec["maxPricePerReplica"]) * (await w.market_params()).collateral_bps // 10_000
         registry = w.pc.registry.functions
-        scored = []
-        for offer in offers:
+
+        async def terms(offer: BidOffer) -> tuple[bool, int, int] | None:
             try:
-                eligible, reputation, nonce = await w.pc.chain.call(
-                    registry.bidTerms(offer.bid.provider, int(spec["requiredCapabilities"]), collateral)
-                )
+                return tuple(await w.pc.chain.call(
+                    registry.bidTerms(offer.bid.provider, int(spec["requiredCapabilities"]), collateral)))  # fmt: skip
             except PolkaComputeError as exc:
                 log.info("bid of %s not checked: %s", offer.bid.provider, exc)
-                continue
-            if eligible and nonce == offer.bid.nonce:
-                scored.append((offer.bid.price * (2 * MAX_REPUTATION - reputation), offer.bid.provider.lower(), offer))
+                return None
+
+        # All at once: this runs in the loop that also sends commits and finalizations.
+        answers = await asyncio.gather(*(terms(o) for o in offers))
+        scored = [(o.bid.price * (2 * MAX_REPUTATION - a[1]), o.bid.provider.lower(), o)
+                  for o, a in zip(offers, answers, strict=True)
+                  if a is not None and a[0] and a[2] == o.bid.nonce]  # fmt: skip
         return [offer for *_, offer in sorted(scored, key=lambda t: t[:2])]
 
     async def _commit_due(self) -> None:
