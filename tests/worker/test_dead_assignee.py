@@ -88,5 +88,6 @@ def test_a_dead_assignee_delays_jobs_briefly_and_only_it_is_slashed(tmp_path: Pa
             assert victim not in result.slashed, (job_id, result)  # type: ignore[attr-defined]
     assert results[held].slashed[victim] > 0  # type: ignore[attr-defined]
     # A short, predictable delay: the commit window sized to the job and the chain (30 s time limit,
-    # 1 s blocks: openings may start 70 s after submission), then a block or two to finalize.
-    assert max(waited) < 90, waited
+    # 1 s blocks: openings may start 70 s after submission, the last of six submissions a few seconds
+    # after the first), then a block or two to finalize; never the hour of a fixed window.
+    assert max(waited) < 110, waited
