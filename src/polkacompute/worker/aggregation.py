@@ -269,7 +269,7 @@ class Aggregator:
                 log.info("bid of %s not checked: %s", offer.bid.provider, exc)
                 return None
 
-        # All at once: this runs in the loop that also sends commits and finalizations.
+        # All at once: one round trip for the round, however many bids it holds.
         answers = await asyncio.gather(*(terms(o) for o in offers))
         scored = [(o.bid.price * (2 * MAX_REPUTATION - a[1]), o.bid.provider.lower(), o)
                   for o, a in zip(offers, answers, strict=True)
