@@ -191,6 +191,16 @@ def test_multiaddrs_are_checked_and_dns_names_pinned_to_a_checked_address() -> N
     for addr in (f"/dnsaddr/bootstrap.libp2p.io/p2p/{PEER}", "/unix/tmp/socket", "not a multiaddr"):
         with pytest.raises(OutboundRefused):
             pinned(LOCAL, addr)
+    # More than one address part: py-libp2p dials the last IP part, so a public first part must not
+    # carry an internal one through (found by the attacker review of the fixes).
+    for addr in (f"/ip4/8.8.8.8/ip4/127.0.0.1/tcp/4001/p2p/{PEER}", "/ip4/8.8.8.8/tcp/4001/ip4/127.0.0.1/tcp/4001",
+                 "/ip6/2001:4860::1/ip4/127.0.0.1/tcp/4001", "/dns4/8.8.8.8/ip4/127.0.0.1/tcp/4001",
+                 f"/ip4/8.8.8.8/tcp/1/p2p-circuit/ip4/127.0.0.1/tcp/4001/p2p/{PEER}", "/ip4/8.8.8.8/udp/4001",
+                 "/ip4/8.8.8.8/tcp/4001/p2p/x/extra", "/ip6zone/eth0/ip6/fe80::1/tcp/4001"):  # fmt: skip
+        with pytest.raises(OutboundRefused):
+            pinned(PUBLIC, addr)
+        with pytest.raises(OutboundRefused):
+            pinned(LOCAL, addr)  # not even on a devnet, where loopback is allowed: its shape is the attack
     public = f"/ip4/8.8.8.8/tcp/4001/p2p/{PEER}"
     assert str(pinned(PUBLIC, public)) == public
     assert str(pinned(LOCAL, f"/dns4/localhost/tcp/4001/p2p/{PEER}")) == f"/ip4/127.0.0.1/tcp/4001/p2p/{PEER}"

@@ -29,7 +29,10 @@ PEER = peer_id_of(dev_account(3))
 def addrs_of(internal: Internal) -> list[str]:
     port = internal.raw_port
     return [f"/ip4/127.0.0.1/tcp/{port}/p2p/{PEER}", f"/ip6/::ffff:127.0.0.1/tcp/{port}/p2p/{PEER}",
-            f"/dns4/localhost/tcp/{port}/p2p/{PEER}", f"/dns/localhost/tcp/{port}/p2p/{PEER}"]  # fmt: skip
+            f"/dns4/localhost/tcp/{port}/p2p/{PEER}", f"/dns/localhost/tcp/{port}/p2p/{PEER}",
+            # a public first part carrying the internal one (py-libp2p dials the last IP part)
+            f"/ip4/8.8.8.8/ip4/127.0.0.1/tcp/{port}/p2p/{PEER}",
+            f"/ip4/8.8.8.8/tcp/{port}/ip4/127.0.0.1/tcp/{port}/p2p/{PEER}"]  # fmt: skip
 
 
 def test_a_node_off_a_devnet_never_dials_an_internal_port() -> None:

@@ -5,12 +5,14 @@ peers tell each other), and every one of them goes through the swarm's transport
 only transport a `Node` has, so every outgoing connection passes `pinned` first: an /ip4 or /ip6
 address is checked as it is; a /dns, /dns4 or /dns6 name is resolved here, each address checked, and
 the dial goes to an allowed address written into the multiaddr (py-libp2p does not resolve it again);
-/dnsaddr (an indirection through TXT records) and anything else is refused.
+/dnsaddr (an indirection through TXT records) and anything else is refused, as is a multiaddr with more
+than one address part (py-libp2p would dial the last one, not the one checked).
 """
 
 from __future__ import annotations
 
 import ipaddress
+import re
 import socket
 
 import multiaddr  # type: ignore[import-untyped]
@@ -23,17 +25,19 @@ from polkacompute.errors import OutboundRefused, SourceUnavailable
 from polkacompute.net.policy import OutboundPolicy, refuse
 
 _FAMILIES = {"dns": socket.AF_UNSPEC, "dns4": socket.AF_INET, "dns6": socket.AF_INET6}
+_SHAPE = re.compile(r"/(?P<kind>ip4|ip6|dns|dns4|dns6)/(?P<host>[^/]+)/tcp/(?P<port>[0-9]{1,5})(?:/p2p/[^/]+)?")
 
 
 def pinned(policy: OutboundPolicy, addr: str | multiaddr.Multiaddr) -> multiaddr.Multiaddr:
     """`addr` with its host an IP address `policy` allows (a DNS name resolved: this blocks);
     OutboundRefused if there is none, SourceUnavailable if the name does not resolve."""
     text = str(addr)
-    try:
-        _, kind, host, rest = text.split("/", 3)
-        port = int(rest.split("/")[1]) if rest.startswith("tcp/") else 0
-    except (ValueError, IndexError):
-        refuse(text, "not a multiaddr of a TCP address")
+    # Exactly one address, then its TCP port, then at most the peer id: py-libp2p dials the *last* IP
+    # part of a multiaddr, so `/ip4/<public>/ip4/127.0.0.1/tcp/P` would pass a check of the first one.
+    shape = _SHAPE.fullmatch(text)
+    if shape is None:
+        refuse(text, "not a multiaddr of one TCP address (/ip4|ip6|dns|dns4|dns6/<host>/tcp/<port>[/p2p/<id>])")
+    kind, host, port, rest = shape["kind"], shape["host"], int(shape["port"]), text.split("/", 3)[3]
     if kind in ("ip4", "ip6"):
         policy.check(host, named=text)
         return multiaddr.Multiaddr(text)
