@@ -2,6 +2,8 @@
 pragma solidity 0.8.30;
 
 import {Vm} from "../utils/Vm.sol";
+import {TestMath} from "../utils/TestMath.sol";
+import {Strings} from "@openzeppelin/contracts/utils/Strings.sol";
 import {PaymentEscrow} from "../../src/PaymentEscrow.sol";
 import {ProviderRegistry} from "../../src/ProviderRegistry.sol";
 import {BidBook} from "../../src/BidBook.sol";
@@ -310,7 +312,7 @@ contract FairnessHandler is IJobMarketTypes {
         if (accepted) {
             ++impossibleAccepted;
             if (bytes(firstImpossible).length == 0) {
-                firstImpossible = string.concat("impossible job accepted, kind ", _u(kind));
+                firstImpossible = string.concat("impossible job accepted, kind ", Strings.toString(kind));
             }
             _record(before + 1, s, requester);
         }
@@ -322,22 +324,22 @@ contract FairnessHandler is IJobMarketTypes {
         (s.replicas, s.quorum) = _shape(_r(seed, 1));
         if (_r(seed, 2) % 4 != 0) {
             uint256 maxW = p.maxBidWindow < 2 hours ? p.maxBidWindow : 2 hours;
-            s.bidWindow = _r(seed, 3) % 8 == 0 ? p.maxBidWindow : uint32(_bound(_r(seed, 3), 1, maxW));
+            s.bidWindow = _r(seed, 3) % 8 == 0 ? p.maxBidWindow : uint32(TestMath.bound(_r(seed, 3), 1, maxW));
         }
         uint256 tl = _r(seed, 4) % 4;
-        s.timeLimit = tl == 0 ? 1 : tl == 1 ? 60 : uint32(_bound(_r(seed, 44), 1, 2 hours));
+        s.timeLimit = tl == 0 ? 1 : tl == 1 ? 60 : uint32(TestMath.bound(_r(seed, 44), 1, 2 hours));
         bool tight = _r(seed, 5) % 3 == 0;
         uint256 commitDeadline = block.timestamp + s.bidWindow + s.timeLimit + p.minCommitWindow;
-        if (!tight) commitDeadline += _bound(_r(seed, 6), 0, 4 hours);
+        if (!tight) commitDeadline += TestMath.bound(_r(seed, 6), 0, 4 hours);
         uint256 revealDeadline = commitDeadline + p.minRevealWindow;
-        if (!tight) revealDeadline += _bound(_r(seed, 7), 0, 4 hours);
+        if (!tight) revealDeadline += TestMath.bound(_r(seed, 7), 0, 4 hours);
         uint256 latest = block.timestamp + p.maxJobDuration;
         if (_r(seed, 8) % 8 == 0) revealDeadline = latest; // the furthest horizon allowed
         if (revealDeadline > latest || commitDeadline + p.minRevealWindow > revealDeadline) return (s, false);
         (s.commitDeadline, s.revealDeadline) = (uint32(commitDeadline), uint32(revealDeadline));
         if (_r(seed, 9) % 3 != 0 && p.maxDisputeWindow != 0) {
             uint256 maxD = p.maxDisputeWindow < 6 hours ? p.maxDisputeWindow : 6 hours;
-            s.disputeWindow = _r(seed, 10) % 4 == 0 ? p.maxDisputeWindow : uint32(_bound(_r(seed, 10), 1, maxD));
+            s.disputeWindow = _r(seed, 10) % 4 == 0 ? p.maxDisputeWindow : uint32(TestMath.bound(_r(seed, 10), 1, maxD));
         }
         s.maxPricePerReplica = _price(seed, p.minRewardedPrice);
         s.programDigest = keccak256(abi.encode("program", seed));
@@ -354,7 +356,7 @@ contract FairnessHandler is IJobMarketTypes {
         if (pr == 0) return 1;
         if (pr == 1) return type(uint80).max;
         if (pr == 2) return uint80(minRewardedPrice);
-        return uint80(_bound(_r(seed, 12), 1e15, 1e18));
+        return uint80(TestMath.bound(_r(seed, 12), 1e15, 1e18));
     }
 
     function _shape(uint256 r) internal pure returns (uint8 m, uint8 n) {
@@ -417,7 +419,7 @@ contract FairnessHandler is IJobMarketTypes {
                 if (!isHonest[p] || _bookedEver[id][p] || !registry.isEligible(p, WASI, collateral)) continue;
                 if (book.bidsOf(id).length >= 2 * uint256(j.replicas)) break;
                 vm.prank(p);
-                book.bid(id, uint80(_bound(_r(seed, k), j.maxPrice / 2 + 1, j.maxPrice)), 600);
+                book.bid(id, uint80(TestMath.bound(_r(seed, k), j.maxPrice / 2 + 1, j.maxPrice)), 600);
                 _bookedEver[id][p] = true;
                 --want;
                 _drain();
@@ -507,12 +509,12 @@ contract FairnessHandler is IJobMarketTypes {
             if (!isHonest[onChain[i].provider]) ++byzOn;
         }
         uint256 limit = _byzLimit(j.replicas);
-        uint256 byzWanted = byzOn >= limit ? 0 : _bound(_r(seed, 20), 0, limit - byzOn);
+        uint256 byzWanted = byzOn >= limit ? 0 : TestMath.bound(_r(seed, 20), 0, limit - byzOn);
         bids = new SignedBid[](2 * uint256(j.replicas));
         BidCtx memory c = BidCtx(id, j.maxPrice, onChain, false, byzWanted, seed);
         uint256 n = _addBids(c, bids, 0);
         uint256 byz = n;
-        c.wanted = _bound(_r(seed, 21), 0, j.replicas);
+        c.wanted = TestMath.bound(_r(seed, 21), 0, j.replicas);
         if (onChain.length + n < j.replicas) c.wanted += j.replicas - onChain.length - n;
         (c.honest, c.seed) = (true, seed >> 16);
         n = _addBids(c, bids, n);
@@ -551,8 +553,8 @@ contract FairnessHandler is IJobMarketTypes {
             if (isHonest[p] != c.honest || _listedBid(bids, n, p) || _inBook(c.onChain, p)) continue;
             if (!registry.isEligible(p, WASI, collateral)) continue;
             uint80 price = c.honest
-                ? uint80(_bound(_r(c.seed, 50 + k), c.maxPrice / 2 + 1, c.maxPrice))
-                : uint80(_bound(_r(c.seed, 30 + k), 1, c.maxPrice / 4 + 1));
+                ? uint80(TestMath.bound(_r(c.seed, 50 + k), c.maxPrice / 2 + 1, c.maxPrice))
+                : uint80(TestMath.bound(_r(c.seed, 30 + k), 1, c.maxPrice / 4 + 1));
             bids[n++] = _signBid(c.id, p, price);
             ++added;
         }
@@ -585,10 +587,10 @@ contract FairnessHandler is IJobMarketTypes {
     /// @dev 1 to M claims, a Byzantine claimer only when the honest majority survives its claim.
     function _claimSome(uint256 id, JobInfo memory j, uint256 seed) internal {
         if (market.paused()) return;
-        uint256 claims = _bound(seed >> 200, 1, j.replicas - j.assigned);
+        uint256 claims = TestMath.bound(seed >> 200, 1, j.replicas - j.assigned);
         for (uint256 c; c < claims; ++c) {
             uint256 assigned = _lists[id].length;
-            uint256 byz = _popcount(_m[id].byzMask);
+            uint256 byz = TestMath.popcount(_m[id].byzMask);
             bool byzOk = 2 * (byz + 1) < assigned + 1 && _r(seed, 300 + c) % 2 == 0;
             address p = _freeProvider(id, _r(seed, 400 + c), !byzOk, market.collateralOf(id));
             if (p == address(0)) break;
@@ -682,7 +684,7 @@ contract FairnessHandler is IJobMarketTypes {
             if (j.status != JobStatus.InProgress || !_openingPhase(j)) return;
         }
         uint16 mask = _knownTrueOpenings(id);
-        if (_popcount(mask) < j.quorum) return;
+        if (TestMath.popcount(mask) < j.quorum) return;
         _pendingOpen[id] = mask;
         Opening[] memory o = _openings(id, mask);
         if ((seed >> 12) % 4 == 0) {
@@ -843,11 +845,11 @@ contract FairnessHandler is IJobMarketTypes {
         j = market.getJob(id);
         if (j.status != JobStatus.InProgress || !_openingPhase(j)) return;
         uint16 known = _knownTrueOpenings(id);
-        if (_popcount(known) < j.quorum) return;
+        if (TestMath.popcount(known) < j.quorum) return;
         // a random quorum-sized subset
         uint16 mask;
         uint256 n = _lists[id].length;
-        for (uint256 s; s < n && _popcount(mask) < j.quorum; ++s) {
+        for (uint256 s; s < n && TestMath.popcount(mask) < j.quorum; ++s) {
             uint256 i = _at(seed >> 16, s, n);
             if (known & (1 << i) != 0) mask |= uint16(1 << i);
         }
@@ -902,7 +904,7 @@ contract FairnessHandler is IJobMarketTypes {
             if (tampered == type(uint256).max) return;
         } else {
             // valid openings, one short of the quorum
-            while (_popcount(mask) >= j.quorum) mask &= mask - 1;
+            while (TestMath.popcount(mask) >= j.quorum) mask &= mask - 1;
             if (mask == 0) return;
         }
         if (mask == 0) mask = 1; // something to open
@@ -916,7 +918,7 @@ contract FairnessHandler is IJobMarketTypes {
         if (_mustFail(address(0), 0, address(market), data)) {
             ++forgeryAccepted;
             if (bytes(firstUnfairSlash).length == 0) {
-                firstUnfairSlash = string.concat("forged finalize accepted, kind ", _u(kind));
+                firstUnfairSlash = string.concat("forged finalize accepted, kind ", Strings.toString(kind));
             }
         }
         _pendingOpen[id] = 0;
@@ -974,7 +976,7 @@ contract FairnessHandler is IJobMarketTypes {
 
     function warp(uint256 seed) external act(A_WARP, seed) {
         seed = _mix(seed);
-        uint256 dt = seed % 8 == 0 ? _bound(seed >> 8, 1 hours, 4 days) : _bound(seed >> 8, 1, 2 hours);
+        uint256 dt = seed % 8 == 0 ? TestMath.bound(seed >> 8, 1 hours, 4 days) : TestMath.bound(seed >> 8, 1, 2 hours);
         _advanceTo(block.timestamp + dt);
         ++done[A_WARP];
     }
@@ -992,7 +994,7 @@ contract FairnessHandler is IJobMarketTypes {
                 require(ok, "guardian pause failed");
             }
         }
-        (_pauseEnds, _callsSincePause) = (_bound(seed >> 8, 1, 20), 0);
+        (_pauseEnds, _callsSincePause) = (TestMath.bound(seed >> 8, 1, 20), 0);
         ++pauses;
         ++done[A_PAUSE];
     }
@@ -1046,7 +1048,7 @@ contract FairnessHandler is IJobMarketTypes {
         uint256 r = _r(seed, 900 + field);
         if (r % 6 == 0) return min;
         if (r % 6 == 1) return max;
-        return _bound(r >> 8, min, max);
+        return TestMath.bound(r >> 8, min, max);
     }
 
     /// @dev The keepers' liveness check in the run itself: warp (honest duties done on the way) past every
@@ -1067,8 +1069,12 @@ contract FairnessHandler is IJobMarketTypes {
             if (!_ended(j)) {
                 ++livenessFailures;
                 if (bytes(firstLivenessFailure).length == 0) {
-                    firstLivenessFailure =
-                        string.concat("job ", _u(id), " not ended after its bound, status ", _u(uint8(j.status)));
+                    firstLivenessFailure = string.concat(
+                        "job ",
+                        Strings.toString(id),
+                        " not ended after its bound, status ",
+                        Strings.toString(uint8(j.status))
+                    );
                 }
             }
         }
@@ -1123,28 +1129,43 @@ contract FairnessHandler is IJobMarketTypes {
             if (j.status == JobStatus.Disputed) {
                 (bool ok1, bytes memory r1) = address(market).call(abi.encodeCall(IJobMarket.applyDefaultRuling, (id)));
                 if (!ok1) {
-                    return
-                        (false, string.concat("job ", _u(id), ": applyDefaultRuling reverted at its bound ", _hex(r1)));
+                    return (
+                        false,
+                        string.concat(
+                            "job ", Strings.toString(id), ": applyDefaultRuling reverted at its bound ", _hex(r1)
+                        )
+                    );
                 }
                 j = market.getJob(id);
             }
             if (!_ended(j) && j.status != JobStatus.Cancelled) {
                 (bool ok2, bytes memory r2) = address(market).call(abi.encodeCall(IJobMarket.settle, (id, _proof(id))));
-                if (!ok2) return (false, string.concat("job ", _u(id), ": settle reverted at its bound ", _hex(r2)));
+                if (!ok2) {
+                    return
+                        (
+                            false,
+                            string.concat("job ", Strings.toString(id), ": settle reverted at its bound ", _hex(r2))
+                        );
+                }
                 j = market.getJob(id);
             }
             if (!_ended(j)) {
                 return (
                     false,
                     string.concat(
-                        "job ", _u(id), " not terminal and settled at its bound, status ", _u(uint8(j.status))
+                        "job ",
+                        Strings.toString(id),
+                        " not terminal and settled at its bound, status ",
+                        Strings.toString(uint8(j.status))
                     )
                 );
             }
         }
         for (uint256 i; i < _providers.length; ++i) {
             uint256 locked = registry.providerInfo(_providers[i]).locked;
-            if (locked != 0) return (false, string.concat("collateral locked after every job ended: ", _u(locked)));
+            if (locked != 0) {
+                return (false, string.concat("collateral locked after every job ended: ", Strings.toString(locked)));
+            }
         }
         if (escrow.totalLocked(address(0)) != 0) return (false, "budget locked after every job ended");
         if (address(market).balance != 0) return (false, "dispute bond left in the market after every job ended");
@@ -1169,7 +1190,14 @@ contract FairnessHandler is IJobMarketTypes {
             if (d.at < block.timestamp) {
                 ++dutiesMissed;
                 if (bytes(firstMissedDuty).length == 0) {
-                    firstMissedDuty = string.concat("job ", _u(d.id), " index ", _u(d.index), " duty ", _u(d.kind));
+                    firstMissedDuty = string.concat(
+                        "job ",
+                        Strings.toString(d.id),
+                        " index ",
+                        Strings.toString(d.index),
+                        " duty ",
+                        Strings.toString(d.kind)
+                    );
                 }
                 break;
             }
@@ -1236,8 +1264,9 @@ contract FairnessHandler is IJobMarketTypes {
             vm.getRecordedLogs(); // a reverted call's logs are dropped
             ++honestReverts;
             if (bytes(firstHonestFailure).length == 0) {
-                firstHonestFailure =
-                    string.concat("honest ", what, " reverted at t=", _u(block.timestamp), ": ", _hex(ret));
+                firstHonestFailure = string.concat(
+                    "honest ", what, " reverted at t=", Strings.toString(block.timestamp), ": ", _hex(ret)
+                );
             }
         }
     }
@@ -1358,7 +1387,12 @@ contract FairnessHandler is IJobMarketTypes {
                 ++honestSlashed;
                 _unfair(
                     string.concat(
-                        "honest worker slashed: job ", _u(id), " index ", _u(i), " outcome ", _u(uint8(outcome))
+                        "honest worker slashed: job ",
+                        Strings.toString(id),
+                        " index ",
+                        Strings.toString(i),
+                        " outcome ",
+                        Strings.toString(uint8(outcome))
                     )
                 );
             }
@@ -1374,7 +1408,12 @@ contract FairnessHandler is IJobMarketTypes {
             if (committedIt && openedIt) {
                 ++openedSlashed;
                 _unfair(
-                    string.concat("worker that opened the finalized digest slashed: job ", _u(id), " index ", _u(i))
+                    string.concat(
+                        "worker that opened the finalized digest slashed: job ",
+                        Strings.toString(id),
+                        " index ",
+                        Strings.toString(i)
+                    )
                 );
             }
         }
@@ -1391,7 +1430,7 @@ contract FairnessHandler is IJobMarketTypes {
                 overturnSlashedStake[p] += amount;
             } else {
                 ++honestStakeSlashed;
-                _unfair(string.concat("honest stake slashed: job ", _u(id)));
+                _unfair(string.concat("honest stake slashed: job ", Strings.toString(id)));
             }
         } else if (t == IProviderRegistry.CollateralReleased.selector) {
             uint256 id = uint256(l.topics[1]);
@@ -1401,7 +1440,7 @@ contract FairnessHandler is IJobMarketTypes {
             for (uint256 k; k < ps.length; ++k) {
                 if (isHonest[ps[k]]) {
                     ++honestPenalized;
-                    _unfair(string.concat("honest reputation penalized: job ", _u(id)));
+                    _unfair(string.concat("honest reputation penalized: job ", Strings.toString(id)));
                 }
             }
         }
@@ -1430,7 +1469,8 @@ contract FairnessHandler is IJobMarketTypes {
             if (ready + m.minCommitWindow > commitDeadline) {
                 ++impossibleAccepted;
                 if (bytes(firstImpossible).length == 0) {
-                    firstImpossible = string.concat("job ", _u(id), " assigned without time to run and commit");
+                    firstImpossible =
+                        string.concat("job ", Strings.toString(id), " assigned without time to run and commit");
                 }
             }
         }
@@ -1438,7 +1478,7 @@ contract FairnessHandler is IJobMarketTypes {
 
     function _checkMajority(uint256 id) internal {
         uint256 n = _lists[id].length;
-        if (n != 0 && 2 * _popcount(_m[id].byzMask) >= n) ++premiseBroken;
+        if (n != 0 && 2 * TestMath.popcount(_m[id].byzMask) >= n) ++premiseBroken;
     }
 
     // ================================================================== job predicates
@@ -1699,7 +1739,7 @@ contract FairnessHandler is IJobMarketTypes {
     }
 
     function _openings(uint256 id, uint16 mask) internal view returns (Opening[] memory o) {
-        o = new Opening[](_popcount(mask));
+        o = new Opening[](TestMath.popcount(mask));
         uint256 k;
         for (uint256 i; i < _lists[id].length; ++i) {
             if (mask & (1 << i) != 0) o[k++] = Opening(uint8(i), _salt(id, i));
@@ -1715,8 +1755,8 @@ contract FairnessHandler is IJobMarketTypes {
         items = new SealBatch[](1);
         items[0].jobId = id;
         items[0].assignees = _lists[id];
-        items[0].seals = new IndexedSeal[](_popcount(mask));
-        sigs = new SealSignature[](_popcount(mask));
+        items[0].seals = new IndexedSeal[](TestMath.popcount(mask));
+        sigs = new SealSignature[](TestMath.popcount(mask));
         uint256 k;
         uint256 n;
         for (uint256 i; i < _lists[id].length; ++i) {
@@ -1866,29 +1906,6 @@ contract FairnessHandler is IJobMarketTypes {
 
     function _r(uint256 seed, uint256 salt_) internal pure returns (uint256) {
         return uint256(keccak256(abi.encode(seed, salt_)));
-    }
-
-    function _bound(uint256 x, uint256 min, uint256 max) internal pure returns (uint256) {
-        if (min >= max) return min;
-        return min + x % (max - min + 1);
-    }
-
-    function _popcount(uint16 mask) internal pure returns (uint256 n) {
-        uint256 v = mask;
-        while (v != 0) {
-            v &= v - 1;
-            ++n;
-        }
-    }
-
-    function _u(uint256 v) internal pure returns (string memory) {
-        if (v == 0) return "0";
-        bytes memory b;
-        while (v != 0) {
-            b = abi.encodePacked(bytes1(uint8(48 + v % 10)), b);
-            v /= 10;
-        }
-        return string(b);
     }
 
     /// @dev The first 36 bytes of revert data (selector and first argument) in hex.

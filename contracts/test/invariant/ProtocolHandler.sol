@@ -2,6 +2,7 @@
 pragma solidity 0.8.30;
 
 import {Vm} from "../utils/Vm.sol";
+import {TestMath} from "../utils/TestMath.sol";
 import {PaymentEscrow} from "../../src/PaymentEscrow.sol";
 import {ProviderRegistry} from "../../src/ProviderRegistry.sol";
 import {BidBook} from "../../src/BidBook.sol";
@@ -234,7 +235,7 @@ contract ProtocolHandler {
         if (id == 0) return;
         uint96 collateral = market.collateralOf(id);
         address t = _m[id].token;
-        uint80 price = uint80(_bound(priceSeed, j.maxPrice / 2 + 1, j.maxPrice));
+        uint80 price = uint80(TestMath.bound(priceSeed, j.maxPrice / 2 + 1, j.maxPrice));
         for (uint256 k; k < _providers.length; ++k) {
             address p = _providers[(provSeed % _providers.length + k) % _providers.length];
             // a bid is binding: it enters the book only if the job's collateral can be locked
@@ -255,7 +256,8 @@ contract ProtocolHandler {
         act(A_ASSIGN, jobSeed)
     {
         // batch jobs too, one call in four (their batch may never come)
-        (uint256 id, IJobMarketTypes.JobInfo memory j) = _pick(jobSeed, countSeed % 4 == 0 ? _assignable : _assignableAlone);
+        (uint256 id, IJobMarketTypes.JobInfo memory j) =
+            _pick(jobSeed, countSeed % 4 == 0 ? _assignable : _assignableAlone);
         if (id == 0) {
             // move on to the end of some bid window
             (id, j) = _pick(jobSeed, _inBidding);
@@ -379,7 +381,7 @@ contract ProtocolHandler {
         }
         JobModel storage m = _m[id];
         bytes32 digest = _honest(id);
-        uint256 byzCommitted = _popcount(m.committedMask & m.byzMask);
+        uint256 byzCommitted = TestMath.popcount(m.committedMask & m.byzMask);
         if (byzCommitted >= j.quorum && seed % 2 == 0) digest = _byzantine(id);
         (IJobMarketTypes.Opening[] memory o, uint16 mask) = _openingsFor(id, j, digest, seed);
         if (o.length < j.quorum) return;
@@ -448,7 +450,7 @@ contract ProtocolHandler {
         JobModel storage m = _m[id];
         if (j.assigned < j.quorum) return (o, 0);
         mask = m.committedMask;
-        for (uint256 i; i < j.assigned && _popcount(mask) < j.quorum; ++i) {
+        for (uint256 i; i < j.assigned && TestMath.popcount(mask) < j.quorum; ++i) {
             mask |= uint16(1 << i);
         }
         uint256 invalid = type(uint256).max;
@@ -463,7 +465,7 @@ contract ProtocolHandler {
         if (invalid == type(uint256).max || (seed >> 8) % 3 == 0) {
             invalid = tamper == type(uint256).max ? invalid : tamper;
         }
-        o = new IJobMarketTypes.Opening[](_popcount(mask));
+        o = new IJobMarketTypes.Opening[](TestMath.popcount(mask));
         uint256 k;
         for (uint256 i; i < j.assigned; ++i) {
             if (mask & (1 << i) == 0) continue;
@@ -570,7 +572,7 @@ contract ProtocolHandler {
     function addStake(uint256 provSeed, uint256 amount) external act(A_ADD_STAKE, provSeed) {
         address p = _providerWith(provSeed, _active_);
         if (p == address(0)) return;
-        amount = _bound(amount, 1, 20 ether);
+        amount = TestMath.bound(amount, 1, 20 ether);
         if (p.balance < amount) vm.deal(p, p.balance + amount);
         vm.prank(p);
         registry.addStake{value: amount}();
@@ -585,7 +587,7 @@ contract ProtocolHandler {
             address q = _providerWith(provSeed, _hasLockedStake);
             if (q == address(0)) return;
             IProviderRegistry.ProviderInfo memory qi = registry.providerInfo(q);
-            uint256 tooMuch = uint256(qi.stake - qi.locked) + _bound(amount >> 2, 1, qi.locked);
+            uint256 tooMuch = uint256(qi.stake - qi.locked) + TestMath.bound(amount >> 2, 1, qi.locked);
             _drain();
             vm.prank(q);
             (bool ok,) = address(registry).call(abi.encodeCall(ProviderRegistry.requestUnbond, (uint96(tooMuch))));
@@ -598,7 +600,7 @@ contract ProtocolHandler {
         if (p == address(0)) return;
         IProviderRegistry.ProviderInfo memory info = registry.providerInfo(p);
         uint256 free = info.stake - info.locked;
-        amount = _bound(amount, 1, free > 3 ? free / 3 : free);
+        amount = TestMath.bound(amount, 1, free > 3 ? free / 3 : free);
         vm.prank(p);
         registry.requestUnbond(uint96(amount));
         ++done[A_UNBOND];
@@ -627,12 +629,12 @@ contract ProtocolHandler {
     {
         address p = _providerWith(provSeed, _hasFunds);
         if (p == address(0)) return;
-        amount = _bound(amount, 1, 5 ether);
+        amount = TestMath.bound(amount, 1, 5 ether);
         address t = callerSeed % 2 == 0 ? address(0) : address(token);
         uint256 c = (callerSeed >> 1) % 3;
         address caller = c == 0 ? arbiter : c == 1 ? _requesters[(callerSeed >> 3) % _requesters.length] : p;
         bytes memory data = abi.encodeCall(
-            ProviderRegistry.slash, (p, _bound(callerSeed >> 8, 0, jobs), t, uint96(amount), bytes32("ARBITER"))
+            ProviderRegistry.slash, (p, TestMath.bound(callerSeed >> 8, 0, jobs), t, uint96(amount), bytes32("ARBITER"))
         );
         ++slashAttempts;
         _drain();
@@ -646,7 +648,7 @@ contract ProtocolHandler {
     /// @dev A provider adds to its bond in the token (the collateral of token jobs).
     function depositBond(uint256 provSeed, uint256 amount) external act(A_DEPOSIT_BOND, provSeed) {
         address p = _providers[provSeed % _providers.length];
-        amount = _bound(amount, 1, 20 ether);
+        amount = TestMath.bound(amount, 1, 20 ether);
         if (token.balanceOf(p) < amount) token.mint(p, amount);
         vm.prank(p);
         escrow.depositBond(address(token), amount);
@@ -660,7 +662,7 @@ contract ProtocolHandler {
             address q = _providerWith(provSeed, _hasLockedBond);
             if (q == address(0)) return;
             (uint256 total, uint256 locked) = escrow.bondOf(address(token), q);
-            uint256 tooMuch = total - locked + _bound(amount >> 2, 1, locked);
+            uint256 tooMuch = total - locked + TestMath.bound(amount >> 2, 1, locked);
             _drain();
             vm.prank(q);
             (bool ok,) = address(escrow).call(abi.encodeCall(PaymentEscrow.withdrawBond, (address(token), tooMuch)));
@@ -672,7 +674,7 @@ contract ProtocolHandler {
         address p = _providerWith(provSeed, _hasFreeBond);
         if (p == address(0)) return;
         uint256 free = _freeBond(p);
-        amount = _bound(amount, 1, free > 3 ? free / 3 : free);
+        amount = TestMath.bound(amount, 1, free > 3 ? free / 3 : free);
         vm.prank(p);
         escrow.withdrawBond(address(token), amount);
         ++done[A_WITHDRAW_BOND];
@@ -681,7 +683,7 @@ contract ProtocolHandler {
     function register(uint256 provSeed, uint256 stake) external act(A_REGISTER, provSeed) {
         address p = _providerWith(provSeed, _inactive);
         if (p == address(0)) return;
-        stake = _bound(stake, minStake, 100 ether);
+        stake = TestMath.bound(stake, minStake, 100 ether);
         if (p.balance < stake) vm.deal(p, p.balance + stake);
         uint32 caps = provSeed % 3 == 0 ? WASI | GPU : WASI;
         vm.prank(p);
@@ -703,7 +705,7 @@ contract ProtocolHandler {
     }
 
     function warp(uint256 secs) external act(A_WARP, secs) {
-        _warpTo(block.timestamp + _bound(secs, 1, 30 minutes));
+        _warpTo(block.timestamp + TestMath.bound(secs, 1, 30 minutes));
         ++done[A_WARP];
     }
 
@@ -711,7 +713,7 @@ contract ProtocolHandler {
     /// version, every other field unchanged): it must apply to jobs submitted afterwards only.
     function setFee(uint256 feeSeed) external act(A_SET_FEE, feeSeed) {
         IJobMarketTypes.MarketParams memory p = market.params();
-        p.feeBps = uint16(_bound(feeSeed, 0, escrow.MAX_FEE_BPS()));
+        p.feeBps = uint16(TestMath.bound(feeSeed, 0, escrow.MAX_FEE_BPS()));
         vm.prank(market.defaultAdmin()); // governance holds GOVERNOR_ROLE
         market.setParams(p);
         currentFeeBps = p.feeBps;
@@ -759,7 +761,7 @@ contract ProtocolHandler {
             replicas = j.replicas - j.assigned;
         }
         if (st != IJobMarketTypes.JobStatus.Cancelled && j.flags & 2 == 0) {
-            replicas += j.assigned - _popcount(j.settledMask);
+            replicas += j.assigned - TestMath.popcount(j.settledMask);
         }
         return replicas * j.maxPrice;
     }
@@ -900,7 +902,7 @@ contract ProtocolHandler {
     }
 
     function _hasUncommitted(uint256 id, IJobMarketTypes.JobInfo memory j) internal view returns (bool) {
-        return _commitPhase(j) && _popcount(_m[id].committedMask) < j.assigned;
+        return _commitPhase(j) && TestMath.popcount(_m[id].committedMask) < j.assigned;
     }
 
     function _aggregatable(uint256, IJobMarketTypes.JobInfo memory j) internal view returns (bool) {
@@ -921,8 +923,8 @@ contract ProtocolHandler {
     function _quorumCommitted(uint256 id, IJobMarketTypes.JobInfo memory j) internal view returns (bool) {
         JobModel storage m = _m[id];
         uint16 assigned = uint16((1 << j.assigned) - 1);
-        return _popcount(m.committedMask & m.byzMask) >= j.quorum
-            || _popcount(m.committedMask & ~m.byzMask & assigned) >= j.quorum;
+        return TestMath.popcount(m.committedMask & m.byzMask) >= j.quorum
+            || TestMath.popcount(m.committedMask & ~m.byzMask & assigned) >= j.quorum;
     }
 
     function _finalizable(uint256 id, IJobMarketTypes.JobInfo memory j) internal view returns (bool) {
@@ -1123,12 +1125,12 @@ contract ProtocolHandler {
     // ================================================================== building calls
 
     function _spec(uint256 seed) internal view returns (IJobMarketTypes.JobSpec memory s) {
-        uint8 m = uint8(_bound(_r(seed, 1), 1, 5));
-        uint8 n = uint8(_bound(_r(seed, 2), m / 2 + 1, m));
+        uint8 m = uint8(TestMath.bound(_r(seed, 1), 1, 5));
+        uint8 n = uint8(TestMath.bound(_r(seed, 2), m / 2 + 1, m));
         uint256 pr = _r(seed, 3);
-        uint80 price = uint80(pr % 4 == 0 ? _bound(pr, 1e15, 1e16) : _bound(pr, 0.01 ether, 2 ether));
-        uint32 bidWindow = _r(seed, 4) % 4 == 0 ? 0 : uint32(_bound(_r(seed, 4), 60, 30 minutes));
-        uint32 commitDeadline = uint32(block.timestamp + bidWindow + _bound(_r(seed, 5), 1 hours, 8 hours));
+        uint80 price = uint80(pr % 4 == 0 ? TestMath.bound(pr, 1e15, 1e16) : TestMath.bound(pr, 0.01 ether, 2 ether));
+        uint32 bidWindow = _r(seed, 4) % 4 == 0 ? 0 : uint32(TestMath.bound(_r(seed, 4), 60, 30 minutes));
+        uint32 commitDeadline = uint32(block.timestamp + bidWindow + TestMath.bound(_r(seed, 5), 1 hours, 8 hours));
         s = IJobMarketTypes.JobSpec({
             programDigest: keccak256(abi.encode("program", seed)),
             inputDigest: keccak256(abi.encode("input", seed)),
@@ -1142,8 +1144,8 @@ contract ProtocolHandler {
             paymentToken: address(0),
             bidWindow: bidWindow,
             commitDeadline: commitDeadline,
-            revealDeadline: uint32(commitDeadline + _bound(_r(seed, 7), 30 minutes, 4 hours)),
-            disputeWindow: _r(seed, 8) % 3 == 0 ? 0 : uint32(_bound(_r(seed, 8), 1 minutes, 6 hours)),
+            revealDeadline: uint32(commitDeadline + TestMath.bound(_r(seed, 7), 30 minutes, 4 hours)),
+            disputeWindow: _r(seed, 8) % 3 == 0 ? 0 : uint32(TestMath.bound(_r(seed, 8), 1 minutes, 6 hours)),
             confidential: false,
             encryptionPubKey: 0,
             dataRef: 0
@@ -1194,8 +1196,8 @@ contract ProtocolHandler {
         if (maxSigned > _providers.length) maxSigned = _providers.length;
         // mostly enough signed bids for the quorum; sometimes any number (on-chain bids may suffice)
         uint256 k = countSeed % 8 == 0
-            ? _bound(countSeed >> 3, j.bidDeadline == 0 ? 1 : 0, maxSigned)
-            : _bound(countSeed >> 3, j.quorum, maxSigned);
+            ? TestMath.bound(countSeed >> 3, j.bidDeadline == 0 ? 1 : 0, maxSigned)
+            : TestMath.bound(countSeed >> 3, j.quorum, maxSigned);
         bids = _signFor(id, j.maxPrice, onChain, provSeed, k, priceSeed);
         for (uint256 i; i < bids.length; ++i) {
             if (_canLock(bids[i].provider, j.capabilities, t, collateral)) ++eligible;
@@ -1223,7 +1225,7 @@ contract ProtocolHandler {
     }
 
     function _bidPrice(uint256 seed, uint256 pi, uint80 maxPrice) internal pure returns (uint80) {
-        return uint80(_bound(_r(seed, pi), maxPrice / 2 + 1, maxPrice));
+        return uint80(TestMath.bound(_r(seed, pi), maxPrice / 2 + 1, maxPrice));
     }
 
     /// @dev Signed batch bids (each over every job of `ids`) and how many signers can lock the
@@ -1236,7 +1238,7 @@ contract ProtocolHandler {
         uint256 total = uint256(market.collateralOf(ids[0])) * ids.length;
         uint256 maxSigned = 2 * uint256(j.replicas);
         if (maxSigned > _providers.length) maxSigned = _providers.length;
-        bids = new IJobMarketTypes.SignedBid[](_bound(countSeed, j.quorum, maxSigned));
+        bids = new IJobMarketTypes.SignedBid[](TestMath.bound(countSeed, j.quorum, maxSigned));
         bytes32 jobsHash = keccak256(abi.encodePacked(ids));
         for (uint256 s; s < bids.length; ++s) {
             uint256 pi = (provSeed % _providers.length + s) % _providers.length;
@@ -1269,7 +1271,7 @@ contract ProtocolHandler {
         if (mask == 0) mask = 1 << ((maskSeed >> 8) % assigned);
         item.jobId = id;
         item.assignees = _lists[id];
-        item.seals = new IJobMarketTypes.IndexedSeal[](_popcount(uint16(mask)));
+        item.seals = new IJobMarketTypes.IndexedSeal[](TestMath.popcount(uint16(mask)));
         uint256 k;
         for (uint256 i; i < assigned; ++i) {
             if (mask & (1 << i) == 0) continue;
@@ -1317,14 +1319,14 @@ contract ProtocolHandler {
         for (uint256 i; i < j.assigned; ++i) {
             if (m.committedMask & (1 << i) != 0 && _digestOf(id, i) == digest) candidates |= uint16(1 << i);
         }
-        if (_popcount(candidates) < j.quorum) return (o, 0);
+        if (TestMath.popcount(candidates) < j.quorum) return (o, 0);
         for (uint256 i; i < j.assigned; ++i) {
             if (candidates & (1 << i) != 0 && _r(seed, 100 + i) % 4 != 0) mask |= uint16(1 << i);
         }
-        for (uint256 i; i < j.assigned && _popcount(mask) < j.quorum; ++i) {
+        for (uint256 i; i < j.assigned && TestMath.popcount(mask) < j.quorum; ++i) {
             if (candidates & (1 << i) != 0) mask |= uint16(1 << i);
         }
-        o = new IJobMarketTypes.Opening[](_popcount(mask));
+        o = new IJobMarketTypes.Opening[](TestMath.popcount(mask));
         uint256 k;
         for (uint256 i; i < j.assigned; ++i) {
             if (mask & (1 << i) == 0) continue;
@@ -1337,7 +1339,11 @@ contract ProtocolHandler {
 
     /// @dev An assignee that committed, has not revealed, is not settled, and was not already counted as
     /// agreeing by the finalizing `finalize` (the market rejects that second opening) (max if none).
-    function _revealCandidate(uint256 id, IJobMarketTypes.JobInfo memory j, uint256 seed) internal view returns (uint256) {
+    function _revealCandidate(uint256 id, IJobMarketTypes.JobInfo memory j, uint256 seed)
+        internal
+        view
+        returns (uint256)
+    {
         JobModel storage m = _m[id];
         uint16 excluded = j.settledMask | (m.finalized ? m.openedMask : 0);
         for (uint256 s; s < j.assigned; ++s) {
@@ -1450,7 +1456,7 @@ contract ProtocolHandler {
         m.finalDigest = digest;
         m.finalCount = count;
         m.openedMask = opened;
-        m.byzAtFinal = uint8(_popcount(m.byzMask));
+        m.byzAtFinal = uint8(TestMath.popcount(m.byzMask));
     }
 
     function _escrowLog(Vm.Log memory l) internal {
@@ -1544,18 +1550,5 @@ contract ProtocolHandler {
 
     function _r(uint256 seed, uint256 salt_) internal pure returns (uint256) {
         return uint256(keccak256(abi.encode(seed, salt_)));
-    }
-
-    function _bound(uint256 x, uint256 min, uint256 max) internal pure returns (uint256) {
-        if (min >= max) return min;
-        return min + x % (max - min + 1);
-    }
-
-    function _popcount(uint16 mask) internal pure returns (uint256 n) {
-        uint256 v = mask;
-        while (v != 0) {
-            v &= v - 1;
-            ++n;
-        }
     }
 }

@@ -2,6 +2,8 @@
 pragma solidity 0.8.30;
 
 import {Vm} from "./Vm.sol";
+import {TestMath} from "./TestMath.sol";
+import {Strings} from "@openzeppelin/contracts/utils/Strings.sol";
 
 /// @notice Minimal test base: cheatcodes, assertions that revert with a message, invariant targeting.
 abstract contract Test {
@@ -57,7 +59,7 @@ abstract contract Test {
     }
 
     function assertEq(uint256 a, uint256 b, string memory message) internal pure {
-        if (a != b) fail(string.concat(message, ": ", _u(a), " != ", _u(b)));
+        if (a != b) fail(string.concat(message, ": ", Strings.toString(a), " != ", Strings.toString(b)));
     }
 
     function assertEq(address a, address b, string memory message) internal pure {
@@ -69,25 +71,14 @@ abstract contract Test {
     }
 
     function assertLe(uint256 a, uint256 b, string memory message) internal pure {
-        if (a > b) fail(string.concat(message, ": ", _u(a), " > ", _u(b)));
+        if (a > b) fail(string.concat(message, ": ", Strings.toString(a), " > ", Strings.toString(b)));
     }
 
     function assertGe(uint256 a, uint256 b, string memory message) internal pure {
-        if (a < b) fail(string.concat(message, ": ", _u(a), " < ", _u(b)));
+        if (a < b) fail(string.concat(message, ": ", Strings.toString(a), " < ", Strings.toString(b)));
     }
 
     function bound(uint256 x, uint256 min, uint256 max) internal pure returns (uint256) {
-        if (min >= max) return min;
-        return min + x % (max - min + 1);
-    }
-
-    function _u(uint256 v) private pure returns (string memory) {
-        if (v == 0) return "0";
-        bytes memory b;
-        while (v != 0) {
-            b = abi.encodePacked(bytes1(uint8(48 + v % 10)), b);
-            v /= 10;
-        }
-        return string(b);
+        return TestMath.bound(x, min, max);
     }
 }
