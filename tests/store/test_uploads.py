@@ -69,6 +69,14 @@ def test_uploads_need_the_token_when_one_is_set(tmp_path: Path) -> None:
             with pytest.raises(ContentError, match="HTTP 401"):
                 await publish(b"x", url, token=TOKEN[:-1] + "!")
             assert await publish(b"x", url, token=TOKEN) == cid_of(b"x")
+            # Bytes that are not UTF-8 in the header: a 401 like any wrong token, not a 500.
+            reader, writer = await asyncio.open_connection(*url.removeprefix("http://").rstrip("/").split(":"))
+            writer.write(b"POST /ipfs HTTP/1.1\r\nHost: 127.0.0.1\r\nAuthorization: Bearer \xff\xfe\r\n"
+                         b"Content-Length: 1\r\nConnection: close\r\n\r\ny")  # fmt: skip
+            await writer.drain()
+            status_line = await reader.readline()
+            writer.close()
+            assert status_line.split()[1] == b"401", status_line
         finally:
             await gateway.stop()
         assert ContentStore(tmp_path).get(cid_of(b"x")) == b"x"

@@ -102,7 +102,11 @@ def _too_large(limit: int) -> web.Response:
 
 def _authorized(header: str, token: str) -> bool:
     scheme, _, given = header.partition(" ")
-    return scheme.lower() == "bearer" and hmac.compare_digest(given.strip().encode(), token.encode())
+    try:  # a header's undecodable bytes arrive as surrogates: compared as the bytes they were
+        presented = given.strip().encode("utf-8", "surrogateescape")
+    except UnicodeEncodeError:
+        return False
+    return scheme.lower() == "bearer" and hmac.compare_digest(presented, token.encode())
 
 
 def stored_bytes(directory: Path) -> int:
