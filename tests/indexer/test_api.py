@@ -202,6 +202,11 @@ def test_the_dashboard_command_indexes_and_serves(anvil: Network, deployment: De
         assert httpx.get(f"http://127.0.0.1:{port}/api/info", headers={"Host": "dash.example"}).status_code == 200
         refused = httpx.get(f"http://127.0.0.1:{port}/api/info", headers={"Host": "rebound.example"})
         assert (refused.status_code, refused.text) == (400, "Invalid host header")
+        # Clients are told apart by the address that connected: a forged X-Forwarded-For does not give a
+        # local client a fresh rate-limit bucket on the result route (10 at once, then one per 2 s).
+        codes = [httpx.get(f"http://127.0.0.1:{port}/api/jobs/1/result",
+                           headers={"X-Forwarded-For": f"198.51.100.{i}"}).status_code for i in range(12)]  # fmt: skip
+        assert 429 in codes, codes
 
         # An open live stream does not hold the shutdown: the server ends it and stops within seconds.
         with httpx.Client(timeout=httpx.Timeout(5, read=30)) as client, \

@@ -118,7 +118,10 @@ def dashboard_cmd(
                     app.state.streams.drain()
                     super().handle_exit(sig, frame)
 
-            server = Server(uvicorn.Config(app, host=host, port=port, log_level="warning", timeout_graceful_shutdown=2))
+            # proxy_headers off: X-Forwarded-For from a local client would pick its own stream cap and rate
+            # limit bucket (clients are told apart by the address that connected; docs/security.md).
+            server = Server(uvicorn.Config(app, host=host, port=port, log_level="warning", timeout_graceful_shutdown=2,
+                                           proxy_headers=False))  # fmt: skip
             console.print(f"PolkaCompute on {net.name}: http://{host}:{port}/ (API docs at /docs), index {url}")
             await server.serve()
 
