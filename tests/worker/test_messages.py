@@ -83,6 +83,7 @@ def test_forged_wrong_and_malformed_messages_are_refused(fleet: Fleet, anvil, de
         seals = SealOffer.signed(stranger, [(job_id, 0, b"\x02" * 32)], chain_id, market)
         claimed = SealOffer(worker2.address, seals.items, seals.r, seals.vs)  # worker 2's name, a stranger's key
         assert await post("seals", [claimed.to_json()]) == (200, "0")
+        assert await post("seals", [seals.to_json()]) == (200, "0")  # its own name, but not a registered provider
         async with AsyncClient(anvil, deployment=deployment) as pc:
             book = pc.deployment.address("BidBook")
         bid = sign_bid(stranger, [job_id], 10**15, sla=60, expiry=2**32 - 1, chain_id=chain_id, book=book)

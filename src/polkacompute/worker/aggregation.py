@@ -31,6 +31,7 @@ TICK = 0.02  # seconds between looks at what is due
 MAX_EARLY_ROUNDS = 256  # job sets whose bids arrived before we saw the jobs (oldest dropped)
 VIEW_LAG = 2.0  # seconds a message waits for our view to catch up with what its sender saw
 MAX_REPUTATION = 10_000  # ProviderRegistry.MAX_REPUTATION (BidRanking's scale)
+MAX_ASSIGNEES = 16  # JobMarket.MAX_REPLICAS: the most seal offers kept per batch
 
 
 @dataclass
@@ -86,10 +87,17 @@ class Aggregator:
         return True
 
     async def on_seals(self, data: dict[str, Any]) -> bool:
-        """Keeps a correctly signed offer; whether its indices match the assignment is checked when it
-        is used (the sender may have seen the assignment before we did)."""
+        """Keeps a correctly signed offer of a registered provider, at most one per possible assignee of
+        a batch; whether its indices match the assignment is checked when it is used (the sender may
+        have seen the assignment before we did)."""
         offer = SealOffer.from_json(data)
-        if not offer.items or not offer.valid(self.w.pc.network.chain_id, self.w.pc.deployment.address("JobMarket")):
+        w = self.w
+        if not offer.items or not offer.valid(w.pc.network.chain_id, w.pc.deployment.address("JobMarket")):
+            return False
+        if offer.worker not in w.peers:  # a throwaway key: not a provider the registry's events named
+            return False
+        offers = self.seal_offers.get(offer.items[0][0], {})
+        if offer.worker not in offers and len(offers) >= MAX_ASSIGNEES:
             return False
         self.add_seals(offer)
         return True
@@ -286,6 +294,9 @@ class Aggregator:
                 self._drop_offers(first_id)
                 continue
             rank = first.index_of(w.me)
+            if rank is None and first.assignment_final:  # not ours to commit: nothing to keep them for
+                self._drop_offers(first_id)
+                continue
             if rank is None or w.me not in offers or self._pending(("commit", first_id)):
                 continue  # only assignees with an offer of their own send (and only once at a time)
             since = self._offers_since.setdefault(first_id, time.monotonic())
