@@ -29,6 +29,7 @@ import statistics
 import sys
 import tempfile
 import time
+from collections import Counter
 from pathlib import Path
 
 import wasmtime
@@ -115,10 +116,15 @@ async def run_jobs(network: Network, deployment, gateway: str, jobs: int, per_bl
         submitted, finalized = at["submitted"], at["finalized"]
         stamps: dict[int, int] = {}
         txs = 0
+        calls: Counter[str] = Counter()  # which transactions the jobs cost: batching shows here first
+        decoders = [pc.market, pc.registry, pc.escrow_contract,
+                    pc.chain.contract("BidBook", pc.deployment.address("BidBook"))]  # fmt: skip
         for number in range(first_block, last_block + 1):
-            block = await pc.chain.w3.eth.get_block(number)
+            block = await pc.chain.w3.eth.get_block(number, full_transactions=True)
             stamps[number] = int(block["timestamp"])
             txs += len(block["transactions"])
+            for tx in block["transactions"]:
+                calls[_call_name(decoders, tx["input"])] += 1
     blocks = [finalized[j] - submitted[j] for j in finalized]
     seconds = [stamps[finalized[j]] - stamps[submitted[j]] for j in finalized]
     return {
@@ -136,8 +142,16 @@ async def run_jobs(network: Network, deployment, gateway: str, jobs: int, per_bl
         if finalized
         else None,
         "txs_per_job": round(txs / jobs, 3),
+        "txs_by_call": dict(calls.most_common()),
         "elapsed_s": round(elapsed, 1),
     }
+
+
+def _call_name(contracts: list, data: bytes) -> str:  # type: ignore[type-arg]
+    for contract in contracts:
+        with contextlib.suppress(ValueError):
+            return str(contract.decode_function_input(data)[0].fn_name)
+    return "transfer" if not data else "other"
 
 
 async def run_single(network: Network, deployment, gateway: str, jobs: int, bid_window: int) -> dict[str, object]:  # type: ignore[no-untyped-def]

@@ -7,7 +7,9 @@ Workers exchange signed offers (`messages.py`) and one of them, the leader, send
 Leaders are chosen the same way by everyone (the best bid first; assignees in index order), and the
 next in line takes over after `grace` seconds per rank, so a dead leader costs time, never the job.
 Nothing here is needed for safety: a worker whose seal was not aggregated in time commits it alone,
-and one that was not paid by a finalize reveals on-chain (`jobs.py`).
+and one that was not paid by a finalize reveals on-chain (`jobs.py`). That fallback costs a transaction
+per job, so a batch call waits longer for an assignee that is slow but alive (heard from lately) than
+for a silent one (`patience`).
 """
 
 from __future__ import annotations
@@ -61,6 +63,21 @@ class Aggregator:
         self._sent: set[Any] = set()  # what our mined transactions did (until the jobs are forgotten)
         self._failures: dict[Any, tuple[int, float]] = {}  # key -> (failed sends, monotonic time of the next try)
         self._tasks: set[asyncio.Task[None]] = set()
+        self._heard: dict[str, float] = {}  # worker -> monotonic time of its latest valid message
+
+    def heard(self, worker: str) -> None:
+        self._heard[worker] = time.monotonic()
+
+    def patience(self, missing: list[str]) -> float:
+        """Seconds a batch call (commit, finalize) waits past its sender's turn for assignees missing
+        from it. Each one left out then acts alone, a transaction per job of the batch: a loaded machine
+        running 96-job batches fell into lone commits and reveals (half its transactions) with a 2 s
+        wait. So: up to half of `alone_after` while one of them was heard from within two grace periods
+        (busy, not gone: a live worker bids on every round), else one grace period (a dead assignee
+        costs little)."""
+        config, now = self.w.config, time.monotonic()
+        alive = any(now - self._heard.get(m, float("-inf")) < 2 * config.finalize_grace for m in missing)
+        return config.alone_after / 2 if alive else config.finalize_grace
 
     # ------------------------------------------------------------------ incoming offers
 
@@ -74,6 +91,7 @@ class Aggregator:
             return False
         if offer.bid.provider not in w.peers:  # a throwaway key: not a provider the registry's events named
             return False
+        self.heard(offer.bid.provider)
         round_ = self.rounds.get(offer.job_ids)
         if round_ is not None:
             round_.bids[offer.bid.provider] = offer
@@ -96,6 +114,7 @@ class Aggregator:
             return False
         if offer.worker not in w.peers:  # a throwaway key: not a provider the registry's events named
             return False
+        self.heard(offer.worker)
         offers = self.seal_offers.get(offer.items[0][0], {})
         if offer.worker not in offers and len(offers) >= MAX_ASSIGNEES:
             return False
@@ -113,6 +132,8 @@ class Aggregator:
         if bundle.signer(w.pc.network.chain_id, w.pc.deployment.address("JobMarket")) != bundle.worker:
             log.warning("openings with a forged signature (claiming %s) dropped", bundle.worker)
             return False
+        if bundle.worker in w.peers:
+            self.heard(bundle.worker)
         kept = 0
         patience = time.monotonic() + VIEW_LAG  # the sender saw the seals committed; our view may be behind
         for opening in bundle.openings():
@@ -300,8 +321,8 @@ class Aggregator:
             if rank is None or w.me not in offers or self._pending(("commit", first_id)):
                 continue  # only assignees with an offer of their own send (and only once at a time)
             since = self._offers_since.setdefault(first_id, time.monotonic())
-            everyone = sum(first.index_of(o) is not None for o in offers) == len(first.assignees)  # assignees only
-            if time.monotonic() - since < rank * grace + (0 if everyone else grace):
+            missing = [a for a, _ in first.assignees if a not in offers]
+            if time.monotonic() - since < rank * grace + (self.patience(missing) if missing else 0):
                 continue
             usable = [o for o in offers.values() if self._fits(o)]
             self._drop_offers(first_id)

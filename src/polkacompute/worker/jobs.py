@@ -308,9 +308,9 @@ class JobDriver:
         mine = sorted(i for i, o in w.aggregator.openings.get(job_id, {}).items() if o.digest == record.result_digest)
         rank = mine.index(record.my_index) if record.my_index in mine else 0
         # Everyone's opening in one finalize pays everyone in one transaction; with only a quorum, the
-        # leader waits a grace period for the rest (stragglers are paid by their own reveal).
-        everyone = len(mine) == len(job.assignees)
-        if len(mine) >= job.quorum and waited >= rank * grace + (0 if everyone else grace):
+        # leader waits for the rest, longer for live ones (stragglers are paid by their own reveal).
+        missing = [a for i, (a, _) in enumerate(job.assignees) if i not in mine]
+        if len(mine) >= job.quorum and waited >= rank * grace + (w.aggregator.patience(missing) if missing else 0):
             w.aggregator.finalize_soon(job_id, record.result_digest, mine)
         elif w.now > job.reveal_deadline:  # nobody finalized in time: settle it, as any keeper would
             with contextlib.suppress(TransactionError):
