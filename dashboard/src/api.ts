@@ -64,6 +64,8 @@ export interface Job {
   status: JobStatus;
   requester: Hex;
   runtime: Hex;
+  /** The runtime's name when the indexer knows the identity (installed where it runs), else null. */
+  runtime_name: string | null;
   replicas: number;
   quorum: number;
   assignees: Hex[];

@@ -72,6 +72,7 @@ def test_the_api_answers_from_the_index(anvil: Network, deployment: Deployment, 
     assert all(e["time"] for e in detail["timeline"])
     assert detail["prices"]
     assert detail["runtime_name"] == "wasi"
+    assert {j["runtime_name"] for j in done} == {"wasi"}  # the list names it too (the dashboard shows it)
     assert [j["id"] for j in client.get("/api/jobs", params={"runtime": "wasi", "limit": 200}).json()] == sorted(
         chain, reverse=True)  # every job of the workload runs wasi  # fmt: skip
     assert detail["outcomes"] == dict.fromkeys(detail["assignees"], "paid")

@@ -2,13 +2,14 @@
 
 import hashlib
 import struct
+import time
 from pathlib import Path
 
 import pytest
 
-from polkacompute.sandbox import Limits, NotCanonical, RunResult, Sandbox, Status
+from polkacompute.sandbox import Limits, Mount, NotCanonical, RunResult, Sandbox, Status
 from polkacompute.sandbox.runner import MAX_PROGRAM_BYTES
-from polkacompute.sandbox.wasi import REALTIME_BASE_NS
+from polkacompute.sandbox.wasi import REALTIME_BASE_NS, JobIO
 from polkacompute.store import cid_of, digest_of
 
 from . import wat
@@ -82,10 +83,69 @@ def test_no_filesystem_without_a_mount(sandbox: Sandbox) -> None:
     assert (result.status, result.exit_code) == (Status.EXITED, 8)  # EBADF: there is no directory to open from
 
 
+@pytest.mark.parametrize(
+    ("path", "rights", "errno"),
+    [("data.txt", wat.FD_READ, 0), ("missing.txt", wat.FD_READ, wat.ENOENT), ("../etc/passwd", wat.FD_READ, wat.EPERM),
+     ("/etc/passwd", wat.FD_READ, wat.EPERM), ("data.txt", wat.FD_READ | wat.FD_WRITE, wat.EPERM)],
+)  # fmt: skip
+def test_opening_a_file_not_given_returns_the_documented_errno(
+    sandbox: Sandbox, tmp_path: Path, path: str, rights: int, errno: int
+) -> None:
+    # docs/sandbox.md, "Hostile input": ENOENT for a name not in the mount, EPERM leaving it or writing.
+    (tmp_path / "data.txt").write_text("mounted")
+    result = sandbox.run(wat.open_at(path, rights=rights), mounts=[Mount(tmp_path, "/data")], limits=SMALL)
+    assert (result.status, result.exit_code, result.detail) == (Status.EXITED, errno, "")
+
+
+@pytest.mark.parametrize(
+    ("program", "detail"),
+    [(wat.OPEN_PATH_OUTSIDE_MEMORY, "host_error: EFAULT (path_open)"),
+     (wat.OPEN_UNDEFINED_FLAGS, "host_error: EINVAL (path_open)"),
+     (wat.OPEN_INDIRECTLY_OUTSIDE_MEMORY, "host_error: EFAULT"),
+     (wat.WRITE_IOVECS_OUTSIDE_MEMORY, "host_error: EFAULT (fd_write)"),
+     (wat.CLOCK_TO_NEGATIVE_POINTER, "host_error: EFAULT (clock_time_get)"),
+     (wat.ENTROPY_PAST_THE_END, "host_error: EFAULT (random_get)"),
+     (wat.WRITE_WITHOUT_MEMORY, "host_error: EFAULT (fd_write)")],
+)  # fmt: skip
+def test_a_refused_wasi_call_traps_with_its_errno(
+    sandbox: Sandbox, tmp_path: Path, program: bytes, detail: str
+) -> None:
+    # wasmtime's own calls (path_open) and the sandbox's (fd_write, clock, entropy) refuse arguments they
+    # cannot use by trapping; the result names the errno (docs/sandbox.md, "Refused calls") and is the
+    # same every time. Some of these raised out of `run` (no result at all) or wrote at the memory's end.
+    (tmp_path / "data.txt").write_text("mounted")
+    results = [sandbox.run(program, mounts=[Mount(tmp_path, "/data")], limits=SMALL) for _ in range(2)]
+    assert (results[0].status, results[0].detail, results[0].exit_code) == (Status.TRAP, detail, 0)
+    assert results[0].digest == results[1].digest
+    assert RunResult.decode(results[0].canonical_bytes()) == results[0]
+
+
+def test_sockets_and_oversized_calls_return_errnos(sandbox: Sandbox) -> None:
+    assert sandbox.run(wat.SOCKET_ACCEPT).exit_code == wat.EBADF  # no socket descriptors exist
+    assert sandbox.run(wat.SOCKET_SEND_ON_STDOUT).exit_code == wat.ENOTSOCK
+    assert sandbox.run(wat.POLL_TOO_MANY).exit_code == wat.EINVAL  # bounded host work per call
+    assert sandbox.run(wat.WRITE_TOO_MANY_BUFFERS).exit_code == wat.EINVAL
+
+
+def test_virtual_clock_saturates_instead_of_failing(sandbox: Sandbox) -> None:
+    result = sandbox.run(wat.SLEEP_FOREVER)
+    assert result.ok, result.detail
+    assert result.output == struct.pack("<Q", 2**64 - 1)
+
+
+def test_entropy_is_the_seeded_stream_in_linear_time() -> None:
+    io = JobIO(b"seed", 0)
+    chunks = [io.entropy(n) for n in (0, 5, 27, 32, 33, 100)]
+    stream = b"".join(hashlib.sha256(b"seed" + i.to_bytes(8, "little")).digest() for i in range(7))
+    assert b"".join(chunks) == stream[:197]
+    started = time.perf_counter()
+    assert len(io.entropy(8 << 20)) == 8 << 20  # 8 MiB in one call: was quadratic (~1 min)
+    assert time.perf_counter() - started < 10
+
+
 def test_read_only_mount_is_readable_not_writable(sandbox: Sandbox, tmp_path: Path, python_runtime) -> None:
     # Through CPython (a full WASI client): read a mounted file, fail to write next to it.
     from polkacompute.runtimes import job_seed
-    from polkacompute.sandbox import Mount
 
     (tmp_path / "data.txt").write_text("mounted")
     script = (b"import os\nprint(open('/data/data.txt').read())\n"

@@ -55,3 +55,74 @@ HUGE_INITIAL_MEMORY = module('(memory (export "memory") 10000) (func (export "_s
 NAN_BITS = module("""(func (export "_start")
   (f32.store (i32.const 100) (f32.div (f32.const 0) (f32.const 0)))
   (call $write (i32.const 100) (i32.const 4)))""")
+
+# WASI errno values (wasi_snapshot_preview1.witx) the tests below expect.
+EBADF, ENOENT, ENOTSOCK, EINVAL, EPERM = 8, 44, 57, 28, 63
+FD_READ, FD_WRITE = 0x2, 0x40
+
+
+def open_at(path: str, *, rights: int = FD_READ, oflags: int = 0, path_ptr: int = 200) -> bytes:
+    """Opens `path` relative to descriptor 3 (the first mount) and exits with the errno path_open returned.
+    `path_ptr` is where the call is told the path is (the bytes are always at 200)."""
+    return module(f"""(data (i32.const 200) "{path}")
+  (func (export "_start")
+    (call $exit (call $path_open (i32.const 3) (i32.const 0) (i32.const {path_ptr}) (i32.const {len(path)})
+                 (i32.const {oflags}) (i64.const {rights}) (i64.const 0) (i32.const 0) (i32.const 300))))""")
+
+
+# path_open refused by trapping: the path's pointer is past the end of the 1-page memory, or oflags has
+# bits WASI does not define; the second through a function table (the call is not visible in the code).
+OPEN_PATH_OUTSIDE_MEMORY = open_at("data.txt", path_ptr=70_000)
+OPEN_UNDEFINED_FLAGS = open_at("data.txt", oflags=0xFF)
+OPEN_INDIRECTLY_OUTSIDE_MEMORY = module("""(data (i32.const 200) "data.txt")
+  (type $open (func (param i32 i32 i32 i32 i32 i64 i64 i32 i32) (result i32)))
+  (table 1 funcref) (elem (i32.const 0) $path_open)
+  (func (export "_start")
+    (call $exit (call_indirect (type $open) (i32.const 3) (i32.const 0) (i32.const 70000) (i32.const 8)
+                 (i32.const 0) (i64.const 2) (i64.const 0) (i32.const 0) (i32.const 300) (i32.const 0))))""")
+# The sandbox's own calls (wasi.py) given pointers they cannot use: an iovec array past the memory's
+# end, a buffer at 0xfffffff8 (-8 as an i32: the Python binding would write it at the memory's end),
+# entropy that does not fit, and a module with no memory at all.
+WRITE_IOVECS_OUTSIDE_MEMORY = module(
+    '(func (export "_start") (drop (call $fd_write (i32.const 1) (i32.const 70000) (i32.const 1) (i32.const 8))))'
+)
+CLOCK_TO_NEGATIVE_POINTER = module(
+    '(func (export "_start") (drop (call $clock (i32.const 1) (i64.const 1) (i32.const -8))))'
+)
+ENTROPY_PAST_THE_END = module('(func (export "_start") (drop (call $random (i32.const 65530) (i32.const 16))))')
+WRITE_WITHOUT_MEMORY = module(
+    '(func (export "_start") (drop (call $fd_write (i32.const 1) (i32.const 0) (i32.const 1) (i32.const 8))))',
+    imports='(import "wasi_snapshot_preview1" "fd_write" (func $fd_write (param i32 i32 i32 i32) (result i32)))',
+)
+# Sleeps 2^64-1 ns (the virtual clock saturates), then prints the monotonic clock (8 bytes).
+SLEEP_FOREVER = module(
+    """(func (export "_start")
+  (i32.store8 (i32.const 408) (i32.const 0))                          ;; subscription at 400: clock
+  (i64.store (i32.const 424) (i64.const -1))                          ;; timeout u64::MAX, relative
+  (drop (call $poll (i32.const 400) (i32.const 500) (i32.const 1) (i32.const 600)))
+  (drop (call $clock (i32.const 1) (i64.const 1) (i32.const 100)))
+  (call $write (i32.const 100) (i32.const 8)))""",
+    imports='(import "wasi_snapshot_preview1" "poll_oneoff" (func $poll (param i32 i32 i32 i32) (result i32)))'
+    + IMPORTS,
+)
+# fd_write of 1,025 buffers (one past IOV_MAX): EINVAL, returned (exit code).
+WRITE_TOO_MANY_BUFFERS = module(
+    '(func (export "_start") (call $exit (call $fd_write (i32.const 1) (i32.const 0) (i32.const 1025) (i32.const 8))))'
+)
+# poll_oneoff asked for 2^32-1 subscriptions: EINVAL, returned (exit code).
+POLL_TOO_MANY = module(
+    '(func (export "_start") (call $exit (call $poll (i32.const 0) (i32.const 0) (i32.const -1) (i32.const 0))))',
+    imports='(import "wasi_snapshot_preview1" "poll_oneoff" (func $poll (param i32 i32 i32 i32) (result i32)))'
+    + IMPORTS,
+)
+_SOCKETS = """(import "wasi_snapshot_preview1" "sock_accept" (func $accept (param i32 i32 i32) (result i32)))
+  (import "wasi_snapshot_preview1" "sock_send" (func $send (param i32 i32 i32 i32 i32) (result i32)))"""
+SOCKET_ACCEPT = module(
+    '(func (export "_start") (call $exit (call $accept (i32.const 3) (i32.const 0) (i32.const 100))))',
+    imports=_SOCKETS + IMPORTS,
+)
+SOCKET_SEND_ON_STDOUT = module(
+    '(func (export "_start") (call $exit (call $send (i32.const 1) (i32.const 0) (i32.const 0) (i32.const 0) '
+    "(i32.const 100))))",
+    imports=_SOCKETS + IMPORTS,
+)

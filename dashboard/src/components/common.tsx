@@ -39,6 +39,20 @@ export function Hash({ value }: { value: string | null | undefined }) {
   );
 }
 
+/** A job's runtime: its name where the identity is a known runtime, else the identity shortened;
+ * the full identity on hover either way. */
+export function Runtime({ id, name, testid }: { id: string; name: string | null | undefined; testid?: string }) {
+  return name ? (
+    <span class="runtime-name" title={id} data-testid={testid}>
+      {name}
+    </span>
+  ) : (
+    <span class="mono" title={id} data-testid={testid}>
+      {shortHex(id)}
+    </span>
+  );
+}
+
 /** A wei amount in the network's native token. */
 export function Amount({ wei, digits = 4 }: { wei: string | bigint | null | undefined; digits?: number }) {
   const { symbol } = useInfo();

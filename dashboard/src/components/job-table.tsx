@@ -3,7 +3,7 @@
 import type { Job } from "../api";
 import { formatNumber, formatTime, jobLatency, shortHex, sumWei } from "../format";
 import { href, navigate } from "../router";
-import { Amount, Empty, Hash, JobLink, StatusBadge, TableScroll } from "./common";
+import { Amount, Empty, JobLink, Runtime, StatusBadge, TableScroll } from "./common";
 
 interface Props {
   jobs: Job[];
@@ -48,7 +48,7 @@ export function JobTable({ jobs, testid, empty }: Props) {
                 <StatusBadge status={job.status} />
               </td>
               <td>
-                <Hash value={job.runtime} />
+                <Runtime id={job.runtime} name={job.runtime_name} testid="job-runtime" />
               </td>
               <td class="num">
                 {job.replicas}/{job.quorum}

@@ -124,29 +124,43 @@ export function Activity() {
         <Empty>{rows.length === 0 ? "No events yet — waiting for the chain" : "No events match these filters"}</Empty>
       ) : (
         <TableScroll>
-          <table class="table" data-testid="activity-table">
-            <thead>
-              <tr>
-                <th>Time</th>
-                <th class="num">Block</th>
-                <th>Contract</th>
-                <th>Event</th>
-                <th>Jobs</th>
-                <th>Details</th>
+          {/* On phones each row stacks into a card (styles.css, "stacked"); the explicit roles keep it a
+              table for assistive technology, which drops table semantics once rows are not table rows. */}
+          <table class="table stacked" data-testid="activity-table" role="table">
+            <thead role="rowgroup">
+              <tr role="row">
+                <th role="columnheader">Time</th>
+                <th role="columnheader" class="num">
+                  Block
+                </th>
+                <th role="columnheader">Contract</th>
+                <th role="columnheader">Event</th>
+                <th role="columnheader">Jobs</th>
+                <th role="columnheader">Details</th>
               </tr>
             </thead>
-            <tbody>
+            <tbody role="rowgroup">
               {visible.map((event) => (
-                <tr key={event.id} data-testid="activity-row" data-event={event.name} data-jobs={event.jobs.join(",")}>
-                  <td class="nowrap" title={formatTime(event.time)}>
+                <tr
+                  key={event.id}
+                  role="row"
+                  data-testid="activity-row"
+                  data-event={event.name}
+                  data-jobs={event.jobs.join(",")}
+                >
+                  <td role="cell" class="cell-time nowrap" title={formatTime(event.time)}>
                     {formatClock(event.time)}
                   </td>
-                  <td class="num">{event.block}</td>
-                  <td>{event.contract}</td>
-                  <td>
+                  <td role="cell" class="cell-block num" data-label="block">
+                    {event.block}
+                  </td>
+                  <td role="cell" class="cell-contract">
+                    {event.contract}
+                  </td>
+                  <td role="cell" class="cell-event" data-testid="activity-event">
                     <strong>{event.name}</strong>
                   </td>
-                  <td class="nowrap">
+                  <td role="cell" class="cell-jobs nowrap">
                     {event.jobs.map((id, i) => (
                       <Fragment key={id}>
                         {i > 0 && " "}
@@ -154,7 +168,7 @@ export function Activity() {
                       </Fragment>
                     ))}
                   </td>
-                  <td class="summary" title={`tx ${event.tx}`}>
+                  <td role="cell" class="summary" title={`tx ${event.tx}`}>
                     {summarizeEvent(event.name, event.args, symbol) || <Hash value={event.tx} />}
                   </td>
                 </tr>

@@ -26,7 +26,10 @@ function Facts({ job }: { job: JobDetail }) {
       <dt>Requester</dt>
       <dd class="mono break">{job.requester}</dd>
       <dt>Runtime</dt>
-      <dd class="mono break">{job.runtime}</dd>
+      <dd data-testid="job-runtime">
+        {job.runtime_name && <div class="runtime-name">{job.runtime_name}</div>}
+        <div class="mono break">{job.runtime}</div>
+      </dd>
       <dt>Replicas / quorum</dt>
       <dd>
         {job.replicas} / {job.quorum}

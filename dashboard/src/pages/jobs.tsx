@@ -101,7 +101,7 @@ export function Jobs() {
         </label>
         <label>
           Runtime
-          <input data-testid="filter-runtime" placeholder="0x… (bytes32)" value={filters.runtime} onInput={set("runtime")} spellcheck={false} />
+          <input data-testid="filter-runtime" placeholder="wasi, python… or 0x…" value={filters.runtime} onInput={set("runtime")} spellcheck={false} />
         </label>
       </form>
       {first.error && <ErrorBox message={first.error} />}

@@ -1,9 +1,12 @@
 """The deterministic wasmtime engine: one configuration, fingerprinted, with a wall-clock backstop.
 
 Replicas must get bit-identical results, so everything that can change a result is fixed here and
-named in `ENGINE_FINGERPRINT`: the wasmtime version and every setting below. Fuel metering is the
-deterministic budget; epoch interruption only stops runaway jobs by wall clock, and a job stopped
-that way has no canonical result (another machine might have finished it).
+named in `ENGINE_FINGERPRINT`: the wasmtime version, every setting below, and the revision of the
+sandbox's own side (`SANDBOX_REVISION`: its WASI shims and how a run's end becomes a result). Every
+runtime identity includes the fingerprint, so workers that would attest differently do not meet on
+one job. Fuel metering is the deterministic budget; epoch interruption only stops runaway jobs by
+wall clock, and a job stopped that way has no canonical result (another machine might have finished
+it).
 """
 
 from __future__ import annotations
@@ -32,8 +35,15 @@ SETTINGS: dict[str, object] = {
     "max_wasm_stack": 1 << 20,  # the stack-overflow point is part of the result
 }
 
+# The sandbox's own behaviour (wasi.py, runner.py): bump it whenever some program's result changes.
+#   1: the first release
+#   2: a WASI call refused by trapping names its errno and the call (`host_error: EFAULT (fd_write)`,
+#      was a bare `host_error`); the shadowed calls check guest pointers (a bad one raised out of the
+#      run, or a negative one was read from the end of memory) and bound their work per call
+SANDBOX_REVISION = 2
+
 ENGINE_FINGERPRINT = hashlib.sha256(
-    json.dumps({"wasmtime": WASMTIME_VERSION, **SETTINGS}, sort_keys=True).encode()
+    json.dumps({"wasmtime": WASMTIME_VERSION, "sandbox": SANDBOX_REVISION, **SETTINGS}, sort_keys=True).encode()
 ).hexdigest()
 
 

@@ -4,6 +4,7 @@ entropy it was not given, and every way it can end mapped onto a `RunResult`."""
 from __future__ import annotations
 
 import hashlib
+import re
 import shutil
 import tempfile
 import time
@@ -17,7 +18,14 @@ from polkacompute.sandbox.cache import ModuleCache
 from polkacompute.sandbox.engine import EpochTicker, deterministic_config
 from polkacompute.sandbox.result import RunResult, Status
 from polkacompute.sandbox.wasi import MODULE as WASI_MODULE
-from polkacompute.sandbox.wasi import JobIO, OutputLimitExceeded, shadow_wasi
+from polkacompute.sandbox.wasi import (
+    HostCallRefused,
+    JobIO,
+    OutputLimitExceeded,
+    refusal_detail,
+    shadow_wasi,
+    wasmtime_refusal,
+)
 
 MAX_PROGRAM_BYTES = 64 * 1024 * 1024
 
@@ -105,13 +113,14 @@ class Sandbox:
         if stdin != self._last_stdin:  # the same input again (replicas, benchmarks): the file is already right
             self._stdin.write_bytes(stdin)
             self._last_stdin = stdin
-        result = self._execute(module, str(self._stdin), argv, env, mounts, limits, seed)
+        result = self._execute(module, program, str(self._stdin), argv, env, mounts, limits, seed)
         return RunResult(result.status, result.output, result.exit_code, result.fuel_used, result.detail,
                          result.stderr, (time.perf_counter() - started) * 1000)  # fmt: skip
 
     def _execute(
         self,
         module: wasmtime.Module,
+        program: bytes,
         stdin_path: str,
         argv: Sequence[str],
         env: Sequence[tuple[str, str]],
@@ -140,6 +149,8 @@ class Sandbox:
             start(store)
         except OutputLimitExceeded:
             status, detail = Status.OUTPUT_LIMIT, f"more than {limits.output_bytes} bytes"
+        except HostCallRefused as refused:  # one of the shadowed calls (wasi.py) refused its arguments
+            status, detail = Status.TRAP, refused.detail
         except wasmtime.ExitTrap as exit_:  # a WasmtimeError subclass: before the generic case
             exit_code = exit_.code
         except wasmtime.Trap as trap:
@@ -151,7 +162,7 @@ class Sandbox:
             else:
                 status, detail = Status.TRAP, code.name.lower() if code is not None else "unknown"
         except wasmtime.WasmtimeError as exc:
-            status, detail = _classify(str(exc))
+            status, detail = _classify(str(exc), module, program)
         finally:
             self._io = None
         fuel = limits.fuel if status is Status.OUT_OF_FUEL else limits.fuel - store.get_fuel()
@@ -168,7 +179,7 @@ def _check_imports(module: wasmtime.Module) -> RunResult | None:
     return None
 
 
-def _classify(message: str) -> tuple[Status, str]:
+def _classify(message: str, module: wasmtime.Module, program: bytes) -> tuple[Status, str]:
     """Errors wasmtime reports as messages: deterministic ones become results."""
     if "invalid exit status" in message:
         return Status.TRAP, "invalid_exit"
@@ -176,4 +187,30 @@ def _classify(message: str) -> tuple[Status, str]:
         return Status.REJECTED, "memory_limit: the module's initial memory is over the limit"
     if "unknown import" in message or "incompatible import type" in message:
         return Status.REJECTED, "unknown_import"
+    if refusal := wasmtime_refusal(message):  # a WASI call of wasmtime's refused its arguments by trapping
+        errno, call = refusal
+        return Status.TRAP, refusal_detail(errno, call or _called_import(message, module, program))
     return Status.TRAP, "host_error"
+
+
+_INNERMOST_FRAME = re.compile(r"^\s*0:\s+0x([0-9a-f]+) - ", re.MULTILINE)
+
+
+def _called_import(message: str, module: wasmtime.Module, program: bytes) -> str | None:
+    """The function a trap's innermost wasm frame was calling, if that is a direct call of an import.
+
+    wasmtime names the refused call only when it refuses an argument's value; for a pointer it gives
+    just the backtrace, whose innermost frame is at the guest's call instruction (an offset in the
+    module's bytes): opcode 0x10, then the callee's index (unsigned LEB128), and the index space
+    starts with the imports (all functions here: `_check_imports`). Through `call_indirect`: None."""
+    frame = _INNERMOST_FRAME.search(message)
+    offset = int(frame.group(1), 16) if frame else len(program)
+    if offset >= len(program) or program[offset] != 0x10:
+        return None
+    index = 0
+    for shift, byte in enumerate(program[offset + 1 : offset + 6]):
+        index |= (byte & 0x7F) << (7 * shift)
+        if not byte & 0x80:
+            break
+    imports = module.imports
+    return imports[index].name if index < len(imports) else None
