@@ -1,7 +1,9 @@
 """Every exception PolkaCompute raises, in one place (as httpx does).
 
 Each carries a message that says what went wrong and, where it helps, a `hint` that says what to
-change. The CLI prints `str(error)` on one line and uses `exit_code` for scripts.
+change. The CLI prints `str(error)` on one line (with `--json`, `to_dict()` as one JSON object) on
+stderr and exits with `exit_code`: 2 bad input, 3 network, 4 account, 5 deployment, 6 transaction,
+7 timeout, 8 result mismatch, 9 content (missing, unavailable, or not matching its CID).
 """
 
 from __future__ import annotations
@@ -21,6 +23,10 @@ class PolkaComputeError(Exception):
 
     def __str__(self) -> str:
         return f"{self.message} ({self.hint})" if self.hint else self.message
+
+    def to_dict(self) -> dict[str, Any]:
+        """What the CLI prints under `--json`: {"error", "hint", "exit_code", "type"}."""
+        return {"error": self.message, "hint": self.hint, "exit_code": self.exit_code, "type": type(self).__name__}
 
 
 class ConfigError(PolkaComputeError):
@@ -100,6 +106,11 @@ class TransactionError(PolkaComputeError):
     def __init__(self, message: str, *, tx_hash: str | None = None, hint: str | None = None) -> None:
         super().__init__(message, hint=hint)
         self.tx_hash = tx_hash
+
+
+class NothingToWithdraw(TransactionError):
+    """The escrow holds nothing for the account: the contract would revert `NothingToWithdraw`, so nothing
+    is sent (and no gas spent)."""
 
 
 class InsufficientFunds(TransactionError):

@@ -128,6 +128,7 @@ def test_watch_reports_every_status_and_events_are_typed(anvil: Network, deploym
             assert result.result_digest == OUTPUT_DIGEST
             assert result.paid == {a.worker: PRICE for a in assignees}
             assert result.fees == 3 * FEE
+            assert result.received == {a.worker: PRICE - FEE for a in assignees}  # what the escrow credited
             assert (result.slashed, result.refunded) == ({}, 0)
 
     asyncio.run(run())
@@ -176,6 +177,7 @@ def test_no_show_job_fails_refunds_requester_and_slashes(anvil: Network, deploym
             assert result.job.status is JobStatus.FAILED
             assert result.result_digest is None
             assert set(result.slashed) == {a.worker for a in assignees}
+            assert result.slash_reasons == {a.worker: "NO_SHOW" for a in assignees}
             for a in assignees:
                 info = await keeper.providers.info(a.worker)
                 assert info.stake == stakes[a.worker] - result.slashed[a.worker]

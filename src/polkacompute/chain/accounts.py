@@ -20,16 +20,13 @@ from eth_account.signers.local import LocalAccount
 
 from polkacompute.chain.networks import Network
 from polkacompute.errors import AccountError, DevKeyRefused
+from polkacompute.paths import home as home  # re-exported: `home` lived here first
 
 Account.enable_unaudited_hdwallet_features()
 
 DEV_MNEMONIC = "test test test test test test test test test test test junk"  # anvil's default
 DEV_ACCOUNTS = 20
 _NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$")
-
-
-def home() -> Path:
-    return Path(os.environ.get("POLKACOMPUTE_HOME") or Path.home() / ".polkacompute")
 
 
 @dataclass(frozen=True)

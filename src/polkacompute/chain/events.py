@@ -32,7 +32,6 @@ from web3.utils import event_abi_to_log_topic
 
 from polkacompute.chain.client import ChainClient
 from polkacompute.contracts import abi
-from polkacompute.contracts.events import EVENT_ARGS, EVENTS
 from polkacompute.errors import ChainIdMismatch, ConfigError, NetworkError
 
 log = logging.getLogger(__name__)
@@ -66,6 +65,8 @@ class Event:
 
     def model(self) -> Any:
         """The event as its typed dataclass from `polkacompute.contracts.events` (snake_case fields)."""
+        from polkacompute.contracts.events import EVENT_ARGS, EVENTS  # ~100 dataclasses: built when first asked
+
         return EVENTS[self.name](*(self.args[name] for name in EVENT_ARGS[self.name]))
 
 

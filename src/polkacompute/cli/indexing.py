@@ -9,15 +9,9 @@ from types import FrameType
 from typing import Annotated
 
 import typer
-from sqlalchemy import func, select
-from sqlalchemy.orm import Session
 
-from polkacompute.chain.accounts import home
-from polkacompute.cli.common import ChainIdOpt, NetworkOpt, RpcOpt, console, emit, network_of, run, waiting
-from polkacompute.indexer import Indexer, open_store
-from polkacompute.indexer.schema import EventRow, JobRow, ProviderRow
-from polkacompute.net.policy import OutboundPolicy
-from polkacompute.sdk.client import AsyncClient
+from polkacompute.cli.common import ChainIdOpt, NetworkOpt, RpcOpt, client, console, emit, network_of, run, waiting
+from polkacompute.paths import home
 
 
 def index_cmd(
@@ -37,11 +31,17 @@ def index_cmd(
 ) -> None:
     """Indexes every PolkaCompute event into SQL: jobs, providers and the escrow's ledger rebuilt from
     events alone; reorgs rewound; resumable. Follows new blocks until Ctrl-C unless --once."""
+    from sqlalchemy import func, select
+    from sqlalchemy.orm import Session
+
+    from polkacompute.indexer import Indexer, open_store
+    from polkacompute.indexer.schema import EventRow, JobRow, ProviderRow
+
     net = network_of(network, rpc_url, chain_id)
     url = _db_url(db, net.name)
 
     async def go() -> dict[str, object]:
-        async with AsyncClient(net) as pc:
+        async with client(net) as pc:
             indexer = Indexer(pc, open_store(url), confirmations=confirmations)
             added = await indexer.sync()
             if not once:
@@ -97,14 +97,16 @@ def dashboard_cmd(
     import uvicorn
 
     from polkacompute.dashboard import create_dashboard
+    from polkacompute.indexer import Indexer, open_store
     from polkacompute.indexer.limits import ApiLimits, allowed_hosts_for
+    from polkacompute.net.policy import OutboundPolicy
 
     net = network_of(network, rpc_url, chain_id)
     url = _db_url(db, net.name)
     outbound = OutboundPolicy.for_network(net, allow=allow_net or ())
 
     async def go() -> None:
-        async with AsyncClient(net) as pc:
+        async with client(net) as pc:
             engine = open_store(url)
             indexer = Indexer(pc, engine, confirmations=confirmations)
             limits = ApiLimits(allowed_hosts=allowed_hosts_for(host, allowed_host or []))

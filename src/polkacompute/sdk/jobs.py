@@ -39,6 +39,8 @@ class JobResult:
     fees: int = 0  # protocol fees taken out of `paid`
     slashed: dict[str, int] = field(default_factory=dict)  # worker -> amount
     refunded: int = 0  # budget returned to the requester
+    received: dict[str, int] = field(default_factory=dict)  # worker -> what it was credited: `paid` less its fee
+    slash_reasons: dict[str, str] = field(default_factory=dict)  # worker -> the contract's reason (NO_SHOW...)
 
 
 class Jobs:
@@ -177,19 +179,33 @@ class Jobs:
         """The job's outcome: result digest, payments, slashes and refund, gathered from its events."""
         job = await self.get(job_id)
         paid: dict[str, int] = {}
+        received: dict[str, int] = {}
         slashed: dict[str, int] = {}
+        reasons: dict[str, str] = {}
         refunded = fees = 0
         for event in await self.history(job_id):
             args: dict[str, Any] = event.args
             if event.name == "Paid":
                 for payee, amount in zip(args["payees"], args["amounts"], strict=True):
                     paid[payee] = paid.get(payee, 0) + int(amount)
+                    # as PaymentEscrow.pay credits it: the fee is taken from each amount, rounded down
+                    received[payee] = received.get(payee, 0) + int(amount) - int(amount) * int(args["feeBps"]) // 10_000
                 fees += int(args["fees"])
             elif event.name == "Slashed":
                 slashed[args["provider"]] = slashed.get(args["provider"], 0) + int(args["amount"])
+                reasons[args["provider"]] = reason_name(args["reason"])
             elif event.name == "Refunded" and args["to"].lower() == job.requester.lower():
                 refunded += int(args["amount"])
-        return JobResult(job, job.result_digest, paid, fees, slashed, refunded)
+        return JobResult(job, job.result_digest, paid, fees, slashed, refunded, received, reasons)
+
+
+def reason_name(value: Any) -> str:
+    """A contract's bytes32 reason ("NO_SHOW", "MISMATCH") as its name; 0x-hex if it is not ASCII text."""
+    raw = bytes(value)
+    text = raw.rstrip(b"\0")
+    if text and all(0x20 < c < 0x7F for c in text):
+        return text.decode()
+    return "0x" + raw.hex()
 
 
 def _hex(value: Any) -> str:
