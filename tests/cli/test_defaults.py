@@ -16,6 +16,7 @@ import pytest
 from polkacompute.chain.deploy import Deployment, save_deployment
 from polkacompute.chain.networks import NETWORKS, Network
 from polkacompute.cli.common import network_of
+from polkacompute.cli.defaults import content_sources
 from polkacompute.runtimes.python_bundle import default_directory
 from polkacompute.worker.state import WorkerState
 
@@ -121,6 +122,17 @@ def test_the_local_network_follows_a_running_devnet(cli: Cli, running_devnet: Pa
     (running_devnet / "fleet.json").unlink()  # stopped: the network's own URL again
     assert network_of("local", None, None).rpc_url == NETWORKS["local"].rpc_url
     assert network_of("local", "http://127.0.0.1:9", None).rpc_url == "http://127.0.0.1:9"  # --rpc-url first
+
+
+def test_a_worker_fetches_content_from_the_running_devnets_gateway(running_devnet: Path, fresh_shell: Path,
+                                                                  monkeypatch: pytest.MonkeyPatch) -> None:  # fmt: skip
+    monkeypatch.chdir(fresh_shell / "deep")
+    fleet = json.loads((running_devnet / "fleet.json").read_text())
+    (running_devnet / "fleet.json").write_text(json.dumps({**fleet, "gateway_url": "http://127.0.0.1:9"}))
+    devnet = network_of("local", None, None)
+    assert content_sources(None, devnet) == ("http://127.0.0.1:9",)  # where `job submit` publishes
+    assert content_sources(["http://10.0.0.7:8080"], devnet) == ("http://10.0.0.7:8080",)  # --content first
+    assert content_sources(None, network_of("local", "http://127.0.0.1:1", None)) == ()  # another chain's worker
 
 
 def running_devnet_url(directory: Path) -> str:

@@ -1,7 +1,8 @@
 """The requester's commands on a devnet with workers, in a shell with nothing exported (no RPC URL, no
 deployment, no store: all found from the devnet's state directory, from a subdirectory too): fetch and
 verify a result, pack and submit a package whose content the workers then fetch, a worker's status and
-logs, withdraw earnings."""
+logs, withdraw earnings; then the README followed line by line on the same devnet (its walkthrough and its
+SDK example, as written)."""
 
 from __future__ import annotations
 
@@ -18,13 +19,14 @@ import wasmtime
 from polkacompute.devnet.worker_demo import UPPERCASE_WAT
 from tests.conftest import ANVIL, free_port
 
+from .readme import README, fresh_clone, fresh_shell, run_walkthrough, sdk_example, walkthrough
+
 CLI = [sys.executable, "-m", "polkacompute.cli"]
-EXPORTED = ("POLKACOMPUTE_RPC_URL", "POLKACOMPUTE_DEPLOYMENTS", "POLKACOMPUTE_STORE", "POLKACOMPUTE_DEVNET_DIR")
 DEMO_OUTPUT = b"HELLO, POLKADOT: VERIFIED OFF-CHAIN COMPUTE\n"
 
 
 def polkacompute(*args: str, cwd: Path) -> subprocess.CompletedProcess[str]:
-    env = {k: v for k, v in os.environ.items() if k not in EXPORTED}
+    env = {k: v for k, v in os.environ.items() if not k.startswith("POLKACOMPUTE_")}  # make exports some
     env["POLKACOMPUTE_ANVIL"] = str(ANVIL)
     return subprocess.run([*CLI, *args], cwd=cwd, env=env, capture_output=True, text=True, timeout=300, check=False)
 
@@ -43,8 +45,9 @@ def failed(done: subprocess.CompletedProcess[str], code: int, text: str) -> None
 
 @pytest.fixture(scope="module")
 def devnet(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
-    """`devnet up --workers 3 --demo` on a free port (not 8545: the CLI must follow it); its demo job is 1."""
-    cwd = tmp_path_factory.mktemp("flow")
+    """`devnet up --workers 3 --demo` on a free port (not 8545: the CLI must follow it), in a copy of the checkout
+    laid out as a fresh clone after `make devnet`; its demo job is 1."""
+    cwd = fresh_clone(tmp_path_factory.mktemp("clone"))
     port = str(free_port())
     up = polkacompute("--json", "devnet", "up", "--port", port, "--demo", "--workers", "3", "--detach", cwd=cwd)
     try:
@@ -125,3 +128,30 @@ def test_worker_status_logs_and_earnings(devnet: Path) -> None:
     withdrawn = json.loads(ok(polkacompute("escrow", "withdraw", "--dev", "2", "--json", cwd=devnet)).stdout)
     assert withdrawn["withdrawn_wei"] == status["earnings_wei"]
     failed(polkacompute("escrow", "withdraw", "--dev", "2", cwd=devnet), 6, "nothing to withdraw")
+
+
+# Last: the README's walkthrough on the same devnet (a second one would cost CI minutes), after the tests above
+# (they count its jobs and earnings).
+@pytest.mark.timeout(900)
+def test_the_readme_runs_as_written(devnet: Path, tmp_path: Path) -> None:
+    """The CLI walkthrough, line by line in one bash session from the checkout in a fresh shell (nothing
+    exported, an empty home), fails on any exit code the README does not state; then the SDK example. The one
+    difference from a newcomer's devnet: it is not at 127.0.0.1:8545, which the SDK's `local` network
+    assumes, so its example gets POLKACOMPUTE_RPC_URL (the CLI follows the devnet by itself)."""
+    text = README.read_text()
+    steps = walkthrough(text)
+    commands = [s.command for s in steps]  # the block, found whole:
+    assert commands[0].startswith("source .venv/bin/activate "), commands
+    assert any(c.startswith("kill %1 ") for c in commands), commands
+    env = fresh_shell(tmp_path / "home")
+    run_walkthrough(steps, devnet, env, tmp_path / "walkthrough", timeout=600)
+
+    fleet = json.loads((devnet / ".polkacompute" / "devnet" / "fleet.json").read_text())
+    (tmp_path / "sdk.py").write_text(sdk_example(text))
+    sdk = subprocess.run(["bash", "-c", f"source .venv/bin/activate && python {tmp_path / 'sdk.py'}"], cwd=devnet,
+                         env={**env, "POLKACOMPUTE_RPC_URL": fleet["rpc_url"]}, capture_output=True, text=True,
+                         timeout=300, check=False)  # fmt: skip
+    assert sdk.returncode == 0, sdk.stderr
+    printed = sdk.stdout.splitlines()
+    assert "FINALIZED" in printed, sdk.stdout  # the job it submitted, watched to its end
+    assert any(line.endswith(" JobFinalized") for line in printed), sdk.stdout  # its events, from the async client

@@ -56,6 +56,7 @@ def chain(anvil: Network, deployment: Deployment, tmp_path: Path, monkeypatch: p
         (["escrow", "balance", "0xnothex0000000000000000000000000000000000"], "is not an address"),
         (["job", "list", "--requester", "notanaddress"], "requester: 'notanaddress' is not an address"),
         (["provider", "info", "0x976ea74026e726554db657fa54763abd0c3a0aA9"], "wrong checksum"),
+        (["worker", "ping", "0x1234"], "addr: '0x1234' is not an address"),  # neither an address nor a multiaddr
     ],
 )
 def test_a_malformed_address_is_bad_input(cli: Cli, tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
@@ -96,6 +97,11 @@ def test_nothing_to_withdraw_sends_nothing_and_exits_6(cli: Cli, chain: Network)
     one_line(cli("escrow", "withdraw", "--dev", "9"), 6, f"nothing to withdraw: the escrow holds nothing for {DEV9}")
     as_json(cli("escrow", "withdraw", "--dev", "9", "--json"), 6, "nothing to withdraw", "NothingToWithdraw")
     assert w3.eth.get_transaction_count(DEV9) == nonce  # no transaction, no gas spent
+
+
+def test_pinging_a_provider_that_registered_no_multiaddr(cli: Cli, chain: Network) -> None:
+    one_line(cli("worker", "ping", DEV9, "--within", "1"), 3, f"{DEV9} registered no libp2p multiaddr (within 1s)")
+    as_json(cli("worker", "ping", DEV9, "--within", "0", "--json"), 3, "registered no libp2p multiaddr", "NetworkError")
 
 
 def test_a_job_that_does_not_exist(cli: Cli, chain: Network) -> None:

@@ -6,8 +6,8 @@ the working directory upwards. When it exists:
 
 - the content store (`job pack`, `job run`) is its `store/`, which its gateway serves to its workers;
 - `worker status/logs --dev N` read its `workers/workerN/` (before `~/.polkacompute/workers/<address>`);
-- while it runs, the `local` network is at its RPC URL (`devnet up --port`), and `job submit` publishes
-  the job's program and input to its gateway.
+- while it runs, the `local` network is at its RPC URL (`devnet up --port`), `job submit` publishes
+  the job's program and input to its gateway, and `worker run` fetches content from it.
 
 Reads only files (`fleet.json`, `anvil.pid`): no chain library is imported here.
 """
@@ -89,6 +89,15 @@ def devnet_gateway(net: Network) -> str | None:
     if found is None or not found.running or not found.gateway_url or net.name != "local":
         return None
     return found.gateway_url if found.rpc_url in (None, net.rpc_url) else None
+
+
+def content_sources(given: list[str] | None, net: Network) -> tuple[str, ...]:
+    """Where `worker run` fetches programs and inputs: --content, else the running devnet's gateway when `net`
+    is that devnet's chain (where `job submit` publishes them), else nowhere but its peers."""
+    if given:
+        return tuple(given)
+    gateway = devnet_gateway(net)
+    return (gateway,) if gateway else ()
 
 
 def store_directory(given: Path | None) -> Path:

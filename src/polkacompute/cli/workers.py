@@ -21,6 +21,8 @@ from polkacompute.cli.common import (
     DevOpt,
     NetworkOpt,
     RpcOpt,
+    checked_address,
+    client,
     console,
     emit,
     native,
@@ -32,7 +34,7 @@ from polkacompute.cli.common import (
     waiting,
     with_client,
 )
-from polkacompute.errors import ConfigError, ValidationError
+from polkacompute.errors import ConfigError, NetworkError, ValidationError
 from polkacompute.paths import home
 
 if TYPE_CHECKING:
@@ -86,7 +88,11 @@ def worker_run(
     port: Annotated[int, typer.Option(help="Gateway port (0: any free one).")] = 0,
     public_url: Annotated[str | None, typer.Option(help="URL other workers reach the gateway at.")] = None,
     content: Annotated[
-        list[str] | None, typer.Option(help="Gateway to fetch programs and inputs from (repeatable).")
+        list[str] | None,
+        typer.Option(
+            help="Gateway to fetch programs and inputs from (repeatable; default on a running devnet's chain: "
+            "its gateway)."
+        ),
     ] = None,
     runtime: Annotated[
         list[str] | None, typer.Option(help="Runtime to offer (repeatable; default wasi, python).")
@@ -123,6 +129,7 @@ def worker_run(
     """Runs the worker until Ctrl-C or SIGTERM; state survives restarts (and kill -9)."""
     import uvloop
 
+    from polkacompute.cli.defaults import content_sources
     from polkacompute.net.policy import OutboundPolicy
     from polkacompute.worker.config import Pricing, WorkerConfig
     from polkacompute.worker.daemon import Worker
@@ -135,7 +142,7 @@ def worker_run(
         network=net, signer=signer, directory=directory,
         runtimes=tuple(runtime or ("wasi", "python")), stake=native(stake, "stake"), host=host, port=port,
         public_url=public_url,
-        content_sources=tuple(content or ()), max_fuel=max_fuel, executor_processes=processes,
+        content_sources=content_sources(content, net), max_fuel=max_fuel, executor_processes=processes,
         finalize_grace=finalize_grace, p2p=p2p, p2p_port=p2p_port,
         outbound=OutboundPolicy.for_network(net, allow=allow_net or ()),
         pricing=Pricing(per_gigafuel=native(price_per_gigafuel, "price_per_gigafuel"),
@@ -236,40 +243,72 @@ def worker_status(
 
 @worker_app.command("ping")
 def worker_ping(
-    addr: Annotated[str, typer.Argument(help="The worker's multiaddr (/ip4/.../tcp/.../p2p/<peer id>).")],
+    addr: Annotated[str, typer.Argument(help="The worker's multiaddr (/ip4/.../tcp/.../p2p/<peer id>), or its "
+                                             "provider address (0x...): the multiaddr it registered on-chain.")],
     network: NetworkOpt = "local",
     rpc_url: RpcOpt = None,
     chain_id: ChainIdOpt = None,
-    within: Annotated[float, typer.Option(help="Seconds to wait for the answer.")] = 5.0,
-) -> None:
+    within: Annotated[float, typer.Option(help="Seconds to wait for the answer (for a provider address, also for "
+                                                "it to register its multiaddr and serve).")] = 5.0,
+) -> None:  # fmt: skip
     """Asks a worker's libp2p node for its status, signed by its provider account and checked here."""
+    provider = None if addr.startswith("/") else checked_address(addr, "addr")
+    net = network_of(network, rpc_url, chain_id)
     from libp2p.crypto.ed25519 import create_new_key_pair
 
-    from polkacompute.net.policy import LOCAL
+    from polkacompute.net.policy import LOCAL, OutboundPolicy
     from polkacompute.p2p import Node
     from polkacompute.p2p.status import query_status
 
-    chain = network_of(network, rpc_url, chain_id).chain_id
-
-    async def ask() -> tuple[Status, float]:
-        # A throwaway identity (asking needs none); the one address it dials is the operator's own choice.
-        node = Node(create_new_key_pair(), outbound=LOCAL)
+    async def ask() -> tuple[str, Status, float]:
+        # A throwaway identity (asking needs none). The one address it dials is the operator's own choice (any),
+        # or the one the provider registered: that one only where the network lets workers reach (security.md).
+        node = Node(create_new_key_pair(), outbound=LOCAL if provider is None else OutboundPolicy.for_network(net))
         await node.start()
         try:
-            start = time.perf_counter()
-            status = await query_status(node, addr, chain, within=within)
-            return status, time.perf_counter() - start
+            if provider is None:
+                start = time.perf_counter()
+                status = await query_status(node, addr, net.chain_id, within=within)
+                return addr, status, time.perf_counter() - start
+            async with client(net) as pc:
+                return await _ask_provider(pc, node, provider, within)
         finally:
             await node.stop()
 
     with waiting(f"asking {addr}"):
-        status, rtt = asyncio.run(ask())
-    data = {**asdict(status), "round_trip_ms": round(rtt * 1000, 1)}
+        target, status, rtt = asyncio.run(ask())
+    data = {**asdict(status), "multiaddr": target, "round_trip_ms": round(rtt * 1000, 1)}
     emit(data, lambda: console.print(
         f"{status.address} (peer {status.peer_id}), version {status.version}, chain {status.chain_id}: "
         f"{status.jobs_in_flight} jobs in flight, chain time {status.chain_time}, runtimes "
         f"{', '.join(status.runtimes) or 'none'}, up {status.uptime_s:.0f}s; signature checked, "
         f"{rtt * 1000:.0f} ms"))  # fmt: skip
+
+
+async def _ask_provider(pc: AsyncClient, node: Any, provider: str, within: float) -> tuple[str, Status, float]:
+    """The status of `provider`'s worker at the multiaddr it registered, read again until it answers within
+    `within` seconds (a worker just started registers, or updates, its address once its node listens)."""
+    from polkacompute.p2p.status import query_status
+
+    deadline = time.monotonic() + within
+    while True:
+        registered = (await pc.providers.peer_ids()).get(provider, "")
+        if registered.startswith("/"):
+            try:
+                start = time.perf_counter()
+                status = await query_status(node, registered, pc.network.chain_id,
+                                            within=max(deadline - time.monotonic(), 0.1))  # fmt: skip
+                return registered, status, time.perf_counter() - start
+            except NetworkError as exc:
+                failure = str(exc)
+        elif registered:
+            failure = f"{provider} registered {registered}, not a libp2p multiaddr (an --http-channel worker)"
+        else:
+            failure = f"{provider} registered no libp2p multiaddr"
+        if time.monotonic() >= deadline:
+            hint = "start its worker (`worker run`), or check the address (`provider info`)"
+            raise NetworkError(f"{failure} (within {within:g}s)", hint=hint)
+        await asyncio.sleep(0.5)
 
 
 @worker_app.command("logs")

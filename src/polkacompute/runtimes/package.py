@@ -84,8 +84,9 @@ def run_package(package: JobPackage, runtime: Runtime, store: ContentStore, sand
     return runtime.run(sandbox, program, input_data, fuel=package.fuel, time_s=package.time_s, seed=job_seed(job_id))
 
 
-def load_package(path: Path) -> JobPackage:
+def load_package(path: str | Path) -> JobPackage:
+    """The package manifest at `path` (`job pack --out`)."""
     try:
-        return JobPackage.from_json(path.read_text())
+        return JobPackage.from_json(Path(path).read_text())
     except OSError as exc:
         raise ValidationError("package", f"cannot read {path}: {exc.strerror}") from None
