@@ -21,6 +21,7 @@ def test_a_live_assignee_is_waited_for_longer_than_a_silent_one(tmp_path: Path) 
     config = WorkerConfig(network=NETWORKS["local"], signer=dev_account(2), directory=tmp_path, runtimes=("wasi",),
                           p2p=False, finalize_grace=2.0, alone_after=15.0)  # fmt: skip
     aggregator = Worker(config).aggregator
+    assert aggregator.patience([]) == 0.0  # everyone is in: no wait
     assert aggregator.patience([GONE]) == 2.0  # never heard from: one grace period
     aggregator.heard(SLOW)
     assert aggregator.patience([SLOW]) == 7.5  # heard just now: busy, half of alone_after

@@ -74,7 +74,9 @@ class Aggregator:
         running 96-job batches fell into lone commits and reveals (half its transactions) with a 2 s
         wait. So: up to half of `alone_after` while one of them was heard from within two grace periods
         (busy, not gone: a live worker bids on every round), else one grace period (a dead assignee
-        costs little)."""
+        costs little). Nothing when none is missing."""
+        if not missing:
+            return 0.0
         config, now = self.w.config, time.monotonic()
         alive = any(now - self._heard.get(m, float("-inf")) < 2 * config.finalize_grace for m in missing)
         return config.alone_after / 2 if alive else config.finalize_grace
@@ -322,7 +324,7 @@ class Aggregator:
                 continue  # only assignees with an offer of their own send (and only once at a time)
             since = self._offers_since.setdefault(first_id, time.monotonic())
             missing = [a for a, _ in first.assignees if a not in offers]
-            if time.monotonic() - since < rank * grace + (self.patience(missing) if missing else 0):
+            if time.monotonic() - since < rank * grace + self.patience(missing):
                 continue
             usable = [o for o in offers.values() if self._fits(o)]
             self._drop_offers(first_id)

@@ -310,7 +310,7 @@ class JobDriver:
         # Everyone's opening in one finalize pays everyone in one transaction; with only a quorum, the
         # leader waits for the rest, longer for live ones (stragglers are paid by their own reveal).
         missing = [a for i, (a, _) in enumerate(job.assignees) if i not in mine]
-        if len(mine) >= job.quorum and waited >= rank * grace + (w.aggregator.patience(missing) if missing else 0):
+        if len(mine) >= job.quorum and waited >= rank * grace + w.aggregator.patience(missing):
             w.aggregator.finalize_soon(job_id, record.result_digest, mine)
         elif w.now > job.reveal_deadline:  # nobody finalized in time: settle it, as any keeper would
             with contextlib.suppress(TransactionError):
